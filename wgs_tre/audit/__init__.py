@@ -1,0 +1,16 @@
+"""L2 audit: an append-only, hash-chained log of who did what, verifiable end to end."""
+
+from wgs_tre.audit.chain import GENESIS, event_hash
+from wgs_tre.audit.log import AuditRecord, append, events, record_refusal
+from wgs_tre.audit.verify import VerifyReport, verify
+
+__all__ = [
+    "GENESIS",
+    "AuditRecord",
+    "VerifyReport",
+    "append",
+    "event_hash",
+    "events",
+    "record_refusal",
+    "verify",
+]

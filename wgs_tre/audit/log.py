@@ -1,0 +1,130 @@
+"""Appending to and reading the audit log.
+
+An event holds who, action, project, dataset, decision, reason and time, plus a small ``details``
+object; never participant data or secrets (keys that suggest them are refused). Appends lock the
+single ``audit_head`` row, so concurrent writers (hub, services, CLI) queue up and the chain never
+forks. An event is appended in the caller's transaction: it commits or rolls back with the state
+change it records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from wgs_tre.audit.chain import FIELDS, canonical_json, event_hash
+from wgs_tre.store.engine import Store
+from wgs_tre.store.models import AuditEvent, AuditHead
+from wgs_tre.types import Decision
+
+__all__ = ["AuditRecord", "append", "events", "record_refusal"]
+
+# Keys a ``details`` object may never carry: participant data and secrets stay out of the log.
+_FORBIDDEN_KEY_PARTS = ("participant", "pseudonym", "patient", "password", "secret", "token")
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    time: str
+    actor: str
+    action: str
+    project: str | None
+    dataset: str | None
+    decision: str
+    reason: str
+    details: str
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in (*FIELDS, "hash")}
+
+
+def _timestamp(when: dt.datetime | None) -> str:
+    moment = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _check_details(details: Mapping[str, Any]) -> str:
+    for key in details:
+        lowered = key.lower()
+        if any(part in lowered for part in _FORBIDDEN_KEY_PARTS):
+            raise ValueError(f"audit details may not carry {key!r}: no participant data or secrets")
+    return canonical_json(dict(details)).decode()
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    decision: Decision = Decision.ALLOWED,
+    reason: str = "",
+    project: str | None = None,
+    dataset: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    when: dt.datetime | None = None,
+) -> AuditRecord:
+    """Append one event in ``session``'s transaction and return it."""
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    fields: dict[str, Any] = {
+        "seq": head.seq + 1,
+        "time": _timestamp(when),
+        "actor": actor,
+        "action": str(action),
+        "project": project,
+        "dataset": dataset,
+        "decision": str(decision),
+        "reason": reason,
+        "details": _check_details(details or {}),
+        "prev_hash": head.hash,
+    }
+    fields["hash"] = event_hash(fields)
+    session.execute(insert(AuditEvent), fields)
+    session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=fields["seq"], hash=fields["hash"])
+    )
+    return AuditRecord(**fields)
+
+
+def record_refusal(store: Store, **event: Any) -> AuditRecord:
+    """Audit a refused request in a transaction of its own.
+
+    The request's own transaction is rolled back when it is refused; the refusal must still be
+    recorded, so it is written separately.
+    """
+    with store.session() as session:
+        return append(session, decision=Decision.REFUSED, **event)
+
+
+def events(
+    session: Session,
+    *,
+    after: int = 0,
+    limit: int | None = None,
+    last: int | None = None,
+    project: str | None = None,
+    actor: str | None = None,
+) -> Iterator[AuditRecord]:
+    """Events in chain order, optionally filtered; ``last=N`` gives the N most recent."""
+    query = select(AuditEvent).where(AuditEvent.seq > after)
+    if project is not None:
+        query = query.where(AuditEvent.project == project)
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if last is not None:
+        tail = query.order_by(AuditEvent.seq.desc()).limit(last).subquery()
+        query = select(AuditEvent).join(tail, AuditEvent.seq == tail.c.seq)
+    query = query.order_by(AuditEvent.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    for row in session.scalars(query.execution_options(yield_per=1000)):
+        yield AuditRecord(**{name: getattr(row, name) for name in (*FIELDS, "hash")})

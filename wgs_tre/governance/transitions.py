@@ -1,0 +1,96 @@
+"""State machines as tables of valid transitions.
+
+Each table maps a state to the actions allowed from it and the state each leads to. Code never
+changes a state except through :meth:`StateMachine.next`, which raises
+:class:`~wgs_tre.errors.InvalidTransition` naming the current state and the allowed actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from wgs_tre.errors import InvalidTransition
+from wgs_tre.types import Action, ApplicationState, ApprovalState, UserState
+
+__all__ = ["APPLICATION", "APPROVAL", "USER", "StateMachine"]
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def verb(action: Action) -> str:
+    """``application.approve`` -> ``approve``: how an action reads in a message."""
+    return action.value.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class StateMachine(Generic[S]):
+    name: str
+    table: Mapping[S, Mapping[Action, S]]
+
+    def allowed(self, current: S) -> list[Action]:
+        return list(self.table.get(current, {}))
+
+    def next(self, current: S, action: Action) -> S:
+        steps = self.table.get(current, {})
+        if action not in steps:
+            raise InvalidTransition(
+                self.name, current.value, verb(action), [verb(a) for a in steps]
+            )
+        return steps[action]
+
+
+_S, _AP = ApplicationState, ApprovalState
+
+APPLICATION: StateMachine[ApplicationState] = StateMachine(
+    "application",
+    {
+        _S.SUBMITTED: {
+            Action.APPLICATION_VOTE: _S.SUBMITTED,
+            Action.APPLICATION_APPROVE: _S.APPROVED,
+            Action.APPLICATION_REJECT: _S.REJECTED,
+            Action.APPLICATION_WITHDRAW: _S.WITHDRAWN,
+        },
+        _S.APPROVED: {},
+        _S.REJECTED: {},
+        _S.WITHDRAWN: {},
+    },
+)
+
+APPROVAL: StateMachine[ApprovalState] = StateMachine(
+    "approval",
+    {
+        _AP.ACTIVE: {
+            Action.APPROVAL_SUSPEND: _AP.SUSPENDED,
+            Action.APPROVAL_REVOKE: _AP.REVOKED,
+            Action.APPROVAL_RENEW: _AP.ACTIVE,
+            Action.APPROVAL_EXPIRE: _AP.EXPIRED,
+            Action.APPROVAL_AMEND_MEMBERS: _AP.ACTIVE,
+        },
+        _AP.SUSPENDED: {
+            Action.APPROVAL_REINSTATE: _AP.ACTIVE,
+            Action.APPROVAL_REVOKE: _AP.REVOKED,
+            Action.APPROVAL_EXPIRE: _AP.EXPIRED,
+            Action.APPROVAL_AMEND_MEMBERS: _AP.SUSPENDED,
+        },
+        _AP.EXPIRED: {
+            Action.APPROVAL_RENEW: _AP.ACTIVE,
+            Action.APPROVAL_REVOKE: _AP.REVOKED,
+        },
+        _AP.REVOKED: {},
+    },
+)
+
+USER: StateMachine[UserState] = StateMachine(
+    "user",
+    {
+        UserState.PENDING: {
+            Action.USER_APPROVE: UserState.ACTIVE,
+            Action.USER_DISABLE: UserState.DISABLED,
+        },
+        UserState.ACTIVE: {Action.USER_DISABLE: UserState.DISABLED},
+        UserState.DISABLED: {Action.USER_APPROVE: UserState.ACTIVE},
+    },
+)

@@ -1,0 +1,98 @@
+"""Policies from ``policies/*.yaml``, validated by pydantic, default deny.
+
+A missing or empty file grants nothing: no role may do anything, no application can reach a
+quorum, no approval can be granted. A broken file is an error naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wgs_tre.errors import PolicyError
+from wgs_tre.types import Action, Role
+
+__all__ = ["Policies", "ReviewPolicy", "RolePolicy", "load_policies"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RolePolicy(_Strict):
+    """``roles.yaml``: which actions each role may perform."""
+
+    roles: dict[Role, frozenset[Action]] = Field(default_factory=dict)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {role: (actions or []) for role, actions in value.items()}
+        return value
+
+    def allows(self, roles: frozenset[Role], action: Action) -> bool:
+        return any(action in self.roles.get(role, frozenset()) for role in roles)
+
+    def roles_allowed(self, action: Action) -> list[Role]:
+        return [role for role, actions in self.roles.items() if action in actions]
+
+
+class ReviewPolicy(_Strict):
+    """``review.yaml``: the data-use review committee's rules.
+
+    An application needs at least ``quorum`` votes from eligible stewards, and more approving
+    than rejecting votes, to be approved. Approvals last at most ``max_approval_days``.
+    """
+
+    quorum: int | None = Field(default=None, ge=1)
+    max_approval_days: int | None = Field(default=None, ge=1)
+
+
+@dataclass(frozen=True)
+class Policies:
+    roles: RolePolicy = field(default_factory=RolePolicy)
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)
+    source: Path | None = None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(str(path), f"not valid YAML{where}: {exc.problem}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyError(str(path), f"cannot read: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PolicyError(str(path), f"expected a mapping at the top, found {type(data).__name__}")
+    return data
+
+
+def _validate(model: type[M], path: Path) -> M:
+    try:
+        return model.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise PolicyError(str(path), f"{loc}: {first['msg']}") from None
+
+
+def load_policies(directory: Path) -> Policies:
+    """Load and validate every policy file in ``directory`` (which may not exist: deny all)."""
+    return Policies(
+        roles=_validate(RolePolicy, directory / "roles.yaml"),
+        review=_validate(ReviewPolicy, directory / "review.yaml"),
+        source=directory,
+    )

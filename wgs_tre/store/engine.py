@@ -1,0 +1,125 @@
+"""Opening the governance store: SQLite by default, PostgreSQL by URL.
+
+Every write path takes the database's write lock at the start of its transaction (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: the audit head row is locked by the appender), so transactions
+from the hub, services and the CLI serialize instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from wgs_tre.errors import ConfigurationError, StoreNotReady
+
+__all__ = ["Store", "open_store"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of pysqlite's lazy BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "foreign_keys=ON",
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=60000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """A governance database: sessions, schema revision and migrations."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.url = make_url(url)
+        except ArgumentError:
+            raise ConfigurationError(f"not a database URL: {url!r}") from None
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine: Engine = create_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def location(self) -> str:
+        """The URL without its password, safe to print."""
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed if the block succeeds, rolled back if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def _alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        return config
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def current_revision(self) -> str | None:
+        if self.is_sqlite and not self._sqlite_file_exists():
+            return None
+        try:
+            with self.engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+        except OperationalError as exc:
+            raise ConfigurationError(
+                f"cannot reach the governance store at {self.location}: {exc.orig}"
+            ) from None
+
+    def _sqlite_file_exists(self) -> bool:
+        database = self.url.database
+        return not database or database == ":memory:" or Path(database).exists()
+
+    def check_ready(self) -> None:
+        """Raise :class:`StoreNotReady` unless the schema is at the current revision."""
+        current, head = self.current_revision(), self.head_revision()
+        if current is None:
+            raise StoreNotReady(
+                f"no governance store at {self.location}; create it with `wgs-tre init`"
+            )
+        if current != head:
+            raise StoreNotReady(
+                f"governance store at {self.location} is at schema {current}, this version "
+                f"needs {head}; run `wgs-tre init` to upgrade it"
+            )
+
+    def upgrade(self) -> None:
+        """Create or upgrade the schema to the current revision (idempotent)."""
+        if self.is_sqlite and self.url.database:
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        config = self._alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str) -> Store:
+    return Store(url)

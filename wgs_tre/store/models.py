@@ -1,0 +1,339 @@
+"""SQLAlchemy models of the governance store.
+
+The schema is owned by the Alembic migrations next to this module; a test checks that the two
+agree. Rows of ``dataset_version`` and ``audit_event`` are immutable: database triggers refuse
+UPDATE and DELETE on them (defence in depth; ``audit verify`` detects what gets past).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from wgs_tre.types import (
+    ApplicationState,
+    ApprovalState,
+    DatasetKind,
+    OrgType,
+    Role,
+    UserState,
+    Vote,
+)
+
+__all__ = [
+    "Application",
+    "Approval",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "ConsentImport",
+    "ConsentRecord",
+    "Dataset",
+    "DatasetVersion",
+    "Organisation",
+    "Participant",
+    "Project",
+    "ReviewVote",
+    "User",
+    "UserRole",
+    "utcnow",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        moment: dt.datetime = value
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _enum(kind: type[StrEnum]) -> SAEnum:
+    return SAEnum(
+        kind,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    org_type: Mapped[OrgType] = mapped_column(_enum(OrgType))
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    state: Mapped[UserState] = mapped_column(_enum(UserState))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation | None] = relationship()
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.role_rows)
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role), primary_key=True)
+
+
+class Dataset(Base):
+    __tablename__ = "dataset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[DatasetKind] = mapped_column(_enum(DatasetKind))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    versions: Mapped[list[DatasetVersion]] = relationship(
+        back_populates="dataset", order_by="DatasetVersion.version"
+    )
+
+
+class DatasetVersion(Base):
+    """An immutable release: new data is a new version, never an edit."""
+
+    __tablename__ = "dataset_version"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    uri: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(71))  # "sha256:" + 64 hex of the manifest
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)  # relative path -> sha256, size
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    registered_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    dataset: Mapped[Dataset] = relationship(back_populates="versions", lazy="joined")
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset.name}@{self.version}"
+
+
+class Project(Base):
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    purpose_code: Mapped[str] = mapped_column(String(16))
+    purpose_disease: Mapped[str | None] = mapped_column(String(16))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    ethics_ref: Mapped[str] = mapped_column(String(200))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
+    lead: Mapped[User] = relationship()
+
+
+def _link(name: str, left: str, right: str) -> Table:
+    """A many-to-many link table, e.g. which dataset versions an application requests."""
+    return Table(
+        name,
+        Base.metadata,
+        Column(f"{left}_id", ForeignKey(f"{left}.id"), primary_key=True),
+        Column(f"{right.removeprefix('app_')}_id", ForeignKey(f"{right}.id"), primary_key=True),
+    )
+
+
+application_dataset = _link("application_dataset", "application", "dataset_version")
+application_member = _link("application_member", "application", "app_user")
+approval_dataset = _link("approval_dataset", "approval", "dataset_version")
+approval_member = _link("approval_member", "approval", "app_user")
+
+
+class Application(Base):
+    __tablename__ = "application"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    state: Mapped[ApplicationState] = mapped_column(_enum(ApplicationState))
+    requested_expiry: Mapped[dt.date] = mapped_column(Date)
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+    project: Mapped[Project] = relationship()
+    dataset_versions: Mapped[list[DatasetVersion]] = relationship(
+        secondary=application_dataset, lazy="selectin", order_by="DatasetVersion.id"
+    )
+    members: Mapped[list[User]] = relationship(
+        secondary=application_member, lazy="selectin", order_by="User.username"
+    )
+    votes: Mapped[list[ReviewVote]] = relationship(order_by="ReviewVote.id", lazy="selectin")
+
+
+class ReviewVote(Base):
+    __tablename__ = "review_vote"
+    __table_args__ = (UniqueConstraint("application_id", "steward_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"))
+    steward_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    vote: Mapped[Vote] = mapped_column(_enum(Vote))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    cast_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    steward: Mapped[User] = relationship(lazy="selectin")
+
+
+class Approval(Base):
+    """What the committee granted: dataset versions, members and an expiry."""
+
+    __tablename__ = "approval"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    state: Mapped[ApprovalState] = mapped_column(_enum(ApprovalState))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    project: Mapped[Project] = relationship()
+    application: Mapped[Application] = relationship()
+    dataset_versions: Mapped[list[DatasetVersion]] = relationship(
+        secondary=approval_dataset, lazy="selectin", order_by="DatasetVersion.id"
+    )
+    members: Mapped[list[User]] = relationship(
+        secondary=approval_member, lazy="selectin", order_by="User.username"
+    )
+
+
+class Participant(Base):
+    """A person whose data the programme holds. The id never leaves the governance store."""
+
+    __tablename__ = "participant"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ConsentImport(Base):
+    __tablename__ = "consent_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(Text)
+    imported_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    record_count: Mapped[int] = mapped_column(Integer)
+
+
+class ConsentRecord(Base):
+    """One version of a participant's consent; the latest ``recorded`` one at a time wins."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (UniqueConstraint("fhir_id", "fhir_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participant.id"), index=True)
+    fhir_id: Mapped[str] = mapped_column(String(64))
+    fhir_version: Mapped[str] = mapped_column(String(64))
+    recorded: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(32))
+    withdrawn: Mapped[bool] = mapped_column(Boolean)
+    permissions: Mapped[list[str]] = mapped_column(JSON)
+    modifiers: Mapped[list[str]] = mapped_column(JSON)
+    diseases: Mapped[list[str]] = mapped_column(JSON)
+    recontact: Mapped[bool | None] = mapped_column(Boolean)
+    valid_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    import_id: Mapped[int] = mapped_column(ForeignKey("consent_import.id"))
+    resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditEvent(Base):
+    """One link of the hash chain. ``seq`` is dense from 1; ``hash`` covers every other column."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str | None] = mapped_column(String(40))
+    dataset: Mapped[str | None] = mapped_column(String(120))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON object
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """A single row naming the last event; appenders lock it to serialize the chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
