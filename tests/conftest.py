@@ -1,0 +1,84 @@
+"""Shared fixtures: a real governance store on SQLite and on PostgreSQL, and a cast of users.
+
+Every test that takes ``store`` (or ``world``) runs once per backend. Set
+``WGS_TRE_TEST_BACKENDS=sqlite`` to run only SQLite (e.g. on a laptop without PostgreSQL); CI
+runs both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.postgres import PostgresServer
+from tests.world import World
+from wgs_tre.policy import load_policies
+from wgs_tre.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+BACKENDS = os.environ.get("WGS_TRE_TEST_BACKENDS", "sqlite,postgresql").split(",")
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "governance.db"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    store.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer.start()
+    try:
+        engine = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("CREATE DATABASE wgs_template"))
+        engine.dispose()
+        template = Store(server.url("wgs_template"))
+        template.upgrade()
+        template.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+def _postgres_store(server: PostgresServer) -> Store:
+    name = f"t{next(_counter)}"
+    engine = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE wgs_template"))
+    engine.dispose()
+    return Store(server.url(name))
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty governance store on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "governance.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        opened = Store(f"sqlite:///{path}")
+    else:
+        opened = _postgres_store(request.getfixturevalue("postgres"))
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def policies():  # type: ignore[no-untyped-def]
+    return load_policies(REPO / "policies")
+
+
+@pytest.fixture
+def world(store: Store, policies, tmp_path: Path) -> World:  # type: ignore[no-untyped-def]
+    """The store with organisations, users of every role and a registered dataset."""
+    return World.build(store, policies, tmp_path)

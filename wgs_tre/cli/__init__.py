@@ -1,0 +1,35 @@
+"""L5 boundary: the ``wgs-tre`` command line (typer + rich).
+
+Errors the user can act on print one line to stderr and exit with the code of their class
+(:class:`wgs_tre.errors.ExitCode`); no tracebacks for user mistakes.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+
+from wgs_tre.cli.app import app
+from wgs_tre.errors import ExitCode, WgsTreError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and, as a script, exit with) the process exit code."""
+    errors = Console(stderr=True, highlight=False)
+    try:
+        # Standalone mode: typer reports usage errors itself (exit 2) and exits via SystemExit.
+        app(args=argv, prog_name="wgs-tre")
+    except WgsTreError as exc:
+        errors.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else ExitCode.OK if exc.code is None else 1
+    return ExitCode.OK
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""What every command shares: settings, the acting user, the store, and output."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from wgs_tre.config import Settings, load_settings
+from wgs_tre.governance import Context
+from wgs_tre.governance.views import jsonable
+from wgs_tre.policy import load_policies
+from wgs_tre.store import Store
+
+__all__ = ["State", "progress_bar", "state"]
+
+
+def default_actor() -> str:
+    return os.environ.get("WGS_TRE_USER") or getpass.getuser()
+
+
+@dataclass
+class State:
+    """Options of the root command, and the store opened on first use."""
+
+    actor: str = field(default_factory=default_actor)
+    json: bool = False
+    _settings: Settings | None = None
+    _store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.store_url)
+        return self._store
+
+    def context(self) -> Context:
+        """A governed context for the acting user; the store must be initialised."""
+        self.store.check_ready()
+        return Context(self.store, load_policies(self.settings.policy_dir), self.actor)
+
+    # -- output -------------------------------------------------------------------------------
+    @property
+    def console(self) -> Console:
+        return Console(highlight=False)
+
+    def emit(self, value: Any, render: Callable[[Any], None] | None = None) -> None:
+        """``--json``: the value as JSON; otherwise ``render`` it (or print it plainly)."""
+        if self.json:
+            sys.stdout.write(orjson.dumps(jsonable(value), option=orjson.OPT_INDENT_2).decode())
+            sys.stdout.write("\n")
+        elif render is not None:
+            render(value)
+        else:
+            self.console.print(value)
+
+    def table(self, title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        self.console.print(table)
+
+    def done(self, message: str, value: Any = None) -> None:
+        """Report a completed change: a line of text, or the changed object with ``--json``."""
+        if self.json:
+            self.emit(value if value is not None else {"ok": True, "message": message})
+        else:
+            self.console.print(f"[green]✓[/green] {message}")
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, State):
+        obj = State()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def progress_bar(description: str, *, total: float | None, unit_bytes: bool = False) -> Progress:
+    """A progress bar on stderr (stdout stays clean for ``--json``); silent when not a terminal."""
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
+    columns.append(MofNCompleteColumn() if not unit_bytes else TextColumn(""))
+    columns += [TimeElapsedColumn(), TimeRemainingColumn()]
+    progress = Progress(*columns, console=Console(stderr=True), transient=True)
+    progress.add_task(description, total=total)
+    return progress

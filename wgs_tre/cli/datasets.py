@@ -1,0 +1,84 @@
+"""``wgs-tre datasets``: register immutable dataset versions and check them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wgs_tre.cli.common import progress_bar, state
+from wgs_tre.errors import AuditIntegrityError
+from wgs_tre.governance import datasets as ops
+from wgs_tre.types import DatasetKind
+
+app = typer.Typer(help="Versioned, immutable datasets.", no_args_is_help=True)
+
+
+def _total_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. wgs-cohort.")],
+    path: Annotated[Path, typer.Argument(help="File or directory holding this version.")],
+    kind: Annotated[
+        DatasetKind | None, typer.Option(help="Kind of data (required for a new dataset).")
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the dataset is.")] = "",
+) -> None:
+    """Register the files at PATH as the next version of dataset NAME (steward).
+
+    Every file is hashed (SHA-256) into a manifest kept with the version.
+    """
+    st = state(ctx)
+    context = st.context()
+    total = _total_size(path) if path.exists() else 0
+    with progress_bar(f"hashing {path.name}", total=total, unit_bytes=True) as bar:
+        task = bar.task_ids[0]
+        version = ops.register_version(
+            context,
+            name,
+            path,
+            kind=kind,
+            description=description,
+            progress=lambda n: bar.advance(task, n),
+        )
+    st.done(f"registered {version.label} ({version.files} files, {version.checksum})", version)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """List every dataset version."""
+    st = state(ctx)
+    found = ops.list_versions(st.context())
+    st.emit(
+        found,
+        lambda rows: st.table(
+            "Dataset versions",
+            ["dataset", "kind", "files", "bytes", "checksum", "registered"],
+            [
+                (v.label, v.kind, v.files, v.size_bytes, v.checksum[:19] + "…", v.registered_at)
+                for v in rows
+            ],
+        ),
+    )
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="name@version (or name for the latest).")],
+) -> None:
+    """Re-hash a version's files and compare them with its registered manifest."""
+    st = state(ctx)
+    problems = ops.verify_version(st.context(), label)
+    if problems:
+        if st.json:
+            st.emit({"dataset": label, "ok": False, "problems": problems})
+        raise AuditIntegrityError(f"{label} differs from what was registered: {problems[0]}")
+    st.done(f"{label} matches its registered manifest", {"dataset": label, "ok": True})
