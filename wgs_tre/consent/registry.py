@@ -92,7 +92,7 @@ def import_file(ctx: Context, path: Path) -> ImportReport:
                 "sha256": sha256,
                 "records": len(records),
                 "withdrawals": len(withdrawals),
-                "new_participants": len(new),
+                "newly_registered": len(new),
             },
         )
         return ImportReport(path.name, sha256, len(records), len(withdrawals), len(new))
