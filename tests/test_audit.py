@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def test_a_fresh_chain_verifies(store: Store) -> None:
     with store.session() as session:
         chain = list(events(session))
     assert chain[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(chain))
     assert all(event_hash(e.as_dict()) == e.hash for e in chain)
 
 
