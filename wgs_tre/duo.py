@@ -11,6 +11,7 @@ read as permissive.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -88,9 +89,10 @@ def parse_code(value: str, *, where: str = "") -> str:
 
 
 def normalise_icd10(code: str, *, where: str = "") -> str:
-    """ICD-10 codes compare by prefix (``C50`` covers ``C50.9``); dots and case are ignored."""
+    """ICD-10 codes compare by prefix (``C50`` covers ``C50.9``, ``C`` every C code); dots and
+    case are ignored."""
     norm = code.strip().upper().replace(".", "")
-    if not (1 <= len(norm) <= 7 and norm[0].isalpha() and norm[1:].isalnum()):
+    if not re.fullmatch(r"[A-Z][0-9]{0,2}[0-9A-Z]{0,4}", norm):
         raise InvalidInput(where, f"not an ICD-10 code: {code!r}")
     return norm
 

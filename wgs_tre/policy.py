@@ -33,6 +33,8 @@ class RolePolicy(_Strict):
     @field_validator("roles", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
+        if value is None:
+            return {}
         if isinstance(value, dict):
             return {role: (actions or []) for role, actions in value.items()}
         return value

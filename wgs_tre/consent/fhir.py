@@ -36,6 +36,8 @@ ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 OPTION_SYSTEM = "https://wgs-tre.org/fhir/CodeSystem/consent-option"
 SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
 _WITHDRAWN_STATUSES = {"inactive", "rejected"}
+# FHIR R4 ConsentState value set (fhir.resources checks only that it is a code).
+_STATUSES = ("draft", "proposed", "active", "rejected", "inactive", "entered-in-error")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ def interpret(resource: dict[str, Any], where: str) -> ConsentFacts:
     label = f"{where} (Consent/{consent.id})" if consent.id else where
     if not consent.id:
         raise InvalidInput(where, "Consent.id is required")
+    if consent.status not in _STATUSES:
+        allowed = ", ".join(_STATUSES)
+        raise InvalidInput(label, f"status: {consent.status!r} is not one of {allowed}")
     if not _scope_is_research(consent):
         raise InvalidInput(label, "scope: only research consents belong in this registry")
     reference = consent.patient.reference if consent.patient else None
