@@ -73,7 +73,7 @@ def test_bad_purposes_are_explained(code: str, disease: str | None, message: str
         duo.Purpose.parse(code, disease)
 
 
-# -- latest consent wins, under random histories ----------------------------------------------------
+# -- latest consent wins, under random histories ---------------------------------------------
 @dataclass
 class Version:
     recorded: dt.datetime

@@ -95,10 +95,19 @@ def tail(
         [r.as_dict() for r in found],
         lambda _: st.table(
             "Audit events",
-            ["seq", "time", "actor", "action", "project", "dataset", "decision", "reason"],
+            ["seq", "time (UTC)", "actor", "action", "project", "decision", "reason"],
             [
-                (r.seq, r.time[:19], r.actor, r.action, r.project, r.dataset, r.decision, r.reason)
+                (
+                    r.seq,
+                    r.time[:19],
+                    r.actor,
+                    r.action,
+                    r.project or r.dataset,
+                    r.decision,
+                    r.reason,
+                )
                 for r in found
             ],
+            wrap="reason",
         ),
     )

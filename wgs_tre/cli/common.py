@@ -76,10 +76,18 @@ class State:
         else:
             self.console.print(value)
 
-    def table(self, title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def table(
+        self,
+        title: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        wrap: str | None = None,
+    ) -> None:
+        """A table; if ``wrap`` names a column, only that one wraps (the others stay whole)."""
         table = Table(title=title, title_justify="left")
         for column in columns:
-            table.add_column(column)
+            table.add_column(column, no_wrap=wrap is not None and column != wrap)
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         self.console.print(table)

@@ -47,6 +47,7 @@ class ImportReport:
 
 def import_file(ctx: Context, path: Path) -> ImportReport:
     """Validate every Consent in ``path`` and store them all, or nothing."""
+    ctx.check(Action.CONSENT_IMPORT)
     try:
         data = path.read_bytes()
     except OSError as exc:

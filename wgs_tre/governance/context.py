@@ -104,6 +104,11 @@ class Context:
             )
             raise
 
+    def check(self, action: Action) -> None:
+        """Refuse (and audit) early, before expensive work, if the actor may not do ``action``."""
+        with self.transaction(action, audited=False):
+            pass
+
     def _authorize(self, session: Session, action: Action) -> User:
         user = session.scalar(select(User).where(User.username == self.actor))
         if user is None:

@@ -108,6 +108,7 @@ def register_version(
         raise InvalidInput(
             f"dataset name {name!r}", "use lower-case letters, digits, '.', '_' or '-'"
         )
+    ctx.check(Action.DATASET_REGISTER)
     path = path.resolve()
     manifest = manifest if manifest is not None else build_manifest(path, progress)
     with ctx.transaction(Action.DATASET_REGISTER, dataset=name) as tx:
