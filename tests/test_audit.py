@@ -21,9 +21,18 @@ from wgs_tre.audit.export import ExportFormat, export_lines
 from wgs_tre.store import Store
 
 
-def _report(store: Store):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["sequential", "parallel"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _report(store: Store, mode: str = "sequential"):  # type: ignore[no-untyped-def]
+    """Verify in one pass, or split into three ranges in worker processes."""
     with store.session() as session:
-        return verify(session)
+        if mode == "sequential":
+            return verify(session)
+        url = store.url.render_as_string(hide_password=False)
+        return verify(session, workers=3, url=url, min_parallel=0)
 
 
 def _seed(store: Store, n: int = 10) -> None:
@@ -49,10 +58,10 @@ def _hash_of(store: Store, seq: int) -> str:
         return next(e.hash for e in events(session, after=seq - 1, limit=1))
 
 
-def test_a_fresh_chain_verifies(store: Store) -> None:
-    assert _report(store).ok and _report(store).events == 0
+def test_a_fresh_chain_verifies(store: Store, mode: str) -> None:
+    assert _report(store, mode).ok and _report(store, mode).events == 0
     _seed(store)
-    report = _report(store)
+    report = _report(store, mode)
     assert report.ok and report.events == 10 and report.head_seq == 10
     with store.session() as session:
         chain = list(events(session))
@@ -71,29 +80,29 @@ def test_the_database_refuses_updates_and_deletes(store: Store, statement: str) 
     assert _report(store).ok
 
 
-def test_edit_is_detected_and_named(store: Store) -> None:
+def test_edit_is_detected_and_named(store: Store, mode: str) -> None:
     _seed(store)
     with as_dba(store) as conn:
         conn.execute(text("UPDATE audit_event SET reason = 'nothing happened' WHERE seq = 5"))
-    report = _report(store)
+    report = _report(store, mode)
     assert not report.ok and report.first_bad_seq == 5
     assert "edited" in report.problem
 
 
-def test_deleting_an_event_is_detected_and_named(store: Store) -> None:
+def test_deleting_an_event_is_detected_and_named(store: Store, mode: str) -> None:
     _seed(store)
     with as_dba(store) as conn:
         conn.execute(text("DELETE FROM audit_event WHERE seq = 5"))
-    report = _report(store)
+    report = _report(store, mode)
     assert not report.ok and report.first_bad_seq == 6
     assert "expected event 5" in report.problem
 
 
-def test_deleting_the_newest_events_is_detected(store: Store) -> None:
+def test_deleting_the_newest_events_is_detected(store: Store, mode: str) -> None:
     _seed(store)
     with as_dba(store) as conn:
         conn.execute(text("DELETE FROM audit_event WHERE seq >= 9"))
-    report = _report(store)
+    report = _report(store, mode)
     assert not report.ok and report.first_bad_seq == 9
     assert "head records event 10" in report.problem
 
@@ -104,7 +113,7 @@ def _shift_up_from(conn: Connection, seq: int) -> None:
     conn.execute(text("UPDATE audit_event SET seq = -seq WHERE seq < 0"))
 
 
-def test_inserting_a_well_forged_event_is_detected_after_it(store: Store) -> None:
+def test_inserting_a_well_forged_event_is_detected_after_it(store: Store, mode: str) -> None:
     """An attacker who knows the algorithm chains the forged event to event 5 correctly; the
     event after it still points at event 5, so the chain breaks there."""
     _seed(store)
@@ -127,12 +136,12 @@ def test_inserting_a_well_forged_event_is_detected_after_it(store: Store) -> Non
         conn.execute(
             text(f"INSERT INTO audit_event ({columns}) VALUES (:{', :'.join(forged)})"), forged
         )
-    report = _report(store)
+    report = _report(store, mode)
     assert not report.ok and report.first_bad_seq == 7
     assert "prev_hash" in report.problem
 
 
-def test_appending_a_naive_forgery_is_detected(store: Store) -> None:
+def test_appending_a_naive_forgery_is_detected(store: Store, mode: str) -> None:
     _seed(store)
     with as_dba(store) as conn:
         conn.execute(
@@ -142,17 +151,17 @@ def test_appending_a_naive_forgery_is_detected(store: Store) -> None:
             ),
             {"p": "f" * 64, "h": "e" * 64},
         )
-    report = _report(store)
+    report = _report(store, mode)
     assert not report.ok and report.first_bad_seq == 11
 
 
-def test_reordering_is_detected_and_named(store: Store) -> None:
+def test_reordering_is_detected_and_named(store: Store, mode: str) -> None:
     _seed(store)
     with as_dba(store) as conn:
         conn.execute(text("UPDATE audit_event SET seq = -1 WHERE seq = 5"))
         conn.execute(text("UPDATE audit_event SET seq = 5 WHERE seq = 6"))
         conn.execute(text("UPDATE audit_event SET seq = 6 WHERE seq = -1"))
-    report = _report(store)
+    report = _report(store, mode)
     assert not report.ok and report.first_bad_seq == 5
 
 

@@ -1,8 +1,8 @@
 """L2 audit: an append-only, hash-chained log of who did what, verifiable end to end."""
 
 from wgs_tre.audit.chain import GENESIS, event_hash
-from wgs_tre.audit.log import AuditRecord, append, events, record_refusal
-from wgs_tre.audit.verify import VerifyReport, verify
+from wgs_tre.audit.log import AuditRecord, append, events, record, record_refusal
+from wgs_tre.audit.verify import VerifyReport, verify, verify_store
 
 __all__ = [
     "GENESIS",
@@ -11,6 +11,8 @@ __all__ = [
     "append",
     "event_hash",
     "events",
+    "record",
     "record_refusal",
     "verify",
+    "verify_store",
 ]

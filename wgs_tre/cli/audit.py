@@ -36,12 +36,13 @@ def verify(
     st = state(ctx)
     context = st.context()
     anchors = dict(_anchor(a) for a in anchor or [])
-    bar = progress_bar("verifying audit chain", total=None)
-    with context.transaction(Action.AUDIT_VERIFY) as tx, bar:
+    context.check(Action.AUDIT_VERIFY)
+    with progress_bar("verifying audit chain", total=None) as bar:
         task = bar.task_ids[0]
-        report = log.verify(
-            tx.session, anchors=anchors, progress=lambda n: bar.update(task, completed=n)
+        report = log.verify_store(
+            context.store, anchors=anchors, progress=lambda n: bar.update(task, completed=n)
         )
+    with context.transaction(Action.AUDIT_VERIFY) as tx:
         tx.audit(report.summary())
     if not report.ok:
         if st.json:

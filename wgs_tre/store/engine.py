@@ -43,7 +43,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Straight to the driver: this runs for every transaction, including each audit append.
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 class Store:

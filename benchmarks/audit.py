@@ -1,0 +1,126 @@
+"""Audit log throughput: append rate and verify rate, against targets and a raw-SQLite baseline.
+
+Targets (issue 3): append >= 5,000 events/s on SQLite, each event in its own transaction
+(``wgs_tre.audit.record``, the path of standalone events such as access decisions); verify
+>= 200,000 events/s. Also shown: an append inside an ORM session, the path of governance
+operations, whose session costs more than the append itself. The baseline is plain
+``sqlite3`` doing one INSERT + COMMIT per row with the same pragmas: the floor any chained
+log on SQLite pays.
+
+Usage: .venv/bin/python benchmarks/audit.py [--appends N] [--chain N] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from wgs_tre.audit import append, record, verify_store
+from wgs_tre.store import Store
+
+APPEND_TARGET, VERIFY_TARGET = 5_000, 200_000
+
+
+EVENT = {
+    "actor": "researcher1",
+    "action": "dataset.open",
+    "project": "brca-study",
+    "dataset": "cohort@3",
+    "reason": "approved use",
+}
+
+
+def append_rate(store: Store, n: int) -> float:
+    start = time.perf_counter()
+    for i in range(n):
+        record(store, details={"rows": i}, **EVENT)
+    return n / (time.perf_counter() - start)
+
+
+def session_append_rate(store: Store, n: int) -> float:
+    start = time.perf_counter()
+    for i in range(n):
+        with store.session() as session:
+            append(session, details={"rows": i}, **EVENT)
+    return n / (time.perf_counter() - start)
+
+
+def fill(store: Store, n: int, batch: int = 5_000) -> None:
+    done = 0
+    while done < n:
+        with store.session() as session:
+            for i in range(min(batch, n - done)):
+                append(session, actor="svc", action="dataset.open", reason="bulk", details={"i": i})
+        done += batch
+
+
+def verify_rate(store: Store) -> tuple[float, int]:
+    start = time.perf_counter()
+    report = verify_store(store)
+    elapsed = time.perf_counter() - start
+    assert report.ok, report.summary()
+    return report.events / elapsed, report.events
+
+
+def raw_sqlite_rate(path: Path, n: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
+        conn.execute(f"PRAGMA {pragma}")
+    conn.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, actor TEXT, action TEXT, hash TEXT)")
+    start = time.perf_counter()
+    for i in range(n):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (?, 'steward1', 'dataset.open', ?)", (i, "0" * 64))
+        conn.execute("COMMIT")
+    rate = n / (time.perf_counter() - start)
+    conn.close()
+    return rate
+
+
+def run(label: str, url: str, args: argparse.Namespace, baseline: float | None) -> None:
+    store = Store(url)
+    store.upgrade()
+    appends = append_rate(store, args.appends)
+    in_session = session_append_rate(store, args.appends // 4)
+    fill(store, args.chain - args.appends - args.appends // 4)
+    verifies, events = verify_rate(store)
+    store.dispose()
+    ok = "PASS" if appends >= APPEND_TARGET else "FAIL"
+    ratio = f" ({appends / baseline:.2f}x raw sqlite3)" if baseline else ""
+    print(f"{label:<11} append {appends:>10,.0f} events/s  target {APPEND_TARGET:,}  {ok}{ratio}")
+    print(f"{label:<11} append {in_session:>10,.0f} events/s  inside an ORM session (information)")
+    ok = "PASS" if verifies >= VERIFY_TARGET else "FAIL"
+    print(
+        f"{label:<11} verify {verifies:>10,.0f} events/s  target {VERIFY_TARGET:,}  {ok}"
+        f"  ({events:,} events)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--appends", type=int, default=20_000, help="single-event transactions")
+    parser.add_argument("--chain", type=int, default=500_000, help="chain length to verify")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = raw_sqlite_rate(Path(tmp) / "raw.db", args.appends)
+        print(f"{'baseline':<11} append {baseline:>10,.0f} rows/s    raw sqlite3, 1 row per commit")
+        run("sqlite", f"sqlite:///{tmp}/governance.db", args, baseline)
+    if args.postgres:
+        from tests.postgres import PostgresServer
+
+        server = PostgresServer.start()
+        try:
+            run("postgresql", server.url(), args, None)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
