@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
@@ -111,7 +112,7 @@ def state(ctx: typer.Context) -> State:
 def progress_bar(description: str, *, total: float | None, unit_bytes: bool = False) -> Progress:
     """A progress bar on stderr (stdout stays clean for ``--json``); silent when not a terminal."""
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
-    columns.append(MofNCompleteColumn() if not unit_bytes else TextColumn(""))
+    columns.append(DownloadColumn() if unit_bytes else MofNCompleteColumn())
     columns += [TimeElapsedColumn(), TimeRemainingColumn()]
     progress = Progress(*columns, console=Console(stderr=True), transient=True)
     progress.add_task(description, total=total)

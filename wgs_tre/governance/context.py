@@ -82,24 +82,22 @@ class Context:
         audited: bool = True,
     ) -> Iterator[Tx]:
         """Authorize ``action`` for the actor and run it; see the module docstring."""
-        holder: dict[str, Tx] = {}
+        tx: Tx | None = None
         try:
             with self.store.session() as session:
                 user = self._authorize(session, action)
                 tx = Tx(session, user, action, self.clock(), project, dataset)
-                holder["tx"] = tx
                 yield tx
                 if audited and not tx.audited:
                     raise RuntimeError(f"{action} changed state without an audit event")
         except (Refused, InvalidTransition) as exc:
-            known = holder.get("tx")
             record_refusal(
                 self.store,
                 actor=self.actor,
                 action=action,
                 reason=exc.reason if isinstance(exc, Refused) else exc.message,
-                project=known.project if known else project,
-                dataset=known.dataset if known else dataset,
+                project=tx.project if tx else project,
+                dataset=tx.dataset if tx else dataset,
                 when=self.clock(),
             )
             raise
