@@ -44,7 +44,9 @@ class PostgresServer:
         cmd = list(args)
         if os.geteuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, cwd=self.root)
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=self.root, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout}{result.stderr}")
 
     @classmethod
     def start(cls) -> PostgresServer:
