@@ -204,3 +204,21 @@ def test_user_transitions(world: World, state: UserState, action: Action) -> Non
         users.disable_user(admin, "dave")
     step = users.approve_user if action is Action.USER_APPROVE else users.disable_user
     _check(world, USER_SPEC, state, action, lambda: step(admin, "dave").state)
+
+
+def test_a_transition_and_its_audit_event_commit_together(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If writing the audit event fails, the state change is rolled back with it."""
+    world.approved()
+    before = world.counts()
+
+    def broken_append(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("wgs_tre.governance.context.append", broken_append)
+    with pytest.raises(OSError, match="disk full"):
+        approvals.suspend(world.ctx("sam"), "brca-study", "investigation")
+    monkeypatch.undo()
+    assert world.counts() == before
+    assert projects.show_project(world.ctx("sam"), "brca-study").status == "active"
