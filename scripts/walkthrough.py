@@ -19,10 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from wgs_tre.consent.build import make_bundle, make_consent
+
 REPO = Path(__file__).resolve().parent.parent
-DUO = "http://purl.obolibrary.org/obo/duo"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-OPTION = "https://wgs-tre.org/fhir/CodeSystem/consent-option"
 
 
 def say(text: str) -> None:
@@ -52,36 +51,15 @@ def consent(participant: str, rng: random.Random) -> dict[str, object]:
     elif roll < 0.50:
         status = "inactive"
     given = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=rng.randrange(600))
-    provision: dict[str, object] = {
-        "type": "permit",
-        "purpose": [{"system": DUO, "code": c} for c in codes],
-        "provision": [
-            {
-                "type": rng.choice(["permit", "deny"]),
-                "code": [{"coding": [{"system": OPTION, "code": "recontact"}]}],
-            }
-        ],
-    }
-    if diseases:
-        provision["code"] = [{"coding": [{"system": ICD10, "code": d}]} for d in diseases]
-    return {
-        "resourceType": "Consent",
-        "id": f"consent-{participant}",
-        "meta": {"versionId": "1"},
-        "status": status,
-        "scope": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                    "code": "research",
-                }
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "57016-8"}]}],
-        "patient": {"reference": f"Patient/{participant}"},
-        "dateTime": given.isoformat(),
-        "provision": provision,
-    }
+    return make_consent(
+        participant,
+        fhir_id=f"consent-{participant}",
+        when=given.isoformat(),
+        status=status,
+        duo=codes,
+        diseases=diseases,
+        recontact=rng.random() < 0.7,
+    )
 
 
 def write_release(directory: Path, participants: list[str]) -> None:
@@ -149,11 +127,7 @@ def main() -> None:
         "--description",
         "Synthetic WGS release",
     )
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": consent(p, rng)} for p in participants],
-    }
+    bundle = make_bundle(consent(p, rng) for p in participants)
     consents = state / "consent-bundle.json"
     consents.write_text(json.dumps(bundle))
     wgs_tre(env, "--as", "sato", "consent", "import", str(consents))

@@ -1,71 +1,13 @@
-"""Building FHIR R4 Consent resources for tests (the shapes a hospital system would send)."""
+"""Consent resources for tests: the library's builder, with shorter names."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wgs_tre.consent.fhir import ICD10_SYSTEM, OPTION_SYSTEM
-from wgs_tre.duo import DUO_SYSTEM
+from wgs_tre.consent.build import make_bundle, make_consent
 
-
-def consent(
-    participant: str,
-    *,
-    fhir_id: str | None = None,
-    version: str = "1",
-    when: str = "2024-01-01T09:00:00+09:00",
-    status: str = "active",
-    duo: list[str] = ("DUO:0000042",),  # type: ignore[assignment]
-    diseases: list[str] = (),  # type: ignore[assignment]
-    recontact: bool | None = True,
-    provision_type: str = "permit",
-    period: tuple[str | None, str | None] | None = None,
-) -> dict[str, Any]:
-    provision: dict[str, Any] = {
-        "type": provision_type,
-        "purpose": [{"system": DUO_SYSTEM, "code": code} for code in duo],
-    }
-    if diseases:
-        provision["code"] = [
-            {"coding": [{"system": ICD10_SYSTEM, "code": code}]} for code in diseases
-        ]
-    if recontact is not None:
-        provision["provision"] = [
-            {
-                "type": "permit" if recontact else "deny",
-                "code": [{"coding": [{"system": OPTION_SYSTEM, "code": "recontact"}]}],
-            }
-        ]
-    if period:
-        provision["period"] = {k: v for k, v in zip(("start", "end"), period, strict=True) if v}
-    return {
-        "resourceType": "Consent",
-        "id": fhir_id or f"c-{participant}-{version}",
-        "meta": {"versionId": version},
-        "status": status,
-        "scope": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                    "code": "research",
-                }
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "57016-8"}]}],
-        "patient": {"reference": f"Patient/{participant}"},
-        "dateTime": when,
-        "policyRule": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
-            ]
-        },
-        "provision": provision,
-    }
+consent = make_consent
 
 
 def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": r} for r in resources],
-    }
+    return make_bundle(resources)
