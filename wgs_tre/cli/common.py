@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import getpass
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import PurePath
 from typing import Any
 
 import orjson
@@ -25,11 +29,27 @@ from rich.table import Table
 
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.governance import Context
-from wgs_tre.governance.views import jsonable
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 
 __all__ = ["State", "progress_bar", "state"]
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, enums, dates and paths -> plain JSON values, for ``--json``."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
 
 
 def default_actor() -> str:

@@ -5,11 +5,8 @@ Operations return these instead of ORM rows; the CLI prints them as tables or ``
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any
 
 from wgs_tre.duo import TERMS
 from wgs_tre.store.models import (
@@ -30,23 +27,7 @@ __all__ = [
     "ProjectView",
     "UserView",
     "effective_state",
-    "jsonable",
 ]
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses, enums and dates -> plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    return value
 
 
 def effective_state(approval: Approval, now: dt.datetime) -> ApprovalState:

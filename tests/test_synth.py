@@ -1,0 +1,148 @@
+"""The synthetic cohort: a VCF that htslib tools read, clinical FHIR that validates against the
+official models, consent the registry accepts, and outcomes that carry the documented effects."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from tests.world import World
+from wgs_tre.consent import registry
+from wgs_tre.synth import CohortFiles, GenotypeSpec, make_cohort
+
+SPEC = GenotypeSpec(samples=400, variants=3_000, contigs=2, seed=7)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> CohortFiles:
+    return make_cohort(tmp_path_factory.mktemp("cohort"), SPEC)
+
+
+def _bcftools(*args: str) -> str:
+    return subprocess.run(["bcftools", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _genotypes(vcf: Path) -> np.ndarray:
+    """Alt-allele dosages (variants x samples, -1 missing), read by bcftools, not by us."""
+    rows = _bcftools("query", "-f", "[%GT\t]\n", str(vcf)).splitlines()
+    table = {"0|0": 0, "0|1": 1, "1|0": 1, "1|1": 2, "./.": -1}
+    return np.array([[table[g] for g in row.rstrip("\t").split("\t")] for row in rows])
+
+
+def test_the_vcf_is_indexed_and_readable_by_htslib(cohort: CohortFiles) -> None:
+    assert _bcftools("query", "-l", str(cohort.vcf)).split() == [
+        f"P{i:06d}" for i in range(1, SPEC.samples + 1)
+    ]
+    assert int(_bcftools("index", "--nrecords", str(cohort.vcf))) == SPEC.variants
+    contigs = subprocess.run(
+        ["tabix", "-l", str(cohort.vcf)], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert contigs == ["chr1", "chr2"]
+    region = _bcftools("view", "-H", "-r", "chr2", str(cohort.vcf)).splitlines()
+    assert 0 < len(region) < SPEC.variants
+    annotated = _bcftools("view", "-H", "-i", 'INFO/CLNSIG!="."', str(cohort.vcf)).splitlines()
+    assert len(annotated) > 100 and "CSQ=" in annotated[0]
+
+
+def test_genotypes_look_like_a_structured_population(cohort: CohortFiles) -> None:
+    dosage = _genotypes(cohort.vcf)
+    missing = (dosage < 0).mean()
+    assert 0.005 < missing < 0.02  # about the 1% asked for
+    freq = np.where(dosage < 0, np.nan, dosage)
+    alt = np.nanmean(freq, axis=1) / 2
+    maf = np.minimum(alt, 1 - alt)
+    assert (maf < 0.05).mean() > 0.4  # neutral spectrum: rare variants dominate
+    assert (maf > 0.2).mean() > 0.05
+    # Two populations: the first principal component separates them.
+    filled = np.where(np.isnan(freq), np.nanmean(freq, axis=1, keepdims=True), freq)
+    common = filled[(maf > 0.05)]
+    p = common.mean(axis=1, keepdims=True) / 2
+    standardised = ((common - 2 * p) / np.sqrt(2 * p * (1 - p))).T
+    pc1 = np.linalg.svd(standardised, full_matrices=False)[0][:, 0]
+    assert 0.3 < _populations(cohort).mean() < 0.7
+    pops = _populations(cohort)
+    assert abs(np.corrcoef(pc1, pops)[0, 1]) > 0.9
+
+
+def _resources(cohort: CohortFiles) -> list[dict]:  # type: ignore[type-arg]
+    found = []
+    for path in cohort.fhir:
+        found += [e["resource"] for e in orjson.loads(path.read_bytes())["entry"]]
+    return found
+
+
+def _populations(cohort: CohortFiles) -> np.ndarray:
+    """1 for participants the simulation put in population B (from truth.json)."""
+    population_b = set(json.loads(cohort.truth.read_text())["population_b"])
+    return np.array([f"P{i:06d}" in population_b for i in range(1, SPEC.samples + 1)], float)
+
+
+def test_every_clinical_resource_validates_against_fhir_r4(cohort: CohortFiles) -> None:
+    resources = _resources(cohort)
+    kinds = {r["resourceType"] for r in resources}
+    assert kinds == {
+        "Patient",
+        "Condition",
+        "Observation",
+        "MedicationStatement",
+        "Specimen",
+        "QuestionnaireResponse",
+    }
+    for resource in resources:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    patients = [r for r in resources if r["resourceType"] == "Patient"]
+    assert len(patients) == SPEC.samples
+
+
+def test_local_codes_all_have_a_mapping(cohort: CohortFiles) -> None:
+    with cohort.mapping.open() as fh:
+        mapped = {(row["local_system"], row["local_code"]) for row in csv.DictReader(fh)}
+    answers = [
+        (answer["valueCoding"]["system"], answer["valueCoding"]["code"])
+        for r in _resources(cohort)
+        if r["resourceType"] == "QuestionnaireResponse"
+        for item in r["item"]
+        for answer in item["answer"]
+    ]
+    assert len({system for system, _ in answers}) == 3  # one local system per hospital
+    assert set(answers) <= mapped
+
+
+def test_consent_imports_into_the_registry(world: World, cohort: CohortFiles) -> None:
+    report = registry.import_file(world.ctx("sam"), cohort.consent)
+    assert report.new_participants == SPEC.samples
+    assert 0 < report.withdrawals < SPEC.samples * 0.15
+
+
+def test_the_biomarker_carries_the_documented_effects(cohort: CohortFiles) -> None:
+    """OLS (numpy) of the LDL values in the FHIR output on the causal dosages (read back with
+    bcftools) and the covariates recovers the effect sizes written in truth.json."""
+    truth = json.loads(cohort.truth.read_text())
+    effects = [e for e in truth["effects"] if e["outcome"] == "biomarker"]
+    resources = _resources(cohort)
+    ldl = {
+        r["subject"]["reference"][8:]: r["valueQuantity"]["value"]
+        for r in resources
+        if r["resourceType"] == "Observation" and r["id"].endswith("-ldl")
+    }
+    ids = [f"P{i:06d}" for i in range(1, SPEC.samples + 1)]
+    y = np.array([ldl[i] for i in ids])
+    columns = []
+    for effect in effects:
+        region = f"{effect['contig']}:{effect['position']}-{effect['position']}"
+        row = _bcftools("query", "-r", region, "-f", "[%GT\t]\n", str(cohort.vcf)).split("\n")[0]
+        calls = row.rstrip("\t").split("\t")
+        columns.append([np.nan if "." in g else g.count("1") for g in calls])
+    x = np.array(columns, dtype=float).T
+    keep = ~np.isnan(x).any(axis=1)
+    design = np.column_stack([np.ones(keep.sum()), x[keep], _populations(cohort)[keep]])
+    beta = np.linalg.lstsq(design, y[keep], rcond=None)[0]
+    for got, effect in zip(beta[1:3], effects, strict=True):
+        assert abs(got - effect["effect"]) < 3.0, (got, effect)
