@@ -3,8 +3,9 @@ would deliver them: a bgzipped, tabix-indexed VCF with per-variant annotation fo
 
 msprime simulates two populations that split ``split_generations`` ago, one of them smaller (so
 drift makes structure that PCA finds, Fst about 0.2), with recombination (linkage) and neutral
-mutation (a realistic allele-frequency spectrum). Each contig is simulated independently; only biallelic, polymorphic sites are kept, and the first
-``variants`` of them in total. A fraction of calls is set missing, as in real data.
+mutation (a realistic allele-frequency spectrum). Each contig is simulated independently; only
+biallelic, polymorphic sites are kept, and the first ``variants`` of them in total. A fraction
+of calls is set missing, as in real data.
 """
 
 from __future__ import annotations
