@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from wgs_tre.errors import InvalidInput, NotFound
 from wgs_tre.governance.context import Context
 from wgs_tre.governance.views import DatasetVersionView
-from wgs_tre.store.models import Dataset, DatasetVersion
+from wgs_tre.store.models import Dataset, DatasetVersion, Participant, dataset_participant
 from wgs_tre.types import Action, DatasetKind
 
 __all__ = [
@@ -99,10 +99,15 @@ def register_version(
     description: str = "",
     manifest: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[int], None] | None = None,
+    participants: Sequence[str] = (),
+    place: Callable[[int], Path] | None = None,
 ) -> DatasetVersionView:
     """Register the files at ``path`` as the next version of dataset ``name``.
 
-    ``manifest`` may be passed by an ingest that already hashed what it wrote.
+    ``manifest`` may be passed by an ingest that already hashed what it wrote; ``participants``
+    are the internal ids whose data the version holds. ``place(version)``, if given, moves the
+    files to their final location inside the registering transaction and returns it, so a
+    version is never visible before its files are in place.
     """
     if not NAME.match(name):
         raise InvalidInput(
@@ -126,10 +131,12 @@ def register_version(
         latest = tx.session.scalar(
             select(func.max(DatasetVersion.version)).where(DatasetVersion.dataset_id == dataset.id)
         )
+        number = (latest or 0) + 1
+        location = place(number) if place else path
         version = DatasetVersion(
             dataset=dataset,
-            version=(latest or 0) + 1,
-            uri=str(path),
+            version=number,
+            uri=str(location),
             checksum=manifest_checksum(manifest),
             manifest=manifest,
             size_bytes=sum(entry["size"] for entry in manifest.values()),
@@ -138,12 +145,26 @@ def register_version(
         )
         tx.session.add(version)
         tx.session.flush()
+        _record_participants(tx.session, version.id, participants)
         tx.dataset = version.label
         tx.audit(
             f"registered {version.label} ({len(manifest)} files)",
             details={"checksum": version.checksum, "size_bytes": version.size_bytes},
         )
         return DatasetVersionView.of(version)
+
+
+def _record_participants(session: Session, version_id: int, participants: Sequence[str]) -> None:
+    if not participants:
+        return
+    known = set(session.scalars(select(Participant.id).where(Participant.id.in_(participants))))
+    new = [{"id": p} for p in participants if p not in known]
+    if new:
+        session.execute(insert(Participant), new)
+    session.execute(
+        insert(dataset_participant),
+        [{"dataset_version_id": version_id, "participant_id": p} for p in participants],
+    )
 
 
 def list_versions(ctx: Context) -> list[DatasetVersionView]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -54,6 +55,7 @@ __all__ = [
     "Organisation",
     "Participant",
     "Project",
+    "ProjectKey",
     "ReviewVote",
     "User",
     "UserRole",
@@ -209,6 +211,13 @@ application_dataset = _link("application_dataset", "application", "dataset_versi
 application_member = _link("application_member", "application", "app_user")
 approval_dataset = _link("approval_dataset", "approval", "dataset_version")
 approval_member = _link("approval_member", "approval", "app_user")
+# Which participants' data each dataset version holds (for withdrawal impact reports).
+dataset_participant = Table(
+    "dataset_participant",
+    Base.metadata,
+    Column("dataset_version_id", ForeignKey("dataset_version.id"), primary_key=True),
+    Column("participant_id", ForeignKey("participant.id"), primary_key=True, index=True),
+)
 
 
 class Application(Base):
@@ -267,6 +276,16 @@ class Approval(Base):
     members: Mapped[list[User]] = relationship(
         secondary=approval_member, lazy="selectin", order_by="User.username"
     )
+
+
+class ProjectKey(Base):
+    """The per-project secret that keys the project's pseudonyms (HMAC); never leaves the store."""
+
+    __tablename__ = "project_key"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class Participant(Base):

@@ -1,0 +1,298 @@
+"""Streaming a VCF (plain, gzip or BGZF) as chunks of arrays.
+
+Decompression runs in ``bgzip -d`` (htslib, multi-threaded) when available, so it proceeds on
+its own threads while the records of the previous buffer are parsed by the numba kernel in
+``vcf_text``. Every error names the file, the line number and, for a bad call, the sample.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import queue
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from wgs_tre.backends.vcf_text import ERRORS, FIXED_COLUMNS, parse_records, run_starts
+from wgs_tre.errors import InvalidInput
+
+__all__ = ["VcfChunk", "VcfHeader", "read_vcf"]
+
+READ_SIZE = 1 << 24  # bytes of text handed to the parser at a time
+ANNOTATIONS = ("GENE", "CSQ", "CLNSIG")  # INFO keys kept as variant_<KEY>
+
+
+@dataclass
+class VcfHeader:
+    samples: list[str]
+    contigs: list[tuple[str, int | None]]
+    info: dict[str, str] = field(default_factory=dict)  # INFO ID -> Description
+    lines: int = 0  # header lines, so record k is on line lines + k + 1
+
+
+@dataclass
+class VcfChunk:
+    contig: np.ndarray  # (v,) int16 index into header contigs
+    position: np.ndarray  # (v,) int32
+    variant_id: np.ndarray  # (v,) str
+    alleles: np.ndarray  # (v, max alleles) str, '' padded
+    genotypes: np.ndarray  # (v, samples, 2) int8
+    phased: np.ndarray  # (v, samples) bool
+    annotations: dict[str, np.ndarray]  # INFO key -> (v,) str
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+
+@contextmanager
+def _decompressed(path: Path) -> Iterator[IO[bytes]]:
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    if magic != b"\x1f\x8b":
+        with path.open("rb") as fh:
+            yield fh
+        return
+    bgzip = shutil.which("bgzip")
+    if bgzip is None:
+        with gzip.open(path, "rb") as fh:
+            yield fh  # type: ignore[misc]
+        return
+    proc = subprocess.Popen(
+        [bgzip, "-d", "-c", "-@", "2", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    try:
+        yield proc.stdout
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        _, stderr = proc.communicate()
+        if proc.returncode not in (0, -9) and stderr:
+            raise InvalidInput(path.name, f"cannot decompress: {stderr.decode().strip()}")
+
+
+def _blocks(stream: IO[bytes], size: int) -> Iterator[bytes]:
+    """Buffers of whole lines, read ahead on a thread so reading overlaps parsing."""
+    buffers: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)
+
+    def reader() -> None:
+        carry = b""
+        try:
+            while block := stream.read(size):
+                data = carry + block
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    buffers.put(data[:cut])
+                carry = data[cut:]
+            if carry:
+                buffers.put(carry + b"\n")
+        except (OSError, EOFError) as exc:
+            buffers.put(exc)
+        buffers.put(None)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    while (item := buffers.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _header(lines: list[bytes], name: str) -> VcfHeader:
+    if not lines or not lines[0].startswith(b"##fileformat=VCF"):
+        raise InvalidInput(f"{name} line 1", "not a VCF: the first line must be ##fileformat=VCF…")
+    contigs: list[tuple[str, int | None]] = []
+    info: dict[str, str] = {}
+    for line in lines[:-1]:
+        text = line.decode("utf-8", "replace").rstrip("\n")
+        if text.startswith("##contig=<") or text.startswith("##INFO=<"):
+            fields = dict(
+                part.split("=", 1) for part in _split_meta(text[text.index("<") + 1 : -1])
+            )
+            if text.startswith("##contig"):
+                length = fields.get("length")
+                contigs.append((fields["ID"], int(length) if length else None))
+            else:
+                info[fields["ID"]] = fields.get("Description", "").strip('"')
+    columns = lines[-1].decode().rstrip("\n").split("\t")
+    if columns[: FIXED_COLUMNS - 1] != [
+        "#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
+    ]:  # fmt: skip
+        raise InvalidInput(f"{name} line {len(lines)}", "the #CHROM header line is malformed")
+    samples = columns[FIXED_COLUMNS:]
+    if not samples:
+        raise InvalidInput(name, "the VCF has no samples (sites-only VCFs cannot be ingested)")
+    if len(set(samples)) != len(samples):
+        raise InvalidInput(f"{name} line {len(lines)}", "sample names are not unique")
+    return VcfHeader(samples, contigs, info, len(lines))
+
+
+def _split_meta(body: str) -> list[str]:
+    """Split ``ID=x,Description="a, b"`` on commas outside quotes."""
+    parts, current, quoted = [], "", False
+    for char in body:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current] if current else parts
+
+
+class _Decoder:
+    """Turns one text buffer into a :class:`VcfChunk`, tracking line numbers and contigs."""
+
+    def __init__(self, header: VcfHeader, name: str, pool: ThreadPoolExecutor) -> None:
+        self.header, self.name, self.pool = header, name, pool
+        self.contig_index = {c: i for i, (c, _) in enumerate(header.contigs)}
+        self.records = 0
+
+    def decode(self, text: bytes) -> VcfChunk:
+        buf = np.frombuffer(text, dtype=np.uint8)
+        ends = np.flatnonzero(buf == 10)
+        starts = np.concatenate([[0], ends + 1]).astype(np.int64)
+        n, samples = len(ends), len(self.header.samples)
+        genotypes = np.empty((n, samples, 2), dtype=np.int8)
+        phased = np.empty((n, samples), dtype=bool)
+        positions = np.empty(n, dtype=np.int32)
+        fields = np.empty((n, FIXED_COLUMNS, 2), dtype=np.int64)
+        # The kernel releases the GIL: parse the two halves of the buffer on two threads.
+        mid = n // 2
+        halves = [(0, mid), (mid, n)] if n > 64 else [(0, n)]
+        errs = [np.zeros(3, dtype=np.int64) for _ in halves]
+        jobs = [
+            self.pool.submit(
+                parse_records, buf, starts[a : b + 1], samples, genotypes[a:b], phased[a:b],
+                positions[a:b], fields[a:b], e,
+            )
+            for (a, b), e in zip(halves, errs, strict=True)
+        ]  # fmt: skip
+        done = [job.result() for job in jobs]
+        failed = [
+            k for k, ((a, b), got) in enumerate(zip(halves, done, strict=True)) if got != b - a
+        ]
+        if failed:
+            err = errs[failed[0]]
+            err[0] += halves[failed[0]][0]
+            line = self.header.lines + self.records + int(err[0]) + 1
+            where = f"{self.name} line {line}"
+            if err[1] in (4, 6, 7, 8):
+                where += f", sample {self.header.samples[min(int(err[2]), samples - 1)]}"
+            raise InvalidInput(where, ERRORS[int(err[1])])
+        chunk = VcfChunk(
+            contig=self._contigs(text, fields),
+            position=positions,
+            variant_id=self._column(text, fields, 2),
+            alleles=self._alleles(text, fields),
+            genotypes=genotypes,
+            phased=phased,
+            annotations=self._annotations(text, fields),
+        )
+        self.records += n
+        return chunk
+
+    def _column(self, text: bytes, fields: np.ndarray, column: int) -> np.ndarray:
+        """The strings of one fixed column; single characters (SNP alleles, '.') are gathered
+        with numpy instead of being decoded one by one."""
+        spans = fields[:, column]
+        if len(spans) and bool(np.all(spans[:, 1] - spans[:, 0] == 1)):
+            buf = np.frombuffer(text, dtype=np.uint8)
+            chars: np.ndarray = buf[spans[:, 0]].view("S1").astype(str).astype(object)
+            return chars
+        return np.array([text[a:b].decode() for a, b in spans], dtype=object)
+
+    def _contigs(self, text: bytes, fields: np.ndarray) -> np.ndarray:
+        """Contig index per record; decoded once per run of equal names (VCFs are sorted)."""
+        spans = fields[:, 0]
+        buf = np.frombuffer(text, dtype=np.uint8)
+        starts = run_starts(buf, spans)
+        out = np.empty(len(spans), dtype=np.int16)
+        bounds = [*starts.tolist(), len(spans)]
+        for first, stop in itertools.pairwise(bounds):
+            a, b = spans[first]
+            name = text[a:b].decode()
+            index = self.contig_index.get(name)
+            if index is None:  # a contig the header did not declare: add it, as htslib does
+                index = self.contig_index[name] = len(self.header.contigs)
+                self.header.contigs.append((name, None))
+            out[first:stop] = index
+        return out
+
+    def _alleles(self, text: bytes, fields: np.ndarray) -> np.ndarray:
+        refs = self._column(text, fields, 3)
+        alts = self._column(text, fields, 4)
+        if not any("," in a for a in alts[: min(len(alts), 1_000_000)] if len(a) > 1):
+            out = np.empty((len(refs), 2), dtype=object)
+            out[:, 0] = refs
+            out[:, 1] = np.where(alts == ".", "", alts)
+            return out
+        split = [a.split(",") if a != "." else [] for a in alts]
+        width = 1 + max((len(a) for a in split), default=0)
+        out = np.full((len(refs), max(width, 2)), "", dtype=object)
+        for i, (ref, alt) in enumerate(zip(refs, split, strict=True)):
+            out[i, 0] = ref
+            out[i, 1 : 1 + len(alt)] = alt
+        return out
+
+    def _annotations(self, text: bytes, fields: np.ndarray) -> dict[str, np.ndarray]:
+        keys = [k for k in ANNOTATIONS if k in self.header.info]
+        out = {k: np.full(len(fields), "", dtype=object) for k in keys}
+        if not keys:
+            return out
+        spans = fields[:, 7]
+        for i in np.flatnonzero(spans[:, 1] - spans[:, 0] > 1):
+            a, b = spans[i]
+            for item in text[a:b].decode().split(";"):
+                key, _, value = item.partition("=")
+                if key in out:
+                    out[key][i] = value
+        return out
+
+
+def _read_header(stream: IO[bytes], name: str) -> VcfHeader:
+    lines: list[bytes] = []
+    while True:
+        line = stream.readline()
+        if not line:
+            raise InvalidInput(name, "ends before the #CHROM header line")
+        lines.append(line)
+        if len(lines) == 1 and not line.startswith(b"##fileformat=VCF"):
+            raise InvalidInput(f"{name} line 1", "not a VCF: it must start ##fileformat=VCF")
+        if line.startswith(b"#CHROM"):
+            return _header(lines, name)
+        if not line.startswith(b"##"):
+            raise InvalidInput(
+                f"{name} line {len(lines)}", "expected a ## header or the #CHROM line"
+            )
+
+
+@contextmanager
+def read_vcf(
+    path: Path, progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[VcfHeader, Iterator[VcfChunk]]]:
+    """``with read_vcf(path) as (header, chunks)``: the header, and chunks of about 16 MB of
+    text each; the decompressor and parser threads stop when the block ends."""
+    if not path.exists():
+        raise InvalidInput(str(path), "no such file")
+    with _decompressed(path) as stream, ThreadPoolExecutor(2, thread_name_prefix="vcf") as pool:
+        header = _read_header(stream, path.name)
+        decoder = _Decoder(header, path.name, pool)
+
+        def chunks() -> Iterator[VcfChunk]:
+            for text in _blocks(stream, READ_SIZE):
+                if progress:
+                    progress(len(text))
+                yield decoder.decode(text)
+
+        yield header, chunks()

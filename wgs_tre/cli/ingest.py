@@ -1,0 +1,39 @@
+"""``wgs-tre ingest``: pipeline outputs into registered dataset versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wgs_tre.cli.common import progress_bar, state
+from wgs_tre.ingest.vcf import ingest_vcf
+
+app = typer.Typer(help="Ingest pipeline outputs as new dataset versions.", no_args_is_help=True)
+
+
+@app.command("vcf")
+def vcf(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="VCF file (.vcf, .vcf.gz or bgzipped).")],
+    dataset: Annotated[str, typer.Option(help="Dataset name; the version number is assigned.")],
+    description: Annotated[str, typer.Option(help="What this release is.")] = "",
+) -> None:
+    """Convert a VCF to VCF Zarr and register it as the next version of DATASET (steward).
+
+    Sample names must be the programme's participant ids. Malformed input stops with the file,
+    line and sample named, and nothing is registered; an interrupted ingest leaves no version.
+    """
+    st = state(ctx)
+    context = st.context()
+    with progress_bar(f"ingesting {path.name}", total=None, unit_bytes=True) as bar:
+        version = ingest_vcf(
+            context,
+            path,
+            dataset,
+            root=st.settings.data_dir / "datasets",
+            description=description,
+            progress=lambda n: bar.advance(bar.task_ids[0], n),
+        )
+    st.done(f"registered {version.label}: {version.uri} ({version.size_bytes} bytes)", version)

@@ -1,0 +1,41 @@
+"""Staging directories: write aside, then move into place while registering."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["Staging", "staging"]
+
+
+class Staging:
+    """A hidden directory under ``root/name`` that becomes ``root/name/v<N>-<tag>``."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.tag = secrets.token_hex(4)
+        self.parent = root / name
+        self.path = self.parent / f".ingest-{self.tag}"
+        self.final: Path | None = None
+
+    def place(self, version: int) -> Path:
+        """Move the staged files to their final location (called inside the registration)."""
+        self.final = self.parent / f"v{version}-{self.tag}"
+        self.path.rename(self.final)
+        return self.final
+
+
+@contextmanager
+def staging(root: Path, name: str) -> Iterator[Staging]:
+    """A staging directory, removed (with anything moved into place) if the block fails."""
+    stage = Staging(root, name)
+    stage.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage.path, ignore_errors=True)
+        if stage.final is not None:
+            shutil.rmtree(stage.final, ignore_errors=True)
+        raise

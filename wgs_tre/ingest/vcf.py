@@ -1,0 +1,52 @@
+"""``wgs-tre ingest vcf``: a VCF into a registered VCF Zarr dataset version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from wgs_tre.backends.vcf import read_vcf
+from wgs_tre.backends.vcf_zarr import VcfZarrWriter
+from wgs_tre.governance.context import Context
+from wgs_tre.governance.datasets import build_manifest, register_version
+from wgs_tre.governance.views import DatasetVersionView
+from wgs_tre.ingest.staging import staging
+from wgs_tre.types import Action, DatasetKind
+
+__all__ = ["ingest_vcf"]
+
+
+def ingest_vcf(
+    ctx: Context,
+    path: Path,
+    dataset: str,
+    *,
+    root: Path,
+    description: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> DatasetVersionView:
+    """Convert ``path`` to VCF Zarr under ``root/dataset`` and register it as the next version.
+
+    ``progress`` is called with the number of bytes of VCF text parsed so far in each step.
+    """
+    ctx.check(Action.DATASET_REGISTER)
+    with staging(root, dataset) as stage:
+        with read_vcf(path, progress) as (header, chunks):
+            writer = VcfZarrWriter(stage.path, header, source=path.name)
+            try:
+                for chunk in chunks:
+                    writer.append(chunk)
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()
+        return register_version(
+            ctx,
+            dataset,
+            stage.path,
+            kind=DatasetKind.VARIANTS,
+            description=description or f"ingested from {path.name}",
+            manifest=build_manifest(stage.path),
+            participants=header.samples,
+            place=stage.place,
+        )
