@@ -14,6 +14,7 @@ import pytest
 
 from tests.fhir_factory import bundle, consent
 from tests.world import World
+from wgs_tre.access import Gate
 from wgs_tre.cli import main
 from wgs_tre.consent import registry
 from wgs_tre.duo import Purpose
@@ -150,6 +151,9 @@ CASES: dict[Action, Case] = {
     Action.APPROVAL_EXPIRE: Case(_due, lambda c, when, w: approvals.expire_due(_at(c, when))),
     Action.APPROVAL_AMEND_MEMBERS: Case(
         _approved, lambda c, s, w: approvals.amend_members(c, s, remove=["bob"])
+    ),
+    Action.DATA_ACCESS: Case(
+        _approved, lambda c, s, w: Gate(c.store, c.policies).decide(c.actor, s, "cohort")
     ),
     Action.CONSENT_IMPORT: Case(_consent_file, lambda c, p, w: registry.import_file(c, p)),
     Action.CONSENT_READ: Case(_nothing, lambda c, _, w: registry.status_summary(c)),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from wgs_tre.config import Settings
 from wgs_tre.duo import Purpose
 from wgs_tre.governance import Context, datasets, projects, review, users
 from wgs_tre.governance.views import ProjectView
@@ -74,6 +75,7 @@ class World:
         members: list[str] | None = None,
         purpose: Purpose = GRU,
         days: int = 180,
+        datasets: list[str] | None = None,
     ) -> ProjectView:
         return projects.apply(
             self.ctx(lead),
@@ -81,7 +83,7 @@ class World:
             title=f"Study {slug}",
             purpose=purpose,
             ethics_ref="IRB-2026-001",
-            datasets=["cohort"],
+            datasets=datasets or ["cohort"],
             members=members if members is not None else ["bob"],
             expiry=dt.date.today() + dt.timedelta(days=days),
         )
@@ -94,6 +96,14 @@ class World:
         self.apply(slug, **kwargs)  # type: ignore[arg-type]
         self.vote(slug, ("sam", Vote.APPROVE), ("sue", Vote.APPROVE))
         return review.approve(self.ctx("sam"), slug)
+
+    def settings(self) -> Settings:
+        """Settings that point the library (open_project, the CLI) at this world's store."""
+        return Settings(
+            data_dir=self.tmp,
+            database_url=self.store.url.render_as_string(hide_password=False),
+            policy_dir=self.policies.source or Path("policies"),
+        )
 
     def last_event(self) -> AuditEvent:
         with self.store.session() as session:

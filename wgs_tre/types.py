@@ -104,6 +104,7 @@ class Action(StrEnum):
     CONSENT_IMPORT = "consent.import"
     CONSENT_READ = "consent.read"
     CONSENT_WITHDRAWAL = "consent.withdrawal"
+    DATA_ACCESS = "data.access"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_EXPORT = "audit.export"

@@ -140,19 +140,24 @@ def _simulate(spec: GenotypeSpec, contig: int, n_sites: int) -> tskit.TreeSequen
     )
     half = spec.samples // 2
     length = math.ceil(1.3 * n_sites / _segregating_sites_per_bp(2 * spec.samples)) + 1_000
-    ancestry = msprime.sim_ancestry(
-        samples={"A": spec.samples - half, "B": half},
-        demography=demography,
-        sequence_length=length,
-        recombination_rate=RECOMBINATION_RATE,
-        random_seed=spec.seed * 1_000 + contig + 1,
-    )
-    return msprime.sim_mutations(
-        ancestry,
-        rate=MUTATION_RATE,
-        model=msprime.BinaryMutationModel(),
-        random_seed=spec.seed * 1_000 + contig + 101,
-    )
+    for attempt in range(8):  # small counts vary a lot: lengthen until there are enough sites
+        ancestry = msprime.sim_ancestry(
+            samples={"A": spec.samples - half, "B": half},
+            demography=demography,
+            sequence_length=length,
+            recombination_rate=RECOMBINATION_RATE,
+            random_seed=spec.seed * 1_000 + contig + 1 + 10_000 * attempt,
+        )
+        ts = msprime.sim_mutations(
+            ancestry,
+            rate=MUTATION_RATE,
+            model=msprime.BinaryMutationModel(),
+            random_seed=spec.seed * 1_000 + contig + 101 + 10_000 * attempt,
+        )
+        if ts.num_sites >= 1.05 * n_sites + 2:
+            return ts
+        length *= 2
+    raise RuntimeError(f"could not simulate {n_sites} sites on contig {contig + 1}")
 
 
 def _gene_map(

@@ -1,0 +1,246 @@
+"""The gate: the one place that decides whether data reaches a project, and audits the decision.
+
+``decide(user, project, dataset version, purpose)`` returns a :class:`Grant` (what may be
+dispensed: the dataset version, the participants whose latest consent permits the project's
+purpose and organisation type, and the project's pseudonym key) or raises :class:`AccessRefused`
+with one of the :class:`Reason` codes. Either way an audit event ``data.access`` records who, which
+project and dataset, the decision and the reason; never participant ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from base64 import b32encode
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wgs_tre.audit import record
+from wgs_tre.consent.registry import permitted_participants
+from wgs_tre.duo import Purpose
+from wgs_tre.errors import NotFound, PermissionDenied
+from wgs_tre.governance.datasets import parse_label
+from wgs_tre.governance.projects import latest_application, latest_approval
+from wgs_tre.governance.views import effective_state
+from wgs_tre.policy import Policies
+from wgs_tre.store import Store
+from wgs_tre.store.models import (
+    Approval,
+    DatasetVersion,
+    Project,
+    ProjectKey,
+    User,
+    dataset_participant,
+    utcnow,
+)
+from wgs_tre.types import Action, ApprovalState, Decision, OrgType, UserState
+
+__all__ = ["AccessRefused", "Gate", "Grant", "Reason", "pseudonym"]
+
+
+class Reason(StrEnum):
+    """Why the gate refused; each is a distinct, audited outcome."""
+
+    UNKNOWN_USER = "unknown or inactive account"
+    ROLE_NOT_ALLOWED = "role not allowed"
+    NOT_A_MEMBER = "not a member of the project"
+    NO_APPROVAL = "the project has no approval"
+    EXPIRED = "the approval has expired"
+    SUSPENDED = "the approval is suspended"
+    REVOKED = "the approval is revoked"
+    DATASET_NOT_APPROVED = "dataset version not approved for the project"
+    PURPOSE_MISMATCH = "purpose differs from the approved purpose"
+
+
+class AccessRefused(PermissionDenied):
+    def __init__(self, code: Reason, detail: str = "") -> None:
+        super().__init__(f"{code.value}{': ' + detail if detail else ''}")
+        self.code = code
+
+
+_STATE_REASONS = {
+    ApprovalState.EXPIRED: Reason.EXPIRED,
+    ApprovalState.SUSPENDED: Reason.SUSPENDED,
+    ApprovalState.REVOKED: Reason.REVOKED,
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the gate allowed: enough for ``dispense`` to build the view, nothing more."""
+
+    user: str
+    project: str
+    purpose: Purpose
+    org_type: OrgType
+    dataset: str  # name@version
+    kind: str
+    uri: str
+    participants: frozenset[str]  # internal ids: consented and in the dataset version
+    key: bytes  # the project's pseudonym key
+    at: dt.datetime
+
+    def __repr__(self) -> str:  # keep ids and the key out of logs and tracebacks
+        return f"Grant({self.user}, {self.project}, {self.dataset}, {len(self.participants)})"
+
+
+def pseudonym(key: bytes, participant: str) -> str:
+    """The participant's id in one project: keyed HMAC, stable in the project, unlinkable across."""
+    digest = hmac.new(key, participant.encode(), hashlib.sha256).digest()
+    return "s" + b32encode(digest[:15]).decode().lower()
+
+
+@dataclass
+class Gate:
+    store: Store
+    policies: Policies
+
+    def decide(
+        self,
+        user: str,
+        project: str,
+        dataset: str,
+        *,
+        purpose: Purpose | None = None,
+        at: dt.datetime | None = None,
+    ) -> Grant:
+        """Allow or refuse ``user`` reading ``dataset`` (``name`` or ``name@version``) in
+        ``project``; audited either way."""
+        when = at or utcnow()
+        label = dataset
+        try:
+            with self.store.session() as session:
+                grant = self._decide(session, user, project, dataset, purpose, when)
+                label = grant.dataset
+        except AccessRefused as refusal:
+            self._audit(user, project, label, Decision.REFUSED, refusal.reason, {}, when)
+            raise
+        self._audit(
+            user,
+            project,
+            grant.dataset,
+            Decision.ALLOWED,
+            "consented participants of an approved dataset",
+            {"sample_count": len(grant.participants), "purpose": grant.purpose.code},
+            when,
+        )
+        return grant
+
+    def approved_datasets(self, user: str, project: str) -> list[tuple[str, str]]:
+        """(label, kind) of what ``project``'s approval covers, if ``user`` may see it."""
+        when = utcnow()
+        try:
+            with self.store.session() as session:
+                _, approval = self._check_member(session, user, project, when)
+                found = [(v.label, v.dataset.kind.value) for v in approval.dataset_versions]
+        except AccessRefused as refusal:
+            self._audit(user, project, None, Decision.REFUSED, refusal.reason, {}, when)
+            raise
+        return found
+
+    # -- the decision -------------------------------------------------------------------------
+    def _check_member(
+        self, session: Session, username: str, slug: str, when: dt.datetime
+    ) -> tuple[Project, Approval]:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None or user.state is not UserState.ACTIVE:
+            raise AccessRefused(Reason.UNKNOWN_USER, username)
+        if not self.policies.roles.allows(user.roles, Action.DATA_ACCESS):
+            raise AccessRefused(Reason.ROLE_NOT_ALLOWED, f"{username} may not data.access")
+        project = session.scalar(select(Project).where(Project.slug == slug))
+        if project is None:
+            raise NotFound("project", slug)
+        approval = latest_approval(session, project)
+        application = latest_application(session, project)
+        people = approval.members if approval else application.members if application else []
+        if all(member.id != user.id for member in people):
+            raise AccessRefused(Reason.NOT_A_MEMBER, f"{username} in {slug}")
+        if approval is None:
+            raise AccessRefused(Reason.NO_APPROVAL, slug)
+        state = effective_state(approval, when)
+        if state in _STATE_REASONS:
+            raise AccessRefused(_STATE_REASONS[state], slug)
+        return project, approval
+
+    def _decide(
+        self,
+        session: Session,
+        username: str,
+        slug: str,
+        dataset: str,
+        purpose: Purpose | None,
+        when: dt.datetime,
+    ) -> Grant:
+        project, approval = self._check_member(session, username, slug, when)
+        name, number = parse_label(dataset)
+        approved = [
+            v
+            for v in approval.dataset_versions
+            if v.dataset.name == name and (number is None or v.version == number)
+        ]
+        if not approved:
+            raise AccessRefused(Reason.DATASET_NOT_APPROVED, dataset)
+        version: DatasetVersion = max(approved, key=lambda v: v.version)
+        approved_purpose = Purpose(project.purpose_code, project.purpose_disease)
+        if purpose is not None and purpose != approved_purpose:
+            raise AccessRefused(
+                Reason.PURPOSE_MISMATCH, f"{purpose} asked, {approved_purpose} approved"
+            )
+        org_type = project.organisation.org_type
+        consented = permitted_participants(session, approved_purpose, org_type, when)
+        in_version = set(
+            session.scalars(
+                select(dataset_participant.c.participant_id).where(
+                    dataset_participant.c.dataset_version_id == version.id
+                )
+            )
+        )
+        return Grant(
+            user=username,
+            project=slug,
+            purpose=approved_purpose,
+            org_type=org_type,
+            dataset=version.label,
+            kind=version.dataset.kind.value,
+            uri=version.uri,
+            participants=frozenset(consented & in_version),
+            key=_project_key(session, project, when),
+            at=when,
+        )
+
+    def _audit(
+        self,
+        user: str,
+        project: str,
+        dataset: str | None,
+        decision: Decision,
+        reason: str,
+        details: dict[str, object],
+        when: dt.datetime,
+    ) -> None:
+        record(
+            self.store,
+            actor=user,
+            action=Action.DATA_ACCESS,
+            project=project,
+            dataset=dataset,
+            decision=decision,
+            reason=reason,
+            details=details,
+            when=when,
+        )
+
+
+def _project_key(session: Session, project: Project, when: dt.datetime) -> bytes:
+    """The project's pseudonym key, created on first use; it never leaves the store."""
+    found = session.get(ProjectKey, project.id)
+    if found is None:
+        found = ProjectKey(project_id=project.id, key=secrets.token_bytes(32), created_at=when)
+        session.add(found)
+        session.flush()
+    return found.key
