@@ -16,6 +16,7 @@ from tests.world import World
 from wgs_tre.access import AccessRefused, Gate, Reason, pseudonym
 from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.consent import registry
+from wgs_tre.consent.impact import impact
 from wgs_tre.duo import Purpose
 from wgs_tre.errors import InvalidInput, NotFound
 from wgs_tre.governance import approvals, datasets
@@ -196,3 +197,20 @@ def test_unknown_projects_and_ambiguous_datasets_are_explained(world: World) -> 
     handle = open_project("brca-study", user="alice", settings=world.settings())
     with pytest.raises(InvalidInput, match="name the variants dataset to open"):
         handle.variants()
+
+
+def test_withdrawal_impact_names_versions_and_projects(loaded: World, cohort) -> None:  # type: ignore[no-untyped-def]
+    loaded.approved("study-a", datasets=["wgs"])
+    loaded.approved("study-b", datasets=["cohort"])
+    person = sorted(expected_consented(cohort.consent, commercial=False))[0]
+    report = impact(loaded.ctx("sam"), person)
+    assert report.dataset_versions == ["wgs@1"]
+    assert [(p.project, p.approval_state, p.datasets) for p in report.projects] == [
+        ("study-a", "active", ["wgs@1"])
+    ]
+    assert report.withdrawn is False and report.released_outputs == []
+    event = loaded.last_event()
+    assert (event.actor, event.action) == ("sam", "consent.read")
+    assert person not in f"{event.reason} {event.details}"
+    with pytest.raises(NotFound):
+        impact(loaded.ctx("sam"), "P999999")

@@ -10,6 +10,7 @@ import typer
 
 from wgs_tre.cli.common import progress_bar, state
 from wgs_tre.consent import registry
+from wgs_tre.consent.impact import Impact, impact
 from wgs_tre.duo import Purpose
 from wgs_tre.types import OrgType
 
@@ -98,3 +99,26 @@ def history(
             ],
         ),
     )
+
+
+@app.command("impact")
+def impact_(
+    ctx: typer.Context,
+    participant: Annotated[str, typer.Argument(help="Internal participant id.")],
+) -> None:
+    """What a withdrawal touches: dataset versions with the participant's data, projects approved
+    to use them, and released outputs (steward; audited). New opens already exclude them."""
+    st = state(ctx)
+    report = impact(st.context(), participant)
+
+    def render(r: Impact) -> None:
+        st.console.print(f"consent: {r.consent_status}")
+        st.console.print(f"dataset versions: {', '.join(r.dataset_versions) or 'none'}")
+        st.table(
+            "Projects approved to use those versions",
+            ["project", "approval", "datasets"],
+            [(p.project, p.approval_state, ", ".join(p.datasets)) for p in r.projects],
+        )
+        st.console.print(f"released outputs: {', '.join(r.released_outputs) or 'none recorded'}")
+
+    st.emit(report, render)

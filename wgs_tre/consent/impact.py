@@ -1,0 +1,94 @@
+"""What a participant's withdrawal touches: dataset versions holding their data, the projects
+approved to use those versions, and outputs already released from them.
+
+New opens exclude a withdrawn participant automatically (the gate reads the latest consent);
+this report is for the steward, to act on what was dispensed or released before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from wgs_tre.consent.rules import latest_at
+from wgs_tre.errors import NotFound
+from wgs_tre.governance.context import Context
+from wgs_tre.governance.views import effective_state
+from wgs_tre.store.models import (
+    Approval,
+    ConsentRecord,
+    DatasetVersion,
+    Participant,
+    approval_dataset,
+    dataset_participant,
+)
+from wgs_tre.types import Action
+
+__all__ = ["AffectedProject", "Impact", "impact"]
+
+
+@dataclass(frozen=True)
+class AffectedProject:
+    project: str
+    approval_state: str
+    datasets: list[str]
+
+
+@dataclass(frozen=True)
+class Impact:
+    withdrawn: bool
+    consent_status: str
+    dataset_versions: list[str]
+    projects: list[AffectedProject]
+    released_outputs: list[str]  # the airlock (a later layer) records releases; none yet
+
+
+def impact(ctx: Context, participant: str) -> Impact:
+    """The withdrawal-impact report for one participant (steward; audited without the id)."""
+    with ctx.transaction(Action.CONSENT_READ) as tx:
+        if tx.session.get(Participant, participant) is None:
+            raise NotFound("participant", participant)
+        versions = tx.session.scalars(
+            select(DatasetVersion)
+            .join(
+                dataset_participant, dataset_participant.c.dataset_version_id == DatasetVersion.id
+            )
+            .where(dataset_participant.c.participant_id == participant)
+            .order_by(DatasetVersion.id)
+        ).all()
+        version_ids = [v.id for v in versions]
+        approvals = tx.session.scalars(
+            select(Approval)
+            .join(approval_dataset, approval_dataset.c.approval_id == Approval.id)
+            .where(approval_dataset.c.dataset_version_id.in_(version_ids))
+            .distinct()
+            .order_by(Approval.id)
+        ).all()
+        projects = [
+            AffectedProject(
+                a.project.slug,
+                effective_state(a, tx.now).value,
+                [v.label for v in a.dataset_versions if v.id in version_ids],
+            )
+            for a in approvals
+        ]
+        records = tx.session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.participant_id == participant)
+            .order_by(ConsentRecord.id)
+        ).all()
+        current = latest_at(records, tx.now)
+        tx.audit(
+            "withdrawal impact report",
+            details={"dataset_versions": len(versions), "projects": len(projects)},
+        )
+        return Impact(
+            withdrawn=bool(current and current.withdrawn),
+            consent_status=("withdrawn" if current.withdrawn else current.status)
+            if current
+            else "no consent on record",
+            dataset_versions=[v.label for v in versions],
+            projects=projects,
+            released_outputs=[],
+        )
