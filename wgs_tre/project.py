@@ -11,9 +11,11 @@ import getpass
 import os
 from dataclasses import dataclass
 
+import pandas as pd
 import xarray as xr
 
 from wgs_tre.access import Gate
+from wgs_tre.clinical.views import clinical_view
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.dispense import variants_view
 from wgs_tre.errors import ConfigurationError, InvalidInput
@@ -48,6 +50,12 @@ class ProjectHandle:
         """Genotypes of the consenting participants, pseudonymised, as a lazy xarray Dataset."""
         grant = self.gate.decide(self.user, self.project, dataset or self._only("variants"))
         return variants_view(grant)
+
+    def clinical(self, table: str, dataset: str | None = None) -> pd.DataFrame:
+        """One clinical table (patients, conditions, observations, medications, specimens,
+        questionnaire, survival) for the consenting participants, keyed by ``sample_id``."""
+        grant = self.gate.decide(self.user, self.project, dataset or self._only("clinical"))
+        return clinical_view(grant, table)
 
 
 def open_project(

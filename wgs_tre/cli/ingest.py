@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wgs_tre.cli.common import progress_bar, state
+from wgs_tre.ingest.fhir import ingest_fhir
 from wgs_tre.ingest.vcf import ingest_vcf
 
 app = typer.Typer(help="Ingest pipeline outputs as new dataset versions.", no_args_is_help=True)
@@ -37,3 +38,30 @@ def vcf(
             progress=lambda n: bar.advance(bar.task_ids[0], n),
         )
     st.done(f"registered {version.label}: {version.uri} ({version.size_bytes} bytes)", version)
+
+
+@app.command("fhir")
+def fhir(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="FHIR JSON Bundles or NDJSON files.")],
+    dataset: Annotated[str, typer.Option(help="Dataset name; the version number is assigned.")],
+    mapping: Annotated[
+        Path, typer.Option(help="CSV mapping hospital-local codes to standard codes.")
+    ],
+    description: Annotated[str, typer.Option(help="What this release is.")] = "",
+) -> None:
+    """Validate FHIR R4 clinical resources, map local codes, and register tidy Parquet tables
+    (patients, conditions, observations, medications, specimens, questionnaire, survival) as the
+    next version of DATASET (steward). A bad resource stops with its file, entry and field named,
+    and nothing is registered.
+    """
+    st = state(ctx)
+    version = ingest_fhir(
+        st.context(),
+        paths,
+        dataset,
+        mapping=mapping,
+        root=st.settings.data_dir / "datasets",
+        description=description,
+    )
+    st.done(f"registered {version.label}: {version.files} tables", version)

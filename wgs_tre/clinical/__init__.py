@@ -1,0 +1,1 @@
+"""L4 clinical: FHIR resources into tidy tables, and their governed views."""

@@ -1,0 +1,45 @@
+"""``wgs-tre ingest fhir``: FHIR clinical Bundles into a registered set of Parquet tables."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from wgs_tre.clinical.fhir import CodeMap, read_clinical
+from wgs_tre.governance.context import Context
+from wgs_tre.governance.datasets import build_manifest, register_version
+from wgs_tre.governance.views import DatasetVersionView
+from wgs_tre.ingest.staging import staging
+from wgs_tre.types import Action, DatasetKind
+
+__all__ = ["ingest_fhir"]
+
+
+def ingest_fhir(
+    ctx: Context,
+    paths: list[Path],
+    dataset: str,
+    *,
+    mapping: Path,
+    root: Path,
+    description: str = "",
+) -> DatasetVersionView:
+    """Validate, map and tabulate ``paths``; register the tables as the next version."""
+    ctx.check(Action.DATASET_REGISTER)
+    codes = CodeMap.read(mapping)
+    tables = read_clinical(paths, codes)
+    with staging(root, dataset) as stage:
+        stage.path.mkdir()
+        for name, frame in tables.frames().items():
+            frame.to_parquet(stage.path / f"{name}.parquet", index=False)
+        shutil.copy(mapping, stage.path / "code-mapping.csv")  # the mapping used, for provenance
+        return register_version(
+            ctx,
+            dataset,
+            stage.path,
+            kind=DatasetKind.CLINICAL,
+            description=description or f"ingested from {', '.join(p.name for p in paths)}",
+            manifest=build_manifest(stage.path),
+            participants=sorted(tables.participants),
+            place=stage.place,
+        )
