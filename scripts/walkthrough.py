@@ -1,82 +1,56 @@
-"""A governance walkthrough on a fresh SQLite store, through the real ``wgs-tre`` command line.
+"""A walkthrough of the TRE on a fresh SQLite store, through the real ``wgs-tre`` command line.
 
-Shows each command and its output: accounts and organisations, a dataset release, consent
-import and status, two applications through the review committee (one approved, one rejected),
-a refusal, a suspension, and the audit log verified and exported for a SIEM.
+Shows each command and its output: accounts and organisations; a synthetic cohort ingested
+(genotypes, clinical FHIR, consent); two applications through the review committee (one
+approved, one rejected); a refusal; the researcher opening the approved project's data in
+Python (consented participants only, pseudonymised); a suspension; a withdrawal-impact report;
+and the audit log verified and exported for a SIEM.
 
-Usage: scripts/demo [--dir DIR] [--participants N]
+Usage: scripts/demo [--dir DIR] [--samples N] [--variants M]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from wgs_tre.consent.build import make_bundle, make_consent
-
 REPO = Path(__file__).resolve().parent.parent
+BIN = REPO / ".venv" / "bin"
+
+RESEARCHER_CODE = """
+from wgs_tre import open_project
+project = open_project("lung-cancer")          # as $WGS_TRE_USER; audited by the gate
+print(project.datasets())
+genotypes = project.variants()                  # lazy: nothing is read yet
+print(genotypes[["call_genotype", "sample_id"]])
+survival = project.clinical("survival")         # joins the genotypes on sample_id
+print(survival.head())
+print("same people:", set(survival.sample_id) <= set(genotypes.sample_id.values))
+"""
 
 
 def say(text: str) -> None:
     print(f"\n\033[1m## {text}\033[0m", flush=True)
 
 
-def wgs_tre(env: dict[str, str], *args: str, expect_failure: bool = False) -> None:
+def run(env: dict[str, str], *args: str, expect_failure: bool = False) -> None:
     shown = " ".join(a if " " not in a else repr(a) for a in args)
     print(f"\033[36m$ wgs-tre {shown}\033[0m", flush=True)
-    exe = REPO / ".venv" / "bin" / "wgs-tre"
-    result = subprocess.run([str(exe), *args], env=env, check=False)
+    result = subprocess.run([str(BIN / "wgs-tre"), *args], env=env, check=False)
     if (result.returncode != 0) != expect_failure:
         sys.exit(f"walkthrough stopped: exit code {result.returncode} from wgs-tre {shown}")
-
-
-def consent(participant: str, rng: random.Random) -> dict[str, object]:
-    """A realistic mix: mostly general research, some health-only, disease-specific, non-commercial
-    and withdrawn; recontact yes or no."""
-    roll = rng.random()
-    codes, diseases, status = ["DUO:0000042"], [], "active"
-    if roll < 0.20:
-        codes = ["DUO:0000006"]
-    elif roll < 0.35:
-        codes, diseases = ["DUO:0000007"], [rng.choice(["C", "C34", "C50", "Q87"])]
-    elif roll < 0.45:
-        codes = ["DUO:0000042", "DUO:0000046"]
-    elif roll < 0.50:
-        status = "inactive"
-    given = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=rng.randrange(600))
-    return make_consent(
-        participant,
-        fhir_id=f"consent-{participant}",
-        when=given.isoformat(),
-        status=status,
-        duo=codes,
-        diseases=diseases,
-        recontact=rng.random() < 0.7,
-    )
-
-
-def write_release(directory: Path, participants: list[str]) -> None:
-    directory.mkdir(parents=True)
-    header = "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"])
-    lines = ["##fileformat=VCFv4.3", f"{header}\t" + "\t".join(participants)]
-    rng = random.Random(7)
-    for pos in range(10_000, 10_500, 50):
-        calls = "\t".join(rng.choice(["0/0", "0/0", "0/1", "1/1"]) for _ in participants)
-        lines.append(f"chr1\t{pos}\t.\tA\tG\t50\tPASS\t.\tGT\t{calls}")
-    (directory / "calls.vcf").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=REPO / "var" / "demo", help="state directory")
-    parser.add_argument("--participants", type=int, default=200, help="synthetic cohort size")
+    parser.add_argument("--samples", type=int, default=300, help="synthetic cohort size")
+    parser.add_argument("--variants", type=int, default=20_000, help="synthetic variants")
     args = parser.parse_args()
 
     state = args.dir.resolve()
@@ -89,164 +63,82 @@ def main() -> None:
         "WGS_TRE_POLICY_DIR": str(REPO / "policies"),
     }
     env.pop("WGS_TRE_DATABASE_URL", None)
-    participants = [f"P{i:05d}" for i in range(1, args.participants + 1)]
-    rng = random.Random(2026)
+    cohort = state / "cohort"
+    sato, suzuki, alice, bob = (("--as", name) for name in ("sato", "suzuki", "alice", "bob"))
+    expiry = (dt.date.today() + dt.timedelta(days=180)).isoformat()
 
-    say("A fresh governance store and its first admin")
-    wgs_tre(env, "init", "--admin", "admin")
-
-    say("Organisations and accounts (admin)")
+    say("A fresh governance store, organisations and accounts (admin)")
+    run(env, "init", "--admin", "admin")
     admin = ("--as", "admin")
-    wgs_tre(env, *admin, "orgs", "create", "University of Tokyo", "--type", "academic")
-    wgs_tre(env, *admin, "orgs", "create", "National Genome Centre", "--type", "academic")
-    wgs_tre(env, *admin, "orgs", "create", "Acme Pharma", "--type", "industry")
-    people = [
+    run(env, *admin, "orgs", "create", "University of Tokyo", "--type", "academic")
+    run(env, *admin, "orgs", "create", "National Genome Centre", "--type", "academic")
+    run(env, *admin, "orgs", "create", "Acme Pharma", "--type", "industry")
+    for name, role, org in [
         ("alice", "researcher", "University of Tokyo"),
         ("bob", "researcher", "Acme Pharma"),
         ("sato", "steward", "National Genome Centre"),
         ("suzuki", "steward", "National Genome Centre"),
         ("kenji", "expert_panel", "National Genome Centre"),
-    ]
-    for name, role, org in people:
-        wgs_tre(env, *admin, "users", "create", name, "--role", role, "--org", org)
-    wgs_tre(env, *admin, "users", "list")
+    ]:
+        run(env, *admin, "users", "create", name, "--role", role, "--org", org)
 
-    say("A data steward registers a release and imports consent")
-    release = state / "releases" / "wgs-2026-11"
-    write_release(release, participants)
-    wgs_tre(
-        env,
-        "--as",
-        "sato",
-        "datasets",
-        "register",
-        "wgs-cohort",
-        str(release),
-        "--kind",
-        "variants",
-        "--description",
-        "Synthetic WGS release",
+    say("The sequencing pipeline delivers a cohort; a steward ingests it")
+    run(env, "demo-data", str(cohort), "--samples", str(args.samples),
+        "--variants", str(args.variants))  # fmt: skip
+    run(
+        env, *sato, "ingest", "vcf", str(cohort / "genotypes" / "cohort.vcf.gz"), "--dataset", "wgs"
     )
-    bundle = make_bundle(consent(p, rng) for p in participants)
-    consents = state / "consent-bundle.json"
-    consents.write_text(json.dumps(bundle))
-    wgs_tre(env, "--as", "sato", "consent", "import", str(consents))
-    wgs_tre(env, "--as", "sato", "consent", "status", "--purpose", "GRU", "--org-type", "academic")
-    wgs_tre(env, "--as", "sato", "consent", "status", "--purpose", "GRU", "--org-type", "industry")
+    bundles = sorted(str(p) for p in (cohort / "fhir").glob("*.json"))
+    mapping = str(cohort / "fhir" / "code-mapping.csv")
+    run(env, *sato, "ingest", "fhir", *bundles, "--dataset", "clinical", "--mapping", mapping)
+    run(env, *sato, "consent", "import", str(cohort / "consent" / "consent.ndjson"))
+    run(env, *sato, "consent", "status", "--purpose", "DS", "--disease", "C34",
+        "--org-type", "academic")  # fmt: skip
+    run(env, *sato, "datasets", "list")
 
-    expiry = (dt.date.today() + dt.timedelta(days=180)).isoformat()
     say("A researcher applies; the committee votes and approves")
-    wgs_tre(
-        env,
-        "--as",
-        "alice",
-        "projects",
-        "apply",
-        "lung-cancer",
-        "--title",
-        "Germline risk in lung cancer",
-        "--purpose",
-        "DS",
-        "--disease",
-        "C34",
-        "--ethics-ref",
-        "UT-IRB-2026-042",
-        "--dataset",
-        "wgs-cohort@1",
-        "--expiry",
-        expiry,
-    )
-    wgs_tre(env, "--as", "alice", "projects", "approve", "lung-cancer", expect_failure=True)
-    wgs_tre(env, "--as", "sato", "projects", "vote", "lung-cancer", "approve")
-    wgs_tre(
-        env,
-        "--as",
-        "suzuki",
-        "projects",
-        "vote",
-        "lung-cancer",
-        "approve",
-        "--comment",
-        "ethics approval checked",
-    )
-    wgs_tre(env, "--as", "sato", "projects", "approve", "lung-cancer")
-    wgs_tre(env, "--as", "alice", "projects", "show", "lung-cancer")
+    run(env, *alice, "projects", "apply", "lung-cancer", "--title", "Germline risk in lung cancer",
+        "--purpose", "GRU", "--ethics-ref", "UT-IRB-2026-042", "--dataset", "wgs@1",
+        "--dataset", "clinical@1", "--expiry", expiry)  # fmt: skip
+    run(env, *alice, "projects", "approve", "lung-cancer", expect_failure=True)
+    run(env, *sato, "projects", "vote", "lung-cancer", "approve")
+    run(env, *suzuki, "projects", "vote", "lung-cancer", "approve", "--comment", "ethics checked")
+    run(env, *sato, "projects", "approve", "lung-cancer")
 
     say("An industry application is rejected")
-    wgs_tre(
-        env,
-        "--as",
-        "bob",
-        "projects",
-        "apply",
-        "drug-targets",
-        "--title",
-        "Target discovery",
-        "--purpose",
-        "GRU",
-        "--ethics-ref",
-        "ACME-EC-9",
-        "--dataset",
-        "wgs-cohort",
-        "--expiry",
-        expiry,
-    )
-    wgs_tre(
-        env,
-        "--as",
-        "sato",
-        "projects",
-        "vote",
-        "drug-targets",
-        "reject",
-        "--comment",
-        "commercial use needs a data-access agreement first",
-    )
-    wgs_tre(env, "--as", "suzuki", "projects", "vote", "drug-targets", "reject")
-    wgs_tre(
-        env,
-        "--as",
-        "suzuki",
-        "projects",
-        "reject",
-        "drug-targets",
-        "--reason",
-        "no data-access agreement",
-    )
+    run(env, *bob, "projects", "apply", "drug-targets", "--title", "Target discovery",
+        "--purpose", "GRU", "--ethics-ref", "ACME-EC-9", "--dataset", "wgs",
+        "--expiry", expiry)  # fmt: skip
+    run(env, *sato, "projects", "vote", "drug-targets", "reject", "--comment", "no DAA yet")
+    run(env, *suzuki, "projects", "vote", "drug-targets", "reject")
+    run(env, *suzuki, "projects", "reject", "drug-targets", "--reason", "no data-access agreement")
 
-    say("A suspension and its reinstatement")
-    wgs_tre(
-        env,
-        "--as",
-        "sato",
-        "projects",
-        "suspend",
-        "lung-cancer",
-        "--reason",
-        "annual review overdue",
+    say("The researcher opens the approved data in Python (consented participants, pseudonymised)")
+    print(f"\033[36m$ python  # as alice{RESEARCHER_CODE}\033[0m", flush=True)
+    python_env = {**env, "WGS_TRE_USER": "alice"}
+    subprocess.run([str(BIN / "python"), "-c", RESEARCHER_CODE], env=python_env, check=True)
+
+    say("A suspension, a refused open, and the reinstatement")
+    run(env, *sato, "projects", "suspend", "lung-cancer", "--reason", "annual review overdue")
+    refused = (
+        "from wgs_tre import open_project\nfrom wgs_tre.errors import Refused\n"
+        "try:\n    open_project('lung-cancer').variants()\n"
+        "except Refused as refusal:\n    print(refusal)\n"
     )
-    wgs_tre(
-        env,
-        "--as",
-        "sato",
-        "projects",
-        "reinstate",
-        "lung-cancer",
-        "--reason",
-        "annual review received",
-    )
-    wgs_tre(env, "--as", "sato", "projects", "list")
+    print(f"\033[36m$ python  # as alice\n{refused}\033[0m", flush=True)
+    subprocess.run([str(BIN / "python"), "-c", refused], env=python_env, check=True)
+    run(env, *sato, "projects", "reinstate", "lung-cancer", "--reason", "review received")
+    run(env, *sato, "projects", "list")
+
+    say("A withdrawal: what does it touch?")
+    run(env, *sato, "consent", "impact", "P000001")
 
     say("The audit log: verified end to end, and exported for a SIEM")
-    wgs_tre(env, "--as", "sato", "audit", "verify")
-    wgs_tre(env, "--as", "sato", "audit", "tail", "-n", "8")
-    wgs_tre(
-        env, "--as", "sato", "audit", "export", "--format", "cef", "-o", str(state / "audit.cef")
-    )
-    print(
-        f"\nDone. The store is {state / 'governance.db'}; try for example:\n"
-        f"  WGS_TRE_DATA_DIR={state} .venv/bin/wgs-tre --as sato projects show lung-cancer"
-    )
+    run(env, *sato, "audit", "verify")
+    run(env, *sato, "audit", "tail", "-n", "8")
+    run(env, *sato, "audit", "export", "--format", "cef", "-o", str(state / "audit.cef"))
+    print(f"\nDone. State is in {state}; try for example:")
+    print(f"  WGS_TRE_DATA_DIR={state} .venv/bin/wgs-tre --as sato projects show lung-cancer")
 
 
 if __name__ == "__main__":

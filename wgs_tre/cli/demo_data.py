@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from wgs_tre.cli.common import progress_bar, state
-from wgs_tre.synth import GenotypeSpec, make_cohort
 
 
 def demo_data(
@@ -26,6 +25,8 @@ def demo_data(
 
     Needs no store; it only writes files. 10,000 x 1,000,000 takes tens of minutes.
     """
+    from wgs_tre.synth import GenotypeSpec, make_cohort  # msprime loads only when needed
+
     st = state(ctx)
     spec = GenotypeSpec(
         samples=samples, variants=variants, contigs=contigs, seed=seed, missing_rate=missing

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from wgs_tre.cli.common import progress_bar, state
-from wgs_tre.ingest.fhir import ingest_fhir
-from wgs_tre.ingest.vcf import ingest_vcf
 
 app = typer.Typer(help="Ingest pipeline outputs as new dataset versions.", no_args_is_help=True)
 
@@ -26,6 +24,8 @@ def vcf(
     Sample names must be the programme's participant ids. Malformed input stops with the file,
     line and sample named, and nothing is registered; an interrupted ingest leaves no version.
     """
+    from wgs_tre.ingest.vcf import ingest_vcf  # the data stack loads only when needed
+
     st = state(ctx)
     context = st.context()
     with progress_bar(f"ingesting {path.name}", total=None, unit_bytes=True) as bar:
@@ -55,6 +55,8 @@ def fhir(
     next version of DATASET (steward). A bad resource stops with its file, entry and field named,
     and nothing is registered.
     """
+    from wgs_tre.ingest.fhir import ingest_fhir  # the data stack loads only when needed
+
     st = state(ctx)
     version = ingest_fhir(
         st.context(),
