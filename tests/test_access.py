@@ -192,6 +192,8 @@ def test_unknown_projects_and_ambiguous_datasets_are_explained(world: World) -> 
     gate = Gate(world.store, world.policies)
     with pytest.raises(NotFound, match="no project named 'nope'"):
         gate.decide("alice", "nope", "cohort")
+    event = world.last_event()
+    assert (event.actor, event.project, event.decision) == ("alice", "nope", "refused")
     world.register("second")
     world.approved(datasets=["cohort", "second"])
     handle = open_project("brca-study", user="alice", settings=world.settings())

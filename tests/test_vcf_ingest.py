@@ -170,3 +170,12 @@ def test_kernel_matches_the_reference_parser() -> None:
     np.testing.assert_array_equal(genotypes, ref_g)
     np.testing.assert_array_equal(positions, ref_pos)
     np.testing.assert_array_equal(phased, ref_p)
+
+
+def test_a_truncated_bgzip_file_is_refused(world: World, synthetic: Path) -> None:
+    path = world.tmp / "cut.vcf.gz"
+    path.write_bytes(synthetic.read_bytes()[: synthetic.stat().st_size // 2])
+    before = world.counts()
+    with pytest.raises(InvalidInput, match="cut.vcf.gz"):
+        ingest(world, path)
+    assert world.counts() == before

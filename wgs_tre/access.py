@@ -120,6 +120,9 @@ class Gate:
         except AccessRefused as refusal:
             self._audit(user, project, label, Decision.REFUSED, refusal.reason, {}, when)
             raise
+        except NotFound as missing:  # probing for projects is worth a line in the SIEM too
+            self._audit(user, project, label, Decision.REFUSED, missing.message, {}, when)
+            raise
         self._audit(
             user,
             project,
