@@ -73,6 +73,25 @@ def _observation(
     }
 
 
+def _condition(
+    p: Participant, suffix: str, icd10: str, category: str, onset: dt.date
+) -> dict[str, Any]:
+    terminology = "http://terminology.hl7.org/CodeSystem"
+    return {
+        "resourceType": "Condition",
+        "id": f"{p.id}-{suffix}",
+        "clinicalStatus": {
+            "coding": [{"system": f"{terminology}/condition-clinical", "code": "active"}]
+        },
+        "category": [
+            {"coding": [{"system": f"{terminology}/condition-category", "code": category}]}
+        ],
+        "code": {"coding": [{"system": ICD10, "code": icd10}]},
+        "subject": _ref(p),
+        "onsetDateTime": onset.isoformat(),
+    }
+
+
 def _resources(p: Participant, hospital: str, rng: np.random.Generator) -> list[dict[str, Any]]:
     pid = p.id
     patient: dict[str, Any] = {
@@ -90,63 +109,10 @@ def _resources(p: Participant, hospital: str, rng: np.random.Generator) -> list[
     if p.died:
         patient["deceasedDateTime"] = p.died.isoformat()
     resources = [patient]
-    resources.append(
-        {
-            "resourceType": "Condition",
-            "id": f"{pid}-dx",
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "category": [
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                            "code": "encounter-diagnosis",
-                        }
-                    ]
-                }
-            ],
-            "code": {"coding": [{"system": ICD10, "code": p.diagnosis}]},
-            "subject": _ref(p),
-            "onsetDateTime": p.diagnosed.isoformat(),
-        }
-    )
+    resources.append(_condition(p, "dx", p.diagnosis, "encounter-diagnosis", p.diagnosed))
     if p.diabetes:
-        resources.append(
-            {
-                "resourceType": "Condition",
-                "id": f"{pid}-t2d",
-                "clinicalStatus": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                            "code": "active",
-                        }
-                    ]
-                },
-                "category": [
-                    {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                                "code": "problem-list-item",
-                            }
-                        ]
-                    }
-                ],
-                "code": {"coding": [{"system": ICD10, "code": "E11"}]},
-                "subject": _ref(p),
-                "onsetDateTime": (
-                    p.diagnosed - dt.timedelta(days=int(rng.integers(100, 3000)))
-                ).isoformat(),
-            }
-        )
+        onset = p.diagnosed - dt.timedelta(days=int(rng.integers(100, 3000)))
+        resources.append(_condition(p, "t2d", "E11", "problem-list-item", onset))
     when = p.diagnosed
     resources.append(
         _observation(
