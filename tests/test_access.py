@@ -216,3 +216,12 @@ def test_withdrawal_impact_names_versions_and_projects(loaded: World, cohort) ->
     assert person not in f"{event.reason} {event.details}"
     with pytest.raises(NotFound):
         impact(loaded.ctx("sam"), "P999999")
+
+
+def test_a_grant_keeps_ids_and_key_out_of_its_repr(loaded: World) -> None:
+    """Grants end up in tracebacks and logs; their repr names no participant and no key."""
+    loaded.approved(datasets=["wgs"])
+    grant = Gate(loaded.store, loaded.policies).decide("alice", "brca-study", "wgs")
+    text = repr(grant) + str(grant)
+    assert grant.participants and not any(p in text for p in grant.participants)
+    assert grant.key.hex() not in text and str(grant.key) not in text
