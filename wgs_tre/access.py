@@ -15,7 +15,6 @@ import hmac
 import secrets
 from base64 import b32encode
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,10 +22,9 @@ from sqlalchemy.orm import Session
 from wgs_tre.audit import record
 from wgs_tre.consent.registry import permitted_participants
 from wgs_tre.duo import Purpose
-from wgs_tre.errors import NotFound, PermissionDenied
+from wgs_tre.errors import NotFound
 from wgs_tre.governance.datasets import parse_label
-from wgs_tre.governance.projects import latest_application, latest_approval
-from wgs_tre.governance.views import effective_state
+from wgs_tre.governance.membership import AccessRefused, Reason, check_active_member
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import (
@@ -34,40 +32,12 @@ from wgs_tre.store.models import (
     DatasetVersion,
     Project,
     ProjectKey,
-    User,
     dataset_participant,
     utcnow,
 )
-from wgs_tre.types import Action, ApprovalState, Decision, OrgType, UserState
+from wgs_tre.types import Action, Decision, OrgType
 
 __all__ = ["AccessRefused", "Gate", "Grant", "Reason", "pseudonym"]
-
-
-class Reason(StrEnum):
-    """Why the gate refused; each is a distinct, audited outcome."""
-
-    UNKNOWN_USER = "unknown or inactive account"
-    ROLE_NOT_ALLOWED = "role not allowed"
-    NOT_A_MEMBER = "not a member of the project"
-    NO_APPROVAL = "the project has no approval"
-    EXPIRED = "the approval has expired"
-    SUSPENDED = "the approval is suspended"
-    REVOKED = "the approval is revoked"
-    DATASET_NOT_APPROVED = "dataset version not approved for the project"
-    PURPOSE_MISMATCH = "purpose differs from the approved purpose"
-
-
-class AccessRefused(PermissionDenied):
-    def __init__(self, code: Reason, detail: str = "") -> None:
-        super().__init__(f"{code.value}{': ' + detail if detail else ''}")
-        self.code = code
-
-
-_STATE_REASONS = {
-    ApprovalState.EXPIRED: Reason.EXPIRED,
-    ApprovalState.SUSPENDED: Reason.SUSPENDED,
-    ApprovalState.REVOKED: Reason.REVOKED,
-}
 
 
 @dataclass(frozen=True)
@@ -150,24 +120,7 @@ class Gate:
     def _check_member(
         self, session: Session, username: str, slug: str, when: dt.datetime
     ) -> tuple[Project, Approval]:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None or user.state is not UserState.ACTIVE:
-            raise AccessRefused(Reason.UNKNOWN_USER, username)
-        if not self.policies.roles.allows(user.roles, Action.DATA_ACCESS):
-            raise AccessRefused(Reason.ROLE_NOT_ALLOWED, f"{username} may not data.access")
-        project = session.scalar(select(Project).where(Project.slug == slug))
-        if project is None:
-            raise NotFound("project", slug)
-        approval = latest_approval(session, project)
-        application = latest_application(session, project)
-        people = approval.members if approval else application.members if application else []
-        if all(member.id != user.id for member in people):
-            raise AccessRefused(Reason.NOT_A_MEMBER, f"{username} in {slug}")
-        if approval is None:
-            raise AccessRefused(Reason.NO_APPROVAL, slug)
-        state = effective_state(approval, when)
-        if state in _STATE_REASONS:
-            raise AccessRefused(_STATE_REASONS[state], slug)
+        _, project, approval = check_active_member(session, self.policies, username, slug, when)
         return project, approval
 
     def _decide(
