@@ -1,0 +1,167 @@
+"""Egress is enforced by the OS: a process in a session namespace, running as an unprivileged
+account, reaches the hub's allowed port and nothing else, and cannot undo the isolation.
+
+Runs as root (creating namespaces needs it); every address is in 127.0.0.0/8 or in namespaces
+the test creates.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wgs_tre.hub import netns
+from wgs_tre.hub.accounts import SessionAccount, ensure_account
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+
+PROBE = """
+import errno, socket, subprocess, sys
+def tcp(host, port):
+    s = socket.socket(); s.settimeout(1.5)
+    try:
+        s.connect((host, port)); return "open"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, "timeout") if e.errno else "timeout"
+    finally:
+        s.close()
+target = sys.argv[1]
+if target == "tcp":
+    print(tcp(sys.argv[2], int(sys.argv[3])))
+elif target == "udp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"x", (sys.argv[2], int(sys.argv[3]))); print("sent")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+else:
+    r = subprocess.run(sys.argv[2:], capture_output=True, text=True)
+    print("refused" if r.returncode else "succeeded", r.stderr.strip()[:80])
+"""
+
+
+class Listener:
+    """A TCP server that accepts and closes connections, on a given address."""
+
+    def __init__(self, host: str, netns_name: str | None = None) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+                conn.close()
+            except OSError:
+                return
+
+
+@pytest.fixture
+def account(tmp_path: Path) -> SessionAccount:
+    return ensure_account("probe", tmp_path)
+
+
+@pytest.fixture
+def session_ns() -> Iterator[tuple[netns.NetworkPlan, Listener, Listener]]:
+    netns.ensure_hub_address()
+    allowed = Listener(netns.HUB_ADDRESS)
+    forbidden = Listener(netns.HUB_ADDRESS)
+    plan = netns.plan(secrets.token_hex(5), allow=[(netns.HUB_ADDRESS, allowed.port)])
+    netns.setup(plan)
+    yield plan, allowed, forbidden
+    netns.teardown(plan.name)
+
+
+def probe(plan: netns.NetworkPlan, account: SessionAccount, *args: str) -> str:
+    def preexec() -> None:
+        netns.enter(plan.name)
+        os.setgroups([])
+        os.setgid(account.gid)
+        os.setuid(account.uid)
+
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+        preexec_fn=preexec, cwd="/", timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_only_the_allowlisted_hub_port_is_reachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
+    plan, allowed, forbidden = session_ns
+    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(allowed.port)) == "open"
+    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(forbidden.port)) != "open"
+
+
+def test_host_services_on_other_ports_are_unreachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
+    plan, _, _ = session_ns
+    everywhere = Listener("0.0.0.0")  # like a database listening on all addresses
+    assert probe(plan, account, "tcp", plan.host_ip, str(everywhere.port)) != "open"
+    assert probe(plan, account, "tcp", "127.0.0.1", str(everywhere.port)) != "open"
+
+
+def test_a_server_in_another_namespace_is_unreachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
+    plan, _, _ = session_ns
+    other = netns.plan(secrets.token_hex(5), allow=[])
+    netns.setup(other)
+    try:
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", other.name, sys.executable, "-m", "http.server", "18555",
+             "--bind", other.ns_ip], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            reachable_from_host = False
+            for _ in range(50):
+                try:
+                    socket.create_connection((other.ns_ip, 18555), timeout=0.2).close()
+                    reachable_from_host = True
+                    break
+                except OSError:
+                    threading.Event().wait(0.1)
+            assert reachable_from_host, "the host itself should reach the other namespace"
+            assert probe(plan, account, "tcp", other.ns_ip, "18555") == "ENETUNREACH"
+        finally:
+            server.kill()
+    finally:
+        netns.teardown(other.name)
+
+
+def test_dns_and_the_internet_are_unreachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
+    plan, _, _ = session_ns
+    # ENETUNREACH is decided by the routing table before any packet is built: nothing is sent.
+    assert probe(plan, account, "udp", "8.8.8.8", "53") == "ENETUNREACH"
+    assert probe(plan, account, "tcp", "93.184.216.34", "443") == "ENETUNREACH"
+
+
+def test_the_session_cannot_undo_its_isolation(session_ns, account) -> None:  # type: ignore[no-untyped-def]
+    plan, _, _ = session_ns
+    assert probe(
+        plan, account, "run", "ip", "route", "add", "default", "via", plan.host_ip
+    ).startswith("refused")
+    assert probe(plan, account, "run", "nft", "flush", "ruleset").startswith("refused")
+    assert probe(plan, account, "run", "ip", "link", "set", plan.ns_if, "down").startswith(
+        "refused"
+    )
+    rules = subprocess.run(["ip", "netns", "exec", plan.name, "nft", "list", "ruleset"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "policy drop" in rules
+
+
+def test_sweep_removes_stale_namespaces() -> None:
+    stale = netns.plan(secrets.token_hex(5), allow=[])
+    netns.setup(stale)
+    assert stale.name in netns.sweep()
+    assert stale.name not in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                            text=True, check=True).stdout  # fmt: skip

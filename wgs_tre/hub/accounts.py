@@ -1,0 +1,95 @@
+"""Unix accounts, per-project groups and directories for sessions.
+
+Each TRE user runs sessions as an unprivileged account ``tre-<user>``; each project has a group
+and two directories: a shared workspace (read-write for the project's sessions, setgid so files
+stay in the group) and the dispensal (read-only for them). A session process carries only its
+own project's group, so a user in two projects cannot reach one project's files from the other's
+session. Nobody else can enter either directory.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ProjectDirs", "SessionAccount", "ensure_account", "ensure_project", "unix_name"]
+
+ACCOUNT_PREFIX = "tre-"
+GROUP_PREFIX = "trep-"
+
+
+def unix_name(username: str) -> str:
+    return f"{ACCOUNT_PREFIX}{username}"
+
+
+def group_name(slug: str) -> str:
+    """Unix group names stop at 32 characters; slugs may be longer, so add a short hash."""
+    return f"{GROUP_PREFIX}{slug[:18]}-{hashlib.sha256(slug.encode()).hexdigest()[:6]}"
+
+
+@dataclass(frozen=True)
+class SessionAccount:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+
+@dataclass(frozen=True)
+class ProjectDirs:
+    group: str
+    gid: int
+    workspace: Path
+    dispensal: Path
+
+
+def _run(*argv: str) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {result.stderr.strip()}")
+
+
+def ensure_account(username: str, root: Path) -> SessionAccount:
+    """The session account of ``username``, created on first use (no login shell, no sudo)."""
+    name = unix_name(username)
+    home = root / "homes" / username
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        _run("useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(home),
+             "--shell", "/usr/sbin/nologin", name)  # fmt: skip
+        entry = pwd.getpwnam(name)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+    home.chmod(0o700)
+    return SessionAccount(name, entry.pw_uid, entry.pw_gid, home)
+
+
+def _group(name: str) -> int:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        _run("groupadd", "--system", name)
+        return grp.getgrnam(name).gr_gid
+
+
+def ensure_project(slug: str, root: Path) -> ProjectDirs:
+    """The project's group, workspace (2770) and dispensal directory (0750, owned by root)."""
+    name = group_name(slug)
+    gid = _group(name)
+    for parent in ("workspaces", "dispensals", "homes"):
+        (root / parent).mkdir(parents=True, exist_ok=True)
+        (root / parent).chmod(0o711)  # enter by exact name only; no listing of other projects
+    workspace, dispensal = root / "workspaces" / slug, root / "dispensals" / slug
+    for path, mode in ((workspace, 0o2770), (dispensal, 0o750)):
+        path.mkdir(exist_ok=True)
+        shutil.chown(path, "root", name)
+        path.chmod(mode)
+    root.chmod(0o711)
+    return ProjectDirs(name, gid, workspace, dispensal)
