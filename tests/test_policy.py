@@ -93,3 +93,22 @@ def test_cli_with_a_broken_policy_fails_clearly_and_changes_nothing(
     err = capsys.readouterr().err
     assert "roles.yaml" in err and "not valid YAML at line 3" in err and "Traceback" not in err
     assert world.counts() == before
+
+
+@pytest.mark.parametrize(
+    ("egress_yaml", "message"),
+    [
+        ("allow:\n  - address: pypi.org\n    port: 443\n", "allow.0.address"),
+        ("allow:\n  - address: 10.0.0.1\n    port: 70000\n", "allow.0.port"),
+        ("proxy:\n  hosts: pypi.org\n", "proxy.hosts"),
+    ],
+)
+def test_broken_egress_policy(tmp_path: Path, egress_yaml: str, message: str) -> None:
+    (tmp_path / "egress.yaml").write_text(egress_yaml)
+    with pytest.raises(PolicyError, match=message):
+        load_policies(tmp_path)
+
+
+def test_missing_egress_policy_allows_nothing(tmp_path: Path) -> None:
+    egress = load_policies(tmp_path).egress
+    assert egress.allow == () and not egress.proxy.allows("pypi.org", 443)

@@ -7,6 +7,7 @@ quorum, no approval can be granted. A broken file is an error naming the file an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wgs_tre.errors import PolicyError
 from wgs_tre.types import Action, Role
 
-__all__ = ["Policies", "ReviewPolicy", "RolePolicy", "load_policies"]
+__all__ = ["EgressPolicy", "Policies", "ReviewPolicy", "RolePolicy", "load_policies"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,10 +58,49 @@ class ReviewPolicy(_Strict):
     max_approval_days: int | None = Field(default=None, ge=1)
 
 
+class Endpoint(_Strict):
+    address: IPv4Address
+    port: int = Field(ge=1, le=65535)
+
+
+class ProxyPolicy(_Strict):
+    hosts: tuple[str, ...] = ()
+
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return () if value is None else value
+
+    def allows(self, host: str, port: int) -> bool:
+        """``host:port`` is allowed if an entry names it, or the host without a port (any
+        port), or a ``*.suffix`` the host falls under."""
+        host = host.lower().rstrip(".")
+        for entry in self.hosts:
+            name, _, entry_port = entry.lower().partition(":")
+            if entry_port and int(entry_port) != port:
+                continue
+            if name == host or (name.startswith("*.") and host.endswith(name[1:])):
+                return True
+        return False
+
+
+class EgressPolicy(_Strict):
+    """``egress.yaml``: where sessions may connect besides the hub (default: nowhere)."""
+
+    allow: tuple[Endpoint, ...] = ()
+    proxy: ProxyPolicy = Field(default_factory=ProxyPolicy)
+
+    @field_validator("allow", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return () if value is None else value
+
+
 @dataclass(frozen=True)
 class Policies:
     roles: RolePolicy = field(default_factory=RolePolicy)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
     source: Path | None = None
 
 
@@ -96,5 +136,6 @@ def load_policies(directory: Path) -> Policies:
     return Policies(
         roles=_validate(RolePolicy, directory / "roles.yaml"),
         review=_validate(ReviewPolicy, directory / "review.yaml"),
+        egress=_validate(EgressPolicy, directory / "egress.yaml"),
         source=directory,
     )
