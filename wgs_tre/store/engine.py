@@ -111,8 +111,12 @@ class Store:
 
     def upgrade(self) -> None:
         """Create or upgrade the schema to the current revision (idempotent)."""
-        if self.is_sqlite and self.url.database:
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(self.url.database) if self.is_sqlite and self.url.database else None
+        if database is not None:
+            # The store is the trust anchor: only its owner (the hub, the CLI as root) may read it.
+            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            database.touch(mode=0o600, exist_ok=True)
+            database.chmod(0o600)
         config = self._alembic_config()
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection

@@ -1,0 +1,55 @@
+"""JupyterHub configuration of the WGS TRE: per-project named servers, isolated by the OS.
+
+Run as root (sessions get network namespaces and unprivileged accounts):
+
+    WGS_TRE_DATA_DIR=/var/lib/wgs-tre jupyterhub -f hub/jupyterhub_config.py
+
+Every knob below can be overridden by environment variables (for the demo and the tests) or in a
+second config file that loads this one (``load_subconfig``). See the README's production notes
+for TLS, OIDC sign-in and the Kubernetes equivalent.
+"""
+
+# ruff: noqa: F821 - `c` and `get_config` are provided by JupyterHub when it loads this file
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from wgs_tre.hub import netns
+
+c = get_config()  # type: ignore[name-defined]
+REPO = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("WGS_TRE_HUB_STATE", "/var/lib/wgs-tre/hub"))
+STATE.mkdir(parents=True, exist_ok=True)
+STATE.chmod(0o711)
+BIN = Path(sys.executable).parent
+
+# Addresses: the public proxy on loopback; the hub API on the address every session namespace
+# routes to (and nothing else); the proxy's REST API on loopback.
+c.JupyterHub.bind_url = os.environ.get("WGS_TRE_HUB_URL", "http://127.0.0.1:8000")
+api_port = int(os.environ.get("WGS_TRE_HUB_API_PORT", "8081"))
+c.JupyterHub.hub_bind_url = f"http://{netns.HUB_ADDRESS}:{api_port}"
+c.ConfigurableHTTPProxy.api_url = os.environ.get("WGS_TRE_PROXY_API_URL", "http://127.0.0.1:8001")
+c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
+c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(STATE / "cookie_secret")
+
+# One named server per (user, project); the server name is the project slug.
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 50
+c.JupyterHub.spawner_class = "wgs_tre.hub.spawner.ProjectSpawner"
+c.ProjectSpawner.sessions_root = str(STATE / "sessions")
+c.ProjectSpawner.proxy_port = int(os.environ.get("WGS_TRE_PACKAGE_PROXY_PORT", "0"))
+c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+
+# Sign-in: NativeAuthenticator (new accounts wait for approval), unless overridden.
+c.JupyterHub.authenticator_class = os.environ.get("WGS_TRE_AUTHENTICATOR", "native")
+
+# Servers left by a hub that died leave their namespaces behind: sweep them at start.
+netns.ensure_hub_address()
+netns.sweep()

@@ -1,0 +1,58 @@
+"""A governance store with projects in every state, and a real hub on it (module scope: hubs
+take seconds to start)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from tests.hub.harness import Hub
+from tests.world import World
+from wgs_tre.governance import approvals
+from wgs_tre.policy import load_policies
+from wgs_tre.store import Store
+from wgs_tre.store.models import Approval
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def hub_world() -> Iterator[World]:
+    if os.geteuid() != 0:
+        pytest.skip("sessions need root: network namespaces and per-user accounts")
+    # Traversable by everyone, like a real data directory's parent: the store's own permissions
+    # must keep sessions out, not the test's temp directory.
+    tmp = Path("/var/lib/wgs-tre-test") / f"world-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    tmp.chmod(0o755)
+    store = Store(f"sqlite:///{tmp / 'governance.db'}")
+    store.upgrade()
+    world = World.build(store, load_policies(REPO / "policies"), tmp)
+    world.approved("brca-study", members=["bob"])
+    world.approved("carol-study", lead="carol", members=[])
+    world.apply("pending-study", members=[])
+    world.approved("revoked-study", members=[])
+    approvals.revoke(world.ctx("sam"), "revoked-study", "breach")
+    world.approved("expired-study", members=[])
+    with store.session() as session:  # time passing: the approval's end moves into the past
+        session.execute(
+            update(Approval)
+            .where(Approval.project.has(slug="expired-study"))
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        )
+    yield world
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hub(hub_world: World) -> Iterator[Hub]:
+    running = Hub(hub_world.store.url.render_as_string(False), REPO / "policies")
+    running.start()
+    yield running
+    running.stop()

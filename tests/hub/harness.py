@@ -1,0 +1,208 @@
+"""A real JupyterHub (with configurable-http-proxy and the project spawner) for tests, driven
+through its REST API with a service token, and a kernel client speaking the Jupyter protocol
+over the server's websocket."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tornado.httpclient import HTTPRequest
+from tornado.ioloop import IOLoop
+from tornado.websocket import websocket_connect
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Hub:
+    store_url: str
+    policy_dir: Path
+    extra_config: str = ""
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    state: Path = field(
+        default_factory=lambda: Path("/var/lib/wgs-tre-test") / uuid.uuid4().hex[:8]
+    )
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.state.mkdir(parents=True)
+        self.state.parent.chmod(0o711)
+        self.state.chmod(0o711)
+        config = self.state / "test_config.py"
+        config.write_text(
+            f"c = get_config()\nload_subconfig({str(REPO / 'hub' / 'jupyterhub_config.py')!r})\n"
+            f"c.JupyterHub.services = [{{'name': 'tester', 'api_token': {self.token!r}}}]\n"
+            "c.JupyterHub.load_roles = [{'name': 'tester', 'services': ['tester'], 'scopes': "
+            "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users']}]\n"
+            f"{self.extra_config}\n"
+        )
+        env = {
+            **os.environ,
+            "WGS_TRE_HUB_STATE": str(self.state),
+            "WGS_TRE_HUB_URL": self.url,
+            "WGS_TRE_HUB_API_PORT": str(free_port()),
+            "WGS_TRE_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
+            "WGS_TRE_DATABASE_URL": self.store_url,
+            "WGS_TRE_POLICY_DIR": str(self.policy_dir),
+            "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        }
+        self.log = (self.state / "hub.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(config)], cwd=self.state, env=env,
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the hub exited:\n{self.logs()}")
+            try:
+                self.api("GET", "/")
+                return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.3)
+        raise RuntimeError(f"the hub did not come up:\n{self.logs()}")
+
+    def logs(self) -> str:
+        return (self.state / "hub.log").read_text(errors="replace")[-8000:]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:  # seen: the hub can hang cleaning up services
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    # -- REST ---------------------------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                text = response.read().decode()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            text = error.read().decode()
+            try:
+                return error.code, json.loads(text)
+            except json.JSONDecodeError:
+                return error.code, text
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        status, payload = self.request(method, f"/hub/api{path}", body)
+        if status >= 400:
+            raise urllib.error.HTTPError(path, status, str(payload), None, None)  # type: ignore[arg-type]
+        return payload
+
+    def ensure_user(self, name: str) -> None:
+        status, _ = self.request("GET", f"/hub/api/users/{name}")
+        if status == 404:
+            self.api("POST", f"/users/{name}")
+
+    def start_server(self, user: str, server: str, timeout: float = 90) -> tuple[int, str]:
+        """Start a named server; return (HTTP status, message) and wait until it is ready."""
+        self.ensure_user(user)
+        status, payload = self.request("POST", f"/hub/api/users/{user}/servers/{server}")
+        if status == 400 and "already running" in str(payload):
+            status = 201
+        if status >= 400:
+            return status, payload.get("message", "") if isinstance(payload, dict) else str(payload)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = self.api("GET", f"/users/{user}")
+            state = model["servers"].get(server)
+            if state and state["ready"]:
+                return 201, "ready"
+            if not state or (not state["pending"] and not state["ready"]):
+                return 500, f"server failed to start:\n{self.logs()}"
+            time.sleep(0.2)
+        return 504, "timed out"
+
+    def stop_server(self, user: str, server: str) -> None:
+        self.request("DELETE", f"/hub/api/users/{user}/servers/{server}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if server not in self.api("GET", f"/users/{user}")["servers"]:
+                return
+            time.sleep(0.2)
+
+    # -- kernels ------------------------------------------------------------------------------
+    def execute(self, user: str, server: str, code: str, timeout: float = 120) -> str:
+        """Run ``code`` in a new kernel of the server; return stdout (raise on an error)."""
+        base = f"/user/{user}/{server}/api"
+        status, kernel = self.request("POST", f"{base}/kernels", {"name": "python3"})
+        assert status == 201, kernel
+        try:
+            return IOLoop().run_sync(lambda: self._run(base, kernel["id"], code), timeout=timeout)
+        finally:
+            self.request("DELETE", f"{base}/kernels/{kernel['id']}")
+
+    async def _run(self, base: str, kernel_id: str, code: str) -> str:
+        url = self.url.replace("http", "ws") + f"{base}/kernels/{kernel_id}/channels"
+        socket_ = await websocket_connect(
+            HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
+        )
+        msg_id = uuid.uuid4().hex
+        socket_.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+        }))  # fmt: skip
+        out, error = [], None
+        while True:
+            raw = await socket_.read_message()
+            if raw is None:
+                raise RuntimeError("kernel websocket closed")
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            if kind == "stream":
+                out.append(msg["content"]["text"])
+            elif kind == "error":
+                error = f"{msg['content']['ename']}: {msg['content']['evalue']}"
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        socket_.close()
+        if error:
+            raise KernelError(error, "".join(out))
+        return "".join(out)
+
+
+class KernelError(Exception):
+    def __init__(self, error: str, output: str) -> None:
+        super().__init__(error)
+        self.error = error
+        self.output = output

@@ -1,0 +1,84 @@
+"""Per-project sessions on a real hub: who may start one, what runs inside, and what it cannot
+reach (REST API, real proxy, real kernels, real network namespaces)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.hub.harness import Hub, KernelError
+from tests.world import World
+from wgs_tre.store.models import AuditEvent
+
+
+def last_session_event(world: World, project: str) -> AuditEvent:
+    with world.store.session() as session:
+        event = session.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.project == project, AuditEvent.action.like("session.%"))
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+        assert event is not None
+        session.expunge(event)
+        return event
+
+
+def test_a_member_of_an_approved_project_gets_a_session(hub: Hub, hub_world: World) -> None:
+    status, message = hub.start_server("alice", "brca-study")
+    assert status == 201, message
+    out = hub.execute("alice", "brca-study", "import os, grp\n"
+                      "print(os.environ['WGS_TRE_PROJECT'], os.getuid() != 0,\n"
+                      "      [grp.getgrgid(g).gr_name for g in os.getgroups()])")  # fmt: skip
+    project, unprivileged, groups = out.split(" ", 2)
+    assert project == "brca-study" and unprivileged == "True"
+    assert groups.count("trep-") == 1 and "brca-study" in groups
+    event = last_session_event(hub_world, "brca-study")
+    assert (event.actor, event.action, event.decision) == ("alice", "session.start", "allowed")
+
+
+@pytest.mark.parametrize(
+    ("user", "project", "reason"),
+    [
+        ("alice", "carol-study", "not a member of the project"),
+        ("alice", "pending-study", "the project has no approval"),
+        ("alice", "revoked-study", "the approval is revoked"),
+        ("alice", "expired-study", "the approval has expired"),
+        ("eve", "brca-study", "role not allowed"),
+    ],
+)
+def test_spawns_are_refused_with_their_reason(
+    hub: Hub, hub_world: World, user: str, project: str, reason: str
+) -> None:
+    status, message = hub.start_server(user, project)
+    assert status == 403 and reason in message
+    event = last_session_event(hub_world, project)
+    assert (event.actor, event.decision) == (user, "refused") and reason in event.reason
+
+
+def test_the_default_server_is_not_a_session(hub: Hub) -> None:
+    status, message = hub.start_server("alice", "")
+    assert status == 400 and "per project" in message
+
+
+def test_kernels_cannot_read_the_store_or_other_projects(hub: Hub, hub_world: World) -> None:
+    assert hub.start_server("carol", "carol-study")[0] == 201
+    assert hub.start_server("alice", "brca-study")[0] == 201
+    workspace = hub.execute(
+        "carol", "carol-study", "import os; print(os.environ['WGS_TRE_WORKSPACE'])"
+    )
+    forbidden = [
+        f"os.listdir({workspace.strip()!r})",  # another project's workspace
+        f"os.listdir({workspace.strip().replace('workspaces', 'dispensals')!r})",  # its data
+        f"open({hub_world.store.url.database!r}, 'rb')",  # the governance store
+    ]
+    for attempt in forbidden:
+        with pytest.raises(KernelError, match="PermissionError"):
+            hub.execute("alice", "brca-study", f"import os; {attempt}")
+    shared = hub.execute(
+        "alice", "brca-study",
+        "import os; p = os.environ['WGS_TRE_WORKSPACE'] + '/notes.txt'\n"
+        "open(p, 'w').write('hi'); print(oct(os.stat(p).st_mode & 0o777))",
+    )  # fmt: skip
+    assert shared.strip() == "0o660"  # group-writable for the project's other members
+    hub.stop_server("carol", "carol-study")
