@@ -47,6 +47,33 @@ c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
 
+# The data service: sessions open data only through it (it runs the gate and audits). Every
+# user's server token may call it; the service reads the project from the token's scopes.
+data_port = int(os.environ.get("WGS_TRE_DATA_SERVICE_PORT", "8090"))
+data_url = f"http://{netns.HUB_ADDRESS}:{data_port}"
+service_env = {
+    name: os.environ[name]
+    for name in ("WGS_TRE_DATABASE_URL", "WGS_TRE_DATA_DIR", "WGS_TRE_POLICY_DIR", "WGS_TRE_CONFIG")
+    if name in os.environ
+}
+c.JupyterHub.services = [
+    {
+        "name": "wgs-tre-data",
+        "url": data_url,
+        "command": [sys.executable, "-m", "wgs_tre.services.data"],
+        "environment": {**service_env, "WGS_TRE_SESSIONS_ROOT": str(STATE / "sessions")},
+    },
+]
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", "access:services!service=wgs-tre-data"]},
+]
+c.ProjectSpawner.data_service_url = f"{data_url}/services/wgs-tre-data/"
+c.Spawner.server_token_scopes = lambda spawner: [
+    "access:services!service=wgs-tre-data",
+    f"access:servers!server={spawner.user.name}/{spawner.name}",
+    "users:activity!user",
+]
+
 # Sign-in: NativeAuthenticator (new accounts wait for approval), unless overridden.
 c.JupyterHub.authenticator_class = os.environ.get("WGS_TRE_AUTHENTICATOR", "native")
 

@@ -1,28 +1,111 @@
 """``open_project()``: a researcher's handle on one approved project's data.
 
-Inside a session the project comes from the environment (``WGS_TRE_PROJECT``, set by the hub's
-spawner); outside one, name it. Every read goes through the gate (``wgs_tre.access``), which
-checks membership, approval and dataset, applies consent, and audits the decision.
+Two ways to reach the data, one interface:
+
+* in a session (the hub sets ``WGS_TRE_DATA_SERVICE``), every open is a call to the hub-side
+  data service with the session's token; the service runs the gate (and audits) and hands back
+  a read-only, materialised copy of the view. The session holds no store credentials.
+* on the host (stewards, tests, benchmarks), the gate runs in-process on the store named by the
+  settings, and views are built lazily from the registered data.
+
+Either way a refusal names its reason and every decision is audited.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import os
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 import xarray as xr
 
 from wgs_tre.access import Gate
+from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.clinical.views import clinical_view
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.dispense import variants_view
-from wgs_tre.errors import ConfigurationError, InvalidInput
+from wgs_tre.errors import ConfigurationError, InvalidInput, NotFound, Refused
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 
 __all__ = ["ProjectHandle", "open_project"]
+
+
+class _Source(Protocol):
+    def datasets(self) -> list[tuple[str, str]]: ...
+    def variants(self, dataset: str) -> xr.Dataset: ...
+    def clinical(self, table: str, dataset: str) -> pd.DataFrame: ...
+
+
+@dataclass
+class _HostSource:
+    gate: Gate
+    user: str
+    project: str
+
+    def datasets(self) -> list[tuple[str, str]]:
+        return self.gate.approved_datasets(self.user, self.project)
+
+    def variants(self, dataset: str) -> xr.Dataset:
+        return variants_view(self.gate.decide(self.user, self.project, dataset))
+
+    def clinical(self, table: str, dataset: str) -> pd.DataFrame:
+        return clinical_view(self.gate.decide(self.user, self.project, dataset), table)
+
+
+@dataclass
+class _ServiceSource:
+    url: str  # the data service, e.g. http://10.231.255.1:8090/services/wgs-tre-data/
+    token: str
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"WGS_TRE_DATA_SERVICE is not an http(s) URL: {self.url}")
+
+    def _call(self, path: str, body: dict[str, str]) -> object:
+        request = urllib.request.Request(  # noqa: S310 - http(s) checked in __post_init__
+            self.url.rstrip("/") + "/" + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            message = json.loads(error.read() or b"{}").get("message", error.reason)
+            if error.code == 403:
+                raise Refused(message.removeprefix("refused: ")) from None
+            if error.code == 404:
+                raise NotFound("dataset or project", message) from None
+            raise InvalidInput("data service", message) from None
+        except urllib.error.URLError as error:
+            raise ConfigurationError(f"cannot reach the data service: {error.reason}") from None
+
+    def datasets(self) -> list[tuple[str, str]]:
+        found = self._call("api/datasets", {})
+        assert isinstance(found, list)
+        return [(item["dataset"], item["kind"]) for item in found]
+
+    def _open(self, dataset: str) -> Path:
+        answer = self._call("api/open", {"dataset": dataset})
+        assert isinstance(answer, dict)
+        return Path(answer["path"])
+
+    def variants(self, dataset: str) -> xr.Dataset:
+        return open_vcf_zarr(self._open(dataset))
+
+    def clinical(self, table: str, dataset: str) -> pd.DataFrame:
+        path = self._open(dataset) / f"{table}.parquet"
+        if not path.exists():
+            raise InvalidInput(f"table {table!r}", "no such clinical table")
+        return pd.read_parquet(path)
 
 
 @dataclass
@@ -31,11 +114,11 @@ class ProjectHandle:
 
     project: str
     user: str
-    gate: Gate
+    source: _Source
 
     def datasets(self) -> list[tuple[str, str]]:
         """The dataset versions the project's approval covers, as (name@version, kind)."""
-        return self.gate.approved_datasets(self.user, self.project)
+        return self.source.datasets()
 
     def _only(self, kind: str) -> str:
         found = [label for label, k in self.datasets() if k == kind]
@@ -48,14 +131,12 @@ class ProjectHandle:
 
     def variants(self, dataset: str | None = None) -> xr.Dataset:
         """Genotypes of the consenting participants, pseudonymised, as a lazy xarray Dataset."""
-        grant = self.gate.decide(self.user, self.project, dataset or self._only("variants"))
-        return variants_view(grant)
+        return self.source.variants(dataset or self._only("variants"))
 
     def clinical(self, table: str, dataset: str | None = None) -> pd.DataFrame:
         """One clinical table (patients, conditions, observations, medications, specimens,
         questionnaire, survival) for the consenting participants, keyed by ``sample_id``."""
-        grant = self.gate.decide(self.user, self.project, dataset or self._only("clinical"))
-        return clinical_view(grant, table)
+        return self.source.clinical(table, dataset or self._only("clinical"))
 
 
 def open_project(
@@ -65,7 +146,15 @@ def open_project(
     settings: Settings | None = None,
 ) -> ProjectHandle:
     """Open ``project`` (default: ``$WGS_TRE_PROJECT``) as ``user`` (default: ``$WGS_TRE_USER``
-    or the login name)."""
+    or the login name). In a session, both come from the session and cannot be changed."""
+    service = os.environ.get("WGS_TRE_DATA_SERVICE")
+    token = os.environ.get("JUPYTERHUB_API_TOKEN")
+    if service and token and settings is None:
+        session_project = os.environ.get("WGS_TRE_PROJECT", "")
+        if project not in (None, session_project):
+            raise Refused(f"this session belongs to {session_project}; it cannot open {project}")
+        who = os.environ.get("WGS_TRE_USER", "")
+        return ProjectHandle(session_project, who, _ServiceSource(service, token))
     slug = project or os.environ.get("WGS_TRE_PROJECT")
     if not slug:
         raise ConfigurationError(
@@ -74,6 +163,6 @@ def open_project(
     config = settings or load_settings()
     store = Store(config.store_url)
     store.check_ready()
-    gate = Gate(store, load_policies(config.policy_dir))
     who = user or os.environ.get("WGS_TRE_USER") or getpass.getuser()
-    return ProjectHandle(slug, who, gate)
+    gate = Gate(store, load_policies(config.policy_dir))
+    return ProjectHandle(slug, who, _HostSource(gate, who, slug))

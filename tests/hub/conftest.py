@@ -4,6 +4,7 @@ take seconds to start)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -14,10 +15,14 @@ from sqlalchemy import update
 
 from tests.hub.harness import Hub
 from tests.world import World
+from wgs_tre.consent import registry
+from wgs_tre.consent.build import make_consent
 from wgs_tre.governance import approvals
+from wgs_tre.ingest.vcf import ingest_vcf
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import Approval
+from wgs_tre.synth.genotypes import GenotypeSpec, write_vcf
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +39,17 @@ def hub_world() -> Iterator[World]:
     store = Store(f"sqlite:///{tmp / 'governance.db'}")
     store.upgrade()
     world = World.build(store, load_policies(REPO / "policies"), tmp)
-    world.approved("brca-study", members=["bob"])
+    people = [f"P{i:06d}" for i in range(1, 41)]
+    vcf = tmp / "cohort.vcf.gz"
+    write_vcf(vcf, GenotypeSpec(samples=40, variants=500, seed=2), sample_ids=people)
+    ingest_vcf(world.ctx("sam"), vcf, "wgs", root=tmp / "datasets")
+    consents = tmp / "consent.ndjson"
+    consents.write_text("\n".join(
+        json.dumps(make_consent(p, status="active" if i < 30 else "inactive"))
+        for i, p in enumerate(people)
+    ))  # fmt: skip
+    registry.import_file(world.ctx("sam"), consents)
+    world.approved("brca-study", members=["bob"], datasets=["cohort", "wgs"])
     world.approved("carol-study", lead="carol", members=[])
     world.apply("pending-study", members=[])
     world.approved("revoked-study", members=[])

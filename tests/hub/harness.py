@@ -56,9 +56,9 @@ class Hub:
         config = self.state / "test_config.py"
         config.write_text(
             f"c = get_config()\nload_subconfig({str(REPO / 'hub' / 'jupyterhub_config.py')!r})\n"
-            f"c.JupyterHub.services = [{{'name': 'tester', 'api_token': {self.token!r}}}]\n"
-            "c.JupyterHub.load_roles = [{'name': 'tester', 'services': ['tester'], 'scopes': "
-            "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users']}]\n"
+            f"c.JupyterHub.services.append({{'name': 'tester', 'api_token': {self.token!r}}})\n"
+            "c.JupyterHub.load_roles.append({'name': 'tester', 'services': ['tester'], 'scopes': "
+            "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users']})\n"
             f"{self.extra_config}\n"
         )
         env = {
@@ -67,6 +67,7 @@ class Hub:
             "WGS_TRE_HUB_URL": self.url,
             "WGS_TRE_HUB_API_PORT": str(free_port()),
             "WGS_TRE_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
+            "WGS_TRE_DATA_SERVICE_PORT": str(free_port()),
             "WGS_TRE_DATABASE_URL": self.store_url,
             "WGS_TRE_POLICY_DIR": str(self.policy_dir),
             "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",

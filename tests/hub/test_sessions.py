@@ -82,3 +82,38 @@ def test_kernels_cannot_read_the_store_or_other_projects(hub: Hub, hub_world: Wo
     )  # fmt: skip
     assert shared.strip() == "0o660"  # group-writable for the project's other members
     hub.stop_server("carol", "carol-study")
+
+
+def test_open_project_in_a_kernel_gets_consented_pseudonymised_data(
+    hub: Hub, hub_world: World
+) -> None:
+    assert hub.start_server("bob", "brca-study")[0] == 201
+    out = hub.execute("bob", "brca-study", (
+        "from wgs_tre import open_project\n"
+        "project = open_project()\n"
+        "print(sorted(project.datasets()))\n"
+        "v = project.variants('wgs')\n"
+        "print(v.sizes['samples'], v.sizes['variants'], int((v.call_genotype >= 0).sum()) > 0)\n"
+        "print(any(s.startswith('P0') for s in v.sample_id.values.tolist()))\n"
+    ))  # fmt: skip
+    datasets, sizes, leaked = out.strip().splitlines()
+    assert datasets == "[('cohort@1', 'variants'), ('wgs@1', 'variants')]"
+    assert sizes == "30 500 True"  # the 10 withdrawn participants are absent
+    assert leaked == "False"
+    with hub_world.store.session() as session:
+        event = session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "data.access", AuditEvent.actor == "bob")
+            .order_by(AuditEvent.seq.desc()).limit(1)
+        )  # fmt: skip
+    assert event is not None and (event.project, event.dataset) == ("brca-study", "wgs@1")
+
+
+def test_a_session_cannot_open_another_project_or_the_raw_data(hub: Hub, hub_world: World) -> None:
+    assert hub.start_server("bob", "brca-study")[0] == 201
+    with pytest.raises(KernelError, match="Refused"):
+        hub.execute(
+            "bob", "brca-study", "from wgs_tre import open_project; open_project('carol-study')"
+        )
+    raw = hub_world.tmp / "datasets"
+    with pytest.raises(KernelError, match="PermissionError"):
+        hub.execute("bob", "brca-study", f"import os; os.listdir({str(raw)!r})")

@@ -31,7 +31,9 @@ class Staging:
 def staging(root: Path, name: str) -> Iterator[Staging]:
     """A staging directory, removed (with anything moved into place) if the block fails."""
     stage = Staging(root, name)
-    stage.parent.mkdir(parents=True, exist_ok=True)
+    # Raw data: only the TRE's own account may enter (sessions read dispensals, never this).
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stage.parent.mkdir(mode=0o700, exist_ok=True)
     try:
         yield stage
     except BaseException:

@@ -1,0 +1,127 @@
+"""The data service: the only way a session gets data.
+
+A JupyterHub-managed service on the hub address. A session calls it with its server's API
+token; the token names the user and, through its ``access:servers!server=<user>/<project>``
+scope, the project. The service runs the gate (which audits), writes the granted view into the
+project's dispensal directory if it is not there yet, and answers with its path. The session
+then reads that read-only copy; it never holds store credentials or sees raw data.
+
+    POST /services/wgs-tre-data/api/datasets        -> [{"dataset": "wgs@1", "kind": "variants"}]
+    POST /services/wgs-tre-data/api/open {"dataset"} -> {"dataset", "kind", "path"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.services.auth import HubAuthenticated
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from wgs_tre.access import Gate
+from wgs_tre.config import load_settings
+from wgs_tre.errors import NotFound, Refused, WgsTreError
+from wgs_tre.hub.accounts import ensure_project
+from wgs_tre.policy import load_policies
+from wgs_tre.services.materialise import materialise
+from wgs_tre.store import Store
+
+__all__ = ["SERVICE_NAME", "make_app", "session_project"]
+
+SERVICE_NAME = "wgs-tre-data"
+_SERVER_SCOPE = re.compile(r"^access:servers!server=(?P<user>[^/]+)/(?P<server>.+)$")
+
+
+def session_project(model: dict[str, Any]) -> str | None:
+    """The project (server name) a server token belongs to, from its scopes; None otherwise."""
+    for scope in model.get("scopes", []):
+        match = _SERVER_SCOPE.match(scope)
+        if match and match["user"] == model.get("name"):
+            return match["server"]
+    return None
+
+
+class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
+    def initialize(self, gate: Gate, sessions_root: Path) -> None:
+        self.gate, self.sessions_root = gate, sessions_root
+
+    def check_xsrf_cookie(self) -> None:  # token-authenticated API calls only
+        pass
+
+    def _identity(self) -> tuple[str, str]:
+        model = self.get_current_user()
+        if not model:
+            raise web.HTTPError(403, "a session's API token is required")
+        project = session_project(model)
+        if project is None:
+            raise web.HTTPError(403, "this token does not belong to a project session")
+        return model["name"], project
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(error, "log_message", None) or self._reason
+        self.finish({"message": message})
+
+    async def _run(self, work: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, work)
+        except Refused as refusal:
+            raise web.HTTPError(403, refusal.message) from None
+        except NotFound as missing:
+            raise web.HTTPError(404, missing.message) from None
+        except WgsTreError as problem:
+            raise web.HTTPError(400, problem.message) from None
+
+
+class DatasetsHandler(_Handler):
+    async def post(self) -> None:
+        user, project = self._identity()
+        found = await self._run(lambda: self.gate.approved_datasets(user, project))
+        self.finish(json.dumps([{"dataset": label, "kind": kind} for label, kind in found]))
+
+
+class OpenHandler(_Handler):
+    async def post(self) -> None:
+        user, project = self._identity()
+        body = json.loads(self.request.body or b"{}")
+        dataset = body.get("dataset")
+        if not isinstance(dataset, str) or not dataset:
+            raise web.HTTPError(400, "name the dataset to open")
+
+        def work() -> dict[str, str]:
+            grant = self.gate.decide(user, project, dataset)
+            dirs = ensure_project(project, self.sessions_root)
+            path = materialise(grant, dirs.dispensal, dirs.gid)
+            return {"dataset": grant.dataset, "kind": grant.kind, "path": str(path)}
+
+        self.finish(await self._run(work))
+
+
+def make_app(gate: Gate, sessions_root: Path, prefix: str) -> web.Application:
+    args = {"gate": gate, "sessions_root": sessions_root}
+    return web.Application([
+        (rf"{prefix}api/datasets", DatasetsHandler, args),
+        (rf"{prefix}api/open", OpenHandler, args),
+    ])  # fmt: skip
+
+
+def main() -> None:
+    settings = load_settings()
+    store = Store(settings.store_url)
+    store.check_ready()
+    gate = Gate(store, load_policies(settings.policy_dir))
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
+    sessions_root = Path(os.environ["WGS_TRE_SESSIONS_ROOT"])
+    url = os.environ["JUPYTERHUB_SERVICE_URL"]
+    host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+    make_app(gate, sessions_root, prefix).listen(int(port), address=host)
+    IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()
