@@ -47,6 +47,7 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.port = free_port()
+        self.hub_api_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
@@ -65,7 +66,7 @@ class Hub:
             **os.environ,
             "WGS_TRE_HUB_STATE": str(self.state),
             "WGS_TRE_HUB_URL": self.url,
-            "WGS_TRE_HUB_API_PORT": str(free_port()),
+            "WGS_TRE_HUB_API_PORT": str(self.hub_api_port),
             "WGS_TRE_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
             "WGS_TRE_DATA_SERVICE_PORT": str(free_port()),
             "WGS_TRE_DATABASE_URL": self.store_url,

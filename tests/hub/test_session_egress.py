@@ -1,0 +1,84 @@
+"""Egress from inside a real kernel: only the hub's own endpoints answer; another namespace,
+other host ports, DNS and the internet do not; the kernel cannot change routes or rules."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.hub.harness import Hub
+from tests.hub.test_netns import Listener
+from wgs_tre.hub import netns
+
+CONNECT = """
+import errno, socket
+def tcp(host, port):
+    s = socket.socket(); s.settimeout(1.5)
+    try:
+        s.connect((host, port)); return "open"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, "timeout") if e.errno else "timeout"
+    finally:
+        s.close()
+"""
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[tuple[str, int]]:
+    """A web server in a namespace of its own, which the host itself can reach."""
+    other = netns.plan(secrets.token_hex(5), allow=[])
+    netns.setup(other)
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", other.name, sys.executable, "-m", "http.server", "18777",
+         "--bind", other.ns_ip], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(50):
+        try:
+            socket.create_connection((other.ns_ip, 18777), timeout=0.2).close()
+            break
+        except OSError:
+            subprocess.run(["sleep", "0.1"], check=True)
+    yield other.ns_ip, 18777
+    server.kill()
+    netns.teardown(other.name)
+
+
+def run(hub: Hub, code: str) -> str:
+    return hub.execute("alice", "brca-study", CONNECT + code).strip()
+
+
+def test_egress_from_a_kernel(hub: Hub, elsewhere: tuple[str, int]) -> None:
+    assert hub.start_server("alice", "brca-study")[0] == 201
+    host_ip, port = elsewhere
+    assert run(hub, f"print(tcp({host_ip!r}, {port}))") == "ENETUNREACH"
+    # The allowlisted endpoint (the hub API) answers; so the hub keeps working.
+    hub_port = hub.hub_api_port
+    assert run(hub, f"print(tcp({netns.HUB_ADDRESS!r}, {hub_port}))") == "open"
+    database = Listener("0.0.0.0")  # a host service listening everywhere, like PostgreSQL
+    out = run(hub, (
+        "import ipaddress, os\n"
+        "own = os.environ['JUPYTERHUB_SERVICE_URL'].split('//')[1].split(':')[0]\n"
+        "host_side = str(ipaddress.ip_address(own) - 1)  # the veth's other end\n"
+        f"print(tcp(host_side, {database.port}), tcp({netns.HUB_ADDRESS!r}, {database.port}))"
+    ))  # fmt: skip
+    assert out.split() == ["timeout", "timeout"]
+    dns = run(hub, "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                   "try:\n    s.sendto(b'x', ('8.8.8.8', 53)); print('sent')\n"
+                   "except OSError as e:\n    print(errno.errorcode[e.errno])")  # fmt: skip
+    assert dns == "ENETUNREACH"
+    assert hub.request("GET", "/hub/api/")[0] == 200
+
+
+def test_the_kernel_cannot_undo_isolation(hub: Hub) -> None:
+    assert hub.start_server("alice", "brca-study")[0] == 201
+    for command in (["ip", "route", "add", "default", "dev", "lo"], ["nft", "flush", "ruleset"],
+                    ["ip", "addr", "add", "10.99.0.1/32", "dev", "lo"]):  # fmt: skip
+        code = (
+            f"import subprocess\nprint(subprocess.run({command!r}, capture_output=True).returncode)"
+        )
+        assert run(hub, code) != "0", command
