@@ -41,7 +41,6 @@ c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 50
 c.JupyterHub.spawner_class = "wgs_tre.hub.spawner.ProjectSpawner"
 c.ProjectSpawner.sessions_root = str(STATE / "sessions")
-c.ProjectSpawner.proxy_port = int(os.environ.get("WGS_TRE_PACKAGE_PROXY_PORT", "0"))
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
@@ -64,6 +63,21 @@ c.JupyterHub.services = [
         "environment": {**service_env, "WGS_TRE_SESSIONS_ROOT": str(STATE / "sessions")},
     },
 ]
+# The package proxy: sessions install approved packages through it (policies/egress.yaml).
+package_proxy_port = int(os.environ.get("WGS_TRE_PACKAGE_PROXY_PORT", "3128"))
+if package_proxy_port:
+    c.JupyterHub.services.append(
+        {
+            "name": "wgs-tre-packages",
+            "command": [sys.executable, "-m", "wgs_tre.services.package_proxy"],
+            "environment": {
+                **service_env,
+                "WGS_TRE_SESSIONS_ROOT": str(STATE / "sessions"),
+                "WGS_TRE_PACKAGE_PROXY_PORT": str(package_proxy_port),
+            },
+        }
+    )
+c.ProjectSpawner.proxy_port = package_proxy_port
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", "access:services!service=wgs-tre-data"]},
 ]

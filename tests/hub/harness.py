@@ -48,6 +48,7 @@ class Hub:
     def __post_init__(self) -> None:
         self.port = free_port()
         self.hub_api_port = free_port()
+        self.package_proxy_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
@@ -69,6 +70,7 @@ class Hub:
             "WGS_TRE_HUB_API_PORT": str(self.hub_api_port),
             "WGS_TRE_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
             "WGS_TRE_DATA_SERVICE_PORT": str(free_port()),
+            "WGS_TRE_PACKAGE_PROXY_PORT": str(self.package_proxy_port),
             "WGS_TRE_DATABASE_URL": self.store_url,
             "WGS_TRE_POLICY_DIR": str(self.policy_dir),
             "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",

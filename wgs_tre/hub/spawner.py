@@ -119,11 +119,27 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         self.ip = plan.ns_ip
         self.port = 8888
         self.notebook_dir = str(self.dirs.workspace)
+        self._register(plan.ns_ip)
         try:
             return await super().start()  # type: ignore[no-any-return]
         except BaseException:
             netns.teardown(plan.name)
+            self._unregister()
             raise
+
+    # The registry maps a session's address to its user and project, for services that only
+    # see a client address (the package proxy's audit events).
+    def _registry(self) -> Path:
+        path = Path(self.sessions_root) / "run"
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+
+    def _register(self, address: str) -> None:
+        (self._registry() / address).write_text(f"{self.user.name} {self.name}\n")
+
+    def _unregister(self) -> None:
+        if self.ip:
+            (self._registry() / self.ip).unlink(missing_ok=True)
 
     def make_preexec_fn(self, name: str) -> Callable[[], None]:
         namespace, account, dirs = self.netns_name, self.account, self.dirs
@@ -154,6 +170,9 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         )
         if proxy:
             env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, http_proxy=proxy, https_proxy=proxy)
+            # The hub's own endpoints (API, data service) are reached directly, not proxied.
+            direct = f"{netns.HUB_ADDRESS},127.0.0.1,localhost,{self.ip}"
+            env.update(NO_PROXY=direct, no_proxy=direct)
         return env
 
     async def stop(self, now: bool = False) -> None:
@@ -163,6 +182,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             if self.netns_name:
                 netns.teardown(self.netns_name)
                 self.netns_name = ""
+            self._unregister()
             await asyncio.get_running_loop().run_in_executor(None, self._audit_stop)
 
     def _audit_stop(self) -> None:
