@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from wgs_tre.hub import netns
+from wgs_tre.policy import load_policies
 
 c = get_config()  # type: ignore[name-defined]
 REPO = Path(__file__).resolve().parent.parent
@@ -78,8 +79,39 @@ if package_proxy_port:
         }
     )
 c.ProjectSpawner.proxy_port = package_proxy_port
+# Session life cycle (policies/sessions.yaml): stop sessions whose access ended, and idle ones.
+session_policy = load_policies(
+    Path(service_env.get("WGS_TRE_POLICY_DIR", REPO / "policies"))
+).sessions
+c.JupyterHub.services += [
+    {
+        "name": "wgs-tre-session-watch",
+        "command": [sys.executable, "-m", "wgs_tre.services.session_watch"],
+        "environment": service_env,
+    },
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--timeout={session_policy.idle_timeout_seconds}",
+        ],
+    },
+]
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", "access:services!service=wgs-tre-data"]},
+    {
+        "name": "session-services",
+        "services": ["wgs-tre-session-watch", "idle-culler"],
+        "scopes": [
+            "list:users",
+            "read:users:activity",
+            "read:servers",
+            "delete:servers",
+            "admin:servers",
+        ],
+    },
 ]
 c.ProjectSpawner.data_service_url = f"{data_url}/services/wgs-tre-data/"
 c.Spawner.server_token_scopes = lambda spawner: [

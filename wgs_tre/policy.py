@@ -96,11 +96,19 @@ class EgressPolicy(_Strict):
         return () if value is None else value
 
 
+class SessionPolicy(_Strict):
+    """``sessions.yaml``: idle timeout and how fast sessions stop after access ends."""
+
+    idle_timeout_seconds: int = Field(default=3600, ge=60)
+    revocation_grace_seconds: int = Field(default=30, ge=1, le=3600)
+
+
 @dataclass(frozen=True)
 class Policies:
     roles: RolePolicy = field(default_factory=RolePolicy)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
     egress: EgressPolicy = field(default_factory=EgressPolicy)
+    sessions: SessionPolicy = field(default_factory=SessionPolicy)
     source: Path | None = None
 
 
@@ -137,5 +145,6 @@ def load_policies(directory: Path) -> Policies:
         roles=_validate(RolePolicy, directory / "roles.yaml"),
         review=_validate(ReviewPolicy, directory / "review.yaml"),
         egress=_validate(EgressPolicy, directory / "egress.yaml"),
+        sessions=_validate(SessionPolicy, directory / "sessions.yaml"),
         source=directory,
     )

@@ -54,6 +54,7 @@ def hub_world() -> Iterator[World]:
     world.apply("pending-study", members=[])
     world.approved("revoked-study", members=[])
     approvals.revoke(world.ctx("sam"), "revoked-study", "breach")
+    world.approved("revocable-study", members=[])
     world.approved("expired-study", members=[])
     with store.session() as session:  # time passing: the approval's end moves into the past
         session.execute(
@@ -65,9 +66,24 @@ def hub_world() -> Iterator[World]:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+GRACE = 3  # seconds; policies/sessions.yaml ships 30
+
+
 @pytest.fixture(scope="module")
-def hub(hub_world: World) -> Iterator[Hub]:
-    running = Hub(hub_world.store.url.render_as_string(False), REPO / "policies")
+def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped policies, with a short revocation grace period so tests need not wait."""
+    directory = tmp_path_factory.mktemp("policies")
+    for path in (REPO / "policies").glob("*.yaml"):
+        shutil.copy(path, directory / path.name)
+    (directory / "sessions.yaml").write_text(
+        f"idle_timeout_seconds: 3600\nrevocation_grace_seconds: {GRACE}\n"
+    )
+    return directory
+
+
+@pytest.fixture(scope="module")
+def hub(hub_world: World, policy_dir: Path) -> Iterator[Hub]:
+    running = Hub(hub_world.store.url.render_as_string(False), policy_dir)
     running.start()
     yield running
     running.stop()

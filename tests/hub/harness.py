@@ -60,7 +60,8 @@ class Hub:
             f"c = get_config()\nload_subconfig({str(REPO / 'hub' / 'jupyterhub_config.py')!r})\n"
             f"c.JupyterHub.services.append({{'name': 'tester', 'api_token': {self.token!r}}})\n"
             "c.JupyterHub.load_roles.append({'name': 'tester', 'services': ['tester'], 'scopes': "
-            "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users']})\n"
+            "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users', "
+            "'list:services', 'read:services']})\n"
             f"{self.extra_config}\n"
         )
         env = {

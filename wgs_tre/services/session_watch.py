@@ -1,0 +1,79 @@
+"""The session watcher: running sessions stop once their access ends.
+
+Every ``revocation_grace_seconds / 2`` it lists the hub's running named servers and asks the
+governance store whether each user is still an active member of an approved project (the same
+check as the spawner). A server whose approval was suspended, revoked or expired, or whose user
+was removed from the project or disabled, is stopped through the hub API and the stop audited.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+
+from wgs_tre.audit import record
+from wgs_tre.config import load_settings
+from wgs_tre.errors import NotFound
+from wgs_tre.governance.membership import AccessRefused, check_active_member
+from wgs_tre.policy import Policies, load_policies
+from wgs_tre.store import Store
+from wgs_tre.store.models import utcnow
+from wgs_tre.types import Decision
+
+__all__ = ["main", "sweep_once"]
+
+
+class HubAPI:
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url.rstrip("/"), token
+
+    def call(self, method: str, path: str) -> object:
+        request = urllib.request.Request(  # noqa: S310 - the hub's own http(s) API URL
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            body = response.read()
+            return json.loads(body) if body else None
+
+    def running(self) -> Iterator[tuple[str, str]]:
+        users = self.call("GET", "/users?state=active")
+        assert isinstance(users, list)
+        for user in users:
+            for name in user.get("servers", {}):
+                if name:
+                    yield user["name"], name
+
+
+def sweep_once(store: Store, policies: Policies, hub: HubAPI) -> list[tuple[str, str]]:
+    """Stop every running session whose user may no longer use its project; return them."""
+    stopped = []
+    for user, project in list(hub.running()):
+        try:
+            with store.session() as session:
+                check_active_member(session, policies, user, project, utcnow())
+            continue
+        except (AccessRefused, NotFound) as ended:
+            reason = ended.message
+        hub.call("DELETE", f"/users/{user}/servers/{project}")
+        record(store, actor="session-watcher", action="session.stop", project=project,
+               decision=Decision.REFUSED, reason=f"{user}'s access ended: {reason}")  # fmt: skip
+        stopped.append((user, project))
+    return stopped
+
+
+def main() -> None:
+    settings = load_settings()
+    store = Store(settings.store_url)
+    policies = load_policies(settings.policy_dir)
+    hub = HubAPI(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    interval = max(1.0, policies.sessions.revocation_grace_seconds / 2)
+    while True:
+        sweep_once(store, policies, hub)
+        time.sleep(interval)
+
+
+if __name__ == "__main__":
+    main()
