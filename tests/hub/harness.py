@@ -162,15 +162,18 @@ class Hub:
             time.sleep(0.2)
 
     # -- kernels ------------------------------------------------------------------------------
-    def execute(self, user: str, server: str, code: str, timeout: float = 120) -> str:
+    def execute(
+        self, user: str, server: str, code: str, timeout: float = 120, kernel: str = "python3"
+    ) -> str:
         """Run ``code`` in a new kernel of the server; return stdout (raise on an error)."""
         base = f"/user/{user}/{server}/api"
-        status, kernel = self.request("POST", f"{base}/kernels", {"name": "python3"})
-        assert status == 201, kernel
+        status, started = self.request("POST", f"{base}/kernels", {"name": kernel})
+        assert status == 201, started
+        kernel_id = started["id"]
         try:
-            return IOLoop().run_sync(lambda: self._run(base, kernel["id"], code), timeout=timeout)
+            return IOLoop().run_sync(lambda: self._run(base, kernel_id, code), timeout=timeout)
         finally:
-            self.request("DELETE", f"{base}/kernels/{kernel['id']}")
+            self.request("DELETE", f"{base}/kernels/{kernel_id}")
 
     async def _run(self, base: str, kernel_id: str, code: str) -> str:
         url = self.url.replace("http", "ws") + f"{base}/kernels/{kernel_id}/channels"

@@ -97,6 +97,7 @@ def test_open_project_in_a_kernel_gets_consented_pseudonymised_data(
         "print(any(s.startswith('P0') for s in v.sample_id.values.tolist()))\n"
     ))  # fmt: skip
     datasets, sizes, leaked = out.strip().splitlines()
+    assert "P0000" not in hub.logs()  # no participant ids in hub, server or service logs
     assert datasets == "[('cohort@1', 'variants'), ('wgs@1', 'variants')]"
     assert sizes == "30 500 True"  # the 10 withdrawn participants are absent
     assert leaked == "False"
@@ -117,3 +118,14 @@ def test_a_session_cannot_open_another_project_or_the_raw_data(hub: Hub, hub_wor
     raw = hub_world.tmp / "datasets"
     with pytest.raises(KernelError, match="PermissionError"):
         hub.execute("bob", "brca-study", f"import os; os.listdir({str(raw)!r})")
+
+
+def test_the_session_offers_the_project_kernel(hub: Hub) -> None:
+    assert hub.start_server("bob", "brca-study")[0] == 201
+    status, specs = hub.request("GET", "/user/bob/brca-study/api/kernelspecs")
+    assert status == 200
+    names = {spec["spec"]["display_name"] for spec in specs["kernelspecs"].values()}
+    assert "WGS TRE - brca-study" in names
+    out = hub.execute("bob", "brca-study", "from wgs_tre import open_project\n"
+                      "print(open_project().project)", kernel="wgs-tre")  # fmt: skip
+    assert out.strip() == "brca-study"

@@ -14,8 +14,10 @@ otherwise the spawn is refused with the reason and audited. A started server:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from wgs_tre.types import Decision
 
 __all__ = ["ProjectSpawner"]
 
+KERNEL_TEMPLATE = Path(__file__).resolve().parents[2] / "kernels" / "wgs-tre" / "kernel.json"
 # Settings of the hub process that must not reach a session.
 _PRIVATE_ENV = ("WGS_TRE_DATABASE_URL", "WGS_TRE_DATA_DIR", "WGS_TRE_CONFIG", "WGS_TRE_POLICY_DIR")
 
@@ -63,6 +66,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
     netns_name = Unicode("")
     account: accounts.SessionAccount
     dirs: accounts.ProjectDirs
+    jupyter_path: Path
 
     # -- governance --------------------------------------------------------------------------
     def _store(self) -> tuple[Store, Any]:
@@ -119,6 +123,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         self.ip = plan.ns_ip
         self.port = 8888
         self.notebook_dir = str(self.dirs.workspace)
+        self.jupyter_path = await loop.run_in_executor(None, self._kernel_path)
         self._register(plan.ns_ip)
         try:
             return await super().start()  # type: ignore[no-any-return]
@@ -133,6 +138,20 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         path = Path(self.sessions_root) / "run"
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
+
+    def _kernel_path(self) -> Path:
+        """Render the "WGS TRE - <project>" kernel spec where this session's Jupyter finds it."""
+        template = json.loads(KERNEL_TEMPLATE.read_text())
+        template["argv"] = [sys.executable if a == "{python}" else a for a in template["argv"]]
+        template["display_name"] = template["display_name"].replace("{project}", self.name)
+        root: Path = Path(self.sessions_root) / "kernels" / str(self.name)
+        spec = root / "kernels" / "wgs-tre"
+        spec.mkdir(parents=True, exist_ok=True)
+        (spec / "kernel.json").write_text(json.dumps(template, indent=1))
+        for path in (root.parent, root, root / "kernels", spec):
+            path.chmod(0o755)
+        (spec / "kernel.json").chmod(0o644)
+        return root
 
     def _register(self, address: str) -> None:
         (self._registry() / address).write_text(f"{self.user.name} {self.name}\n")
@@ -167,6 +186,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             WGS_TRE_WORKSPACE=str(self.dirs.workspace),
             WGS_TRE_DISPENSAL=str(self.dirs.dispensal),
             WGS_TRE_DATA_SERVICE=self.data_service_url,
+            JUPYTER_PATH=str(self.jupyter_path),
         )
         if proxy:
             env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, http_proxy=proxy, https_proxy=proxy)
