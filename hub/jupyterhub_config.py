@@ -101,6 +101,8 @@ c.JupyterHub.services += [
 ]
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", "access:services!service=wgs-tre-data"]},
+    {"name": "tre-steward", "groups": ["steward"], "scopes": ["custom:wgs-tre:review"]},
+    {"name": "tre-expert-panel", "groups": ["expert_panel"], "scopes": ["custom:wgs-tre:reports"]},
     {
         "name": "session-services",
         "services": ["wgs-tre-session-watch", "idle-culler"],
@@ -120,8 +122,21 @@ c.Spawner.server_token_scopes = lambda spawner: [
     "users:activity!user",
 ]
 
-# Sign-in: NativeAuthenticator (new accounts wait for approval), unless overridden.
-c.JupyterHub.authenticator_class = os.environ.get("WGS_TRE_AUTHENTICATOR", "native")
+# Sign-in: NativeAuthenticator accounts gated by governance approval, optional TOTP; TRE roles
+# become hub groups. For production single sign-on set WGS_TRE_AUTHENTICATOR=generic-oauth
+# (OAuthenticator) and its OIDC settings; roles then come from the IdP's groups claim.
+c.JupyterHub.authenticator_class = os.environ.get(
+    "WGS_TRE_AUTHENTICATOR", "wgs_tre.hub.auth.TREAuthenticator"
+)
+c.NativeAuthenticator.open_signup = True  # approval happens in the governance store instead
+c.NativeAuthenticator.allow_2fa = True
+c.NativeAuthenticator.minimum_password_length = 10
+c.Authenticator.manage_groups = True
+c.Authenticator.allow_all = True  # who may do what is decided by governance, not by the hub
+c.JupyterHub.custom_scopes = {
+    "custom:wgs-tre:review": {"description": "Review data-use applications and outputs."},
+    "custom:wgs-tre:reports": {"description": "Review per-patient reports as an expert panel."},
+}
 
 # Servers left by a hub that died leave their namespaces behind: sweep them at start.
 netns.ensure_hub_address()

@@ -29,6 +29,7 @@ __all__ = [
     "get_organisation",
     "grant_role",
     "list_users",
+    "register_signup",
 ]
 
 # Unix-account friendly, because hub sessions run as per-user system accounts.
@@ -125,6 +126,21 @@ def list_users(ctx: Context) -> list[UserView]:
     with ctx.transaction(Action.USER_LIST, audited=False) as tx:
         users = tx.session.scalars(select(User).order_by(User.username))
         return [UserView.of(u) for u in users]
+
+
+def register_signup(store: Store, username: str) -> UserView:
+    """Record a self-service sign-up: a pending account with no roles, until a steward or admin
+    approves it (``wgs-tre users approve``) and an admin grants roles. Idempotent."""
+    check_username(username)
+    with store.session() as session:
+        existing = session.scalar(select(User).where(User.username == username))
+        if existing is not None:
+            return UserView.of(existing)
+        user = User(username=username, state=UserState.PENDING, created_at=utcnow(), role_rows=[])
+        session.add(user)
+        append(session, actor=f"signup:{username}", action=Action.USER_CREATE,
+               reason="self-service sign-up, pending approval")  # fmt: skip
+        return UserView.of(user)
 
 
 def bootstrap_admin(store: Store, username: str, *, by: str) -> UserView:

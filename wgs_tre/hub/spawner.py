@@ -151,6 +151,13 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         for path in (root.parent, root, root / "kernels", spec):
             path.chmod(0o755)
         (spec / "kernel.json").chmod(0o644)
+        # JupyterLab's news pop-up fetches from the internet, which sessions cannot reach.
+        labconfig = root / "labconfig"
+        labconfig.mkdir(exist_ok=True)
+        disabled = {"@jupyterlab/apputils-extension:announcements": True}
+        (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
+        labconfig.chmod(0o755)
+        (labconfig / "page_config.json").chmod(0o644)
         return root
 
     def _register(self, address: str) -> None:
@@ -187,6 +194,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             WGS_TRE_DISPENSAL=str(self.dirs.dispensal),
             WGS_TRE_DATA_SERVICE=self.data_service_url,
             JUPYTER_PATH=str(self.jupyter_path),
+            JUPYTER_CONFIG_PATH=str(self.jupyter_path),
         )
         if proxy:
             env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, http_proxy=proxy, https_proxy=proxy)

@@ -1,0 +1,179 @@
+"""The demo: a real JupyterHub on 127.0.0.1 with a synthetic cohort, demo accounts and projects.
+
+First run: creates the governance store, organisations and accounts (researcher, second
+researcher, two stewards, an expert-panel member, an admin), generates and ingests a synthetic
+cohort (genotypes, clinical FHIR, consent), approves one project and leaves one pending, then
+starts the hub and prints the URL and the passwords. Later runs reuse all of it (``--fresh``
+starts over). Ctrl-C stops the hub and every session cleanly. Needs root (sessions get network
+namespaces and their own accounts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PEOPLE = [
+    # username, role, organisation, who
+    ("alice", "researcher", "University of Tokyo", "researcher (member of lung-cancer)"),
+    ("bob", "researcher", "Acme Pharma", "researcher (applicant of drug-targets, pending)"),
+    ("sato", "steward", "National Genome Centre", "data steward"),
+    ("suzuki", "steward", "National Genome Centre", "data steward"),
+    ("kenji", "expert_panel", "National Genome Centre", "expert panel member"),
+    ("admin", "admin", None, "TRE admin"),
+]
+
+
+def say(text: str) -> None:
+    print(f"\033[1m==> {text}\033[0m", flush=True)
+
+
+def prepare(state: Path, samples: int, variants: int) -> None:
+    """Everything the hub serves: store, accounts, cohort, projects (first run only)."""
+    from wgs_tre.config import load_settings
+    from wgs_tre.consent import registry
+    from wgs_tre.duo import Purpose
+    from wgs_tre.governance import Context, projects, review, users
+    from wgs_tre.ingest.fhir import ingest_fhir
+    from wgs_tre.ingest.vcf import ingest_vcf
+    from wgs_tre.policy import load_policies
+    from wgs_tre.store import Store
+    from wgs_tre.synth import GenotypeSpec, make_cohort
+    from wgs_tre.types import OrgType, Role, Vote
+
+    settings = load_settings()
+    store = Store(settings.store_url)
+    store.upgrade()
+    policies = load_policies(settings.policy_dir)
+    users.bootstrap_admin(store, "admin", by="demo")
+
+    def ctx(actor: str) -> Context:
+        return Context(store, policies, actor)
+
+    say("organisations and accounts")
+    for name, kind in [("University of Tokyo", OrgType.ACADEMIC), ("Acme Pharma", OrgType.INDUSTRY),
+                       ("National Genome Centre", OrgType.ACADEMIC)]:  # fmt: skip
+        users.create_organisation(ctx("admin"), name, kind)
+    for name, role, org, _ in PEOPLE[:-1]:
+        users.create_user(ctx("admin"), name, roles={Role(role)}, organisation=org)
+
+    say(f"a synthetic cohort of {samples} participants and {variants} variants")
+    cohort = make_cohort(state / "cohort", GenotypeSpec(samples=samples, variants=variants))
+    root = settings.data_dir / "datasets"
+    ingest_vcf(ctx("sato"), cohort.vcf, "wgs", root=root)
+    ingest_fhir(ctx("sato"), cohort.fhir, "clinical", mapping=cohort.mapping, root=root)
+    registry.import_file(ctx("sato"), cohort.consent)
+
+    say("one approved project (lung-cancer) and one pending (drug-targets)")
+    expiry = dt.date.today() + dt.timedelta(days=180)
+    projects.apply(ctx("alice"), "lung-cancer", title="Germline risk in lung cancer",
+                   purpose=Purpose.parse("GRU"), ethics_ref="UT-IRB-2026-042",
+                   datasets=["wgs@1", "clinical@1"], members=[], expiry=expiry)  # fmt: skip
+    for steward in ("sato", "suzuki"):
+        review.vote(ctx(steward), "lung-cancer", Vote.APPROVE)
+    review.approve(ctx("sato"), "lung-cancer")
+    projects.apply(ctx("bob"), "drug-targets", title="Target discovery",
+                   purpose=Purpose.parse("GRU"), ethics_ref="ACME-EC-9",
+                   datasets=["wgs@1"], members=[], expiry=expiry)  # fmt: skip
+    store.dispose()
+
+
+def passwords(state: Path) -> dict[str, str]:
+    path = state / "passwords.txt"
+    if not path.exists():
+        path.write_text("".join(f"{name} {secrets.token_urlsafe(9)}\n" for name, *_ in PEOPLE))
+        path.chmod(0o600)
+    return dict(line.split() for line in path.read_text().splitlines())
+
+
+def wait_for(url: str, hub: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if hub.poll() is not None:
+            sys.exit(f"the hub exited (code {hub.returncode}); see the output above")
+        try:
+            urllib.request.urlopen(f"{url}/hub/api/", timeout=2)  # noqa: S310 - our own URL
+            return
+        except OSError:
+            time.sleep(0.5)
+    sys.exit("the hub did not come up in time")
+
+
+def stop(hub: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and if the hub hangs cleaning up its services, end its whole process group."""
+    if hub.poll() is None:
+        hub.send_signal(signal.SIGTERM)
+        try:
+            hub.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.pid, signal.SIGKILL)
+            hub.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state", type=Path, default=REPO / "var" / "demo", help="state dir")
+    parser.add_argument("--fresh", action="store_true", help="start over")
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1")
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--variants", type=int, default=20_000)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("the demo hub needs root: sessions get network namespaces and their own accounts")
+    state = args.state.resolve()
+    if args.fresh and state.exists():
+        shutil.rmtree(state)
+    state.mkdir(parents=True, exist_ok=True)
+    for path in [state, *state.parents]:
+        path.chmod(path.stat().st_mode | 0o111)  # session accounts must traverse to their files
+    url = f"http://127.0.0.1:{args.port}"
+    os.environ.update(
+        WGS_TRE_DATA_DIR=str(state / "data"),
+        WGS_TRE_POLICY_DIR=str(REPO / "policies"),
+        WGS_TRE_HUB_STATE=str(state / "hub"),
+        WGS_TRE_HUB_URL=url,
+    )
+    os.environ.pop("WGS_TRE_DATABASE_URL", None)
+    if not (state / "ready").exists():
+        prepare(state, args.samples, args.variants)
+        (state / "ready").write_text("prepared\n")
+    else:
+        say(f"reusing the demo state in {state} (--fresh starts over)")
+    secrets_by_user = passwords(state)
+    say(f"starting JupyterHub on {url}")
+    config = REPO / "hub" / "jupyterhub_config.py"
+    hub = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(config)], cwd=state,
+                           start_new_session=True)  # fmt: skip
+    try:
+        wait_for(url, hub)
+        from wgs_tre.hub.auth import add_signin
+
+        for name, password in secrets_by_user.items():
+            add_signin(f"sqlite:///{state / 'hub' / 'jupyterhub.sqlite'}", name, password)
+        print(f"\n  The TRE is up: {url}\n")
+        for name, _, _, who in PEOPLE:
+            print(f"    {name:<8} {secrets_by_user[name]:<14} {who}")
+        print(f"\n  Researchers open a project session at {url}/hub/spawn/alice/lung-cancer")
+        print("  Stewards use the CLI, e.g.:")
+        print(f"    WGS_TRE_DATA_DIR={state / 'data'} .venv/bin/wgs-tre --as sato projects list")
+        print("\n  Ctrl-C stops the hub and every session.\n", flush=True)
+        hub.wait()
+    except KeyboardInterrupt:
+        say("stopping the hub")
+    finally:
+        stop(hub)
+
+
+if __name__ == "__main__":
+    main()
