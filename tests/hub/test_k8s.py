@@ -1,0 +1,36 @@
+"""The Kubernetes NetworkPolicy is generated from the same egress policy as the nftables rules,
+and the committed Helm values are what the generator produces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from wgs_tre.hub.k8s import helm_values
+from wgs_tre.policy import EgressPolicy, load_policies
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_committed_values_match_the_policy() -> None:
+    expected = helm_values(load_policies(REPO / "policies").egress)
+    assert (REPO / "images" / "helm-values.yaml").read_text() == expected, (
+        "images/helm-values.yaml is stale: run wgs-tre hub helm-values -o images/helm-values.yaml"
+    )
+
+
+def test_the_network_policy_mirrors_the_allowlist() -> None:
+    egress = EgressPolicy.model_validate(
+        {"allow": [{"address": "10.20.0.5", "port": 443}], "proxy": {"hosts": ["pypi.org"]}}
+    )
+    values = yaml.safe_load(helm_values(egress))
+    policy = values["singleuser"]["networkPolicy"]
+    assert policy["enabled"] is True
+    assert not any(policy["egressAllowRules"].values())  # no DNS, metadata or internet
+    blocks = [rule for rule in policy["egress"] if "ipBlock" in rule["to"][0]]
+    assert blocks == [{"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}],
+                       "ports": [{"protocol": "TCP", "port": 443}]}]  # fmt: skip
+    assert values["x-wgs-tre-package-proxy-hosts"] == ["pypi.org"]
+    empty = yaml.safe_load(helm_values(EgressPolicy()))["singleuser"]["networkPolicy"]["egress"]
+    assert all("podSelector" in rule["to"][0] for rule in empty)  # default deny: TRE pods only
