@@ -34,3 +34,11 @@ def test_the_network_policy_mirrors_the_allowlist() -> None:
     assert values["x-wgs-tre-package-proxy-hosts"] == ["pypi.org"]
     empty = yaml.safe_load(helm_values(EgressPolicy()))["singleuser"]["networkPolicy"]["egress"]
     assert all("podSelector" in rule["to"][0] for rule in empty)  # default deny: TRE pods only
+
+
+def test_the_production_sign_in_is_installed() -> None:
+    """WGS_TRE_AUTHENTICATOR=generic-oauth (OIDC) must resolve to an installed authenticator."""
+    from importlib.metadata import entry_points
+
+    names = {e.name for e in entry_points(group="jupyterhub.authenticators")}
+    assert {"generic-oauth", "native"} <= names
