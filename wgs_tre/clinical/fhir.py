@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pandas as pd
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from wgs_tre.errors import InvalidInput
+from wgs_tre.fhirio import read_resources
 
 __all__ = ["TABLES", "ClinicalTables", "CodeMap", "read_clinical"]
 
@@ -68,39 +67,6 @@ class ClinicalTables:
         }
         frames["survival"] = _survival(self.rows)
         return frames
-
-
-def _documents(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
-    data = path.read_bytes()
-    if path.suffix.lower() in {".ndjson", ".jsonl"}:
-        for number, line in enumerate(data.splitlines(), start=1):
-            if line.strip():
-                try:
-                    yield orjson.loads(line), f"{path.name} line {number}"
-                except orjson.JSONDecodeError as exc:
-                    raise InvalidInput(
-                        f"{path.name} line {number}", f"not valid JSON: {exc.msg}"
-                    ) from None
-        return
-    try:
-        yield orjson.loads(data), path.name
-    except orjson.JSONDecodeError as exc:
-        where = f"{path.name} line {exc.lineno} column {exc.colno}"
-        raise InvalidInput(where, f"not valid JSON: {exc.msg}") from None
-
-
-def _resources(path: Path) -> Iterator[tuple[dict[str, Any], str]]:
-    for document, where in _documents(path):
-        if not isinstance(document, dict):
-            raise InvalidInput(where, "expected a FHIR resource or Bundle")
-        if document.get("resourceType") == "Bundle":
-            for index, entry in enumerate(document.get("entry") or []):
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if not isinstance(resource, dict):
-                    raise InvalidInput(f"{where} entry[{index}]", "entry has no resource")
-                yield resource, f"{where} entry[{index}]"
-        else:
-            yield document, where
 
 
 def _subject(resource: Any, where: str) -> str:
@@ -204,9 +170,7 @@ def read_clinical(paths: list[Path], codes: CodeMap) -> ClinicalTables:
     """Validate and read every supported resource in ``paths``; the first problem raises."""
     out = ClinicalTables()
     for path in paths:
-        if not path.exists():
-            raise InvalidInput(str(path), "no such file")
-        for raw, where in _resources(path):
+        for raw, where in read_resources(path):
             kind = raw.get("resourceType")
             if kind not in SUPPORTED:
                 out.skipped[str(kind)] += 1

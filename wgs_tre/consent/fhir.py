@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fhir.resources.R4B.consent import Consent
 from pydantic import ValidationError
 
 from wgs_tre import duo
 from wgs_tre.errors import InvalidInput
+from wgs_tre.fhirio import read_resources
 
 __all__ = ["ICD10_SYSTEM", "OPTION_SYSTEM", "ConsentFacts", "read_consents"]
 
@@ -164,61 +164,25 @@ def interpret(resource: dict[str, Any], where: str) -> ConsentFacts:
     )
 
 
-def _resources(document: Any, where: str) -> Iterator[tuple[dict[str, Any], str]]:
-    """Consent resources of one JSON document (a Consent or a Bundle), with their location."""
-    if not isinstance(document, dict) or "resourceType" not in document:
-        raise InvalidInput(where, "expected a FHIR resource (a JSON object with resourceType)")
-    kind = document["resourceType"]
-    if kind == "Consent":
-        yield document, where
-    elif kind == "Bundle":
-        entries = document.get("entry", [])
-        if not isinstance(entries, list):
-            raise InvalidInput(where, "Bundle.entry must be a list")
-        for index, entry in enumerate(entries):
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict):
-                raise InvalidInput(f"{where} entry[{index}]", "entry has no resource")
-            if resource.get("resourceType") == "Consent":
-                yield resource, f"{where} entry[{index}]"
-    else:
-        raise InvalidInput(where, f"expected a Consent or a Bundle, found {kind}")
-
-
-def _documents(path: Path, data: bytes) -> Iterator[tuple[Any, str]]:
-    name = path.name
-    if path.suffix.lower() in {".ndjson", ".jsonl"}:
-        for number, line in enumerate(data.splitlines(), start=1):
-            if line.strip():
-                where = f"{name} line {number}"
-                try:
-                    yield orjson.loads(line), where
-                except orjson.JSONDecodeError as exc:
-                    raise InvalidInput(where, f"not valid JSON: {exc.msg}") from None
-    else:
-        try:
-            yield orjson.loads(data), name
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"{name} line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}"
-            ) from None
-
-
 def read_consents(path: Path, data: bytes) -> list[ConsentFacts]:
     """Every Consent in a file, validated and interpreted; the first problem raises."""
     facts: list[ConsentFacts] = []
     seen: dict[tuple[str, str], str] = {}
-    for document, where in _documents(path, data):
-        for resource, location in _resources(document, where):
-            fact = interpret(resource, location)
-            key = (fact.fhir_id, fact.fhir_version)
-            if key in seen:
-                raise InvalidInput(
-                    fact.where,
-                    f"Consent/{fact.fhir_id} version {fact.fhir_version} also at {seen[key]}",
-                )
-            seen[key] = fact.where
-            facts.append(fact)
+    for resource, location in read_resources(path, data):
+        kind = resource.get("resourceType")
+        if kind != "Consent":
+            if " entry[" not in location:  # other resources are skipped only inside Bundles
+                raise InvalidInput(location, f"expected a Consent or a Bundle, found {kind}")
+            continue
+        fact = interpret(resource, location)
+        key = (fact.fhir_id, fact.fhir_version)
+        if key in seen:
+            raise InvalidInput(
+                fact.where,
+                f"Consent/{fact.fhir_id} version {fact.fhir_version} also at {seen[key]}",
+            )
+        seen[key] = fact.where
+        facts.append(fact)
     if not facts:
         raise InvalidInput(path.name, "holds no Consent resources")
     return facts
