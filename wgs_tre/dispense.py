@@ -8,10 +8,12 @@ ordered by pseudonym, so the position of a sample does not link views of differe
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
 from wgs_tre.access import Grant, pseudonym
+from wgs_tre.backends.packed import pack_dosages, packed_width, select_samples
 from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.errors import InvalidInput
 
@@ -32,6 +34,7 @@ def variants_view(grant: Grant) -> xr.Dataset:
     view = stored.drop_vars("sample_id").isel(samples=keep[order])
     view["sample_id"] = ("samples", names[order])
     view["call_genotype_mask"] = view.call_genotype < 0
+    view["call_dosage_packed"] = (("variants", "samples_packed"), _packed(stored, keep[order]))
     view.attrs = {
         "project": grant.project,
         "dataset": grant.dataset,
@@ -39,3 +42,20 @@ def variants_view(grant: Grant) -> xr.Dataset:
         "dispensed_at": grant.at.isoformat(),
     }
     return view
+
+
+def _packed(stored: xr.Dataset, columns: np.ndarray) -> da.Array:
+    """Packed dosages of the selected samples, in view order (lazily, one task per row chunk)."""
+    if "call_dosage_packed" in stored:
+        source = stored.call_dosage_packed.data.rechunk({1: -1})
+    else:  # stored before packed dosages existed: derive them from the genotypes
+        genotypes = stored.call_genotype.data.rechunk({1: -1, 2: -1})
+        width = (packed_width(stored.sizes["samples"]),)
+        source = genotypes.map_blocks(
+            pack_dosages, dtype=np.uint8, drop_axis=2, chunks=(genotypes.chunks[0], width)
+        )
+    width = (packed_width(len(columns)),)
+    selected: da.Array = source.map_blocks(
+        select_samples, columns, dtype=np.uint8, chunks=(source.chunks[0], width)
+    )
+    return selected

@@ -19,7 +19,7 @@ __all__ = ["SPECS", "Spec", "validate"]
 class Spec:
     name: str
     dims: tuple[str, ...]
-    kind: str  # numpy dtype kind: i integer, b bool, U/O/T string
+    kind: str  # numpy dtype kind: i integer, u unsigned, b bool, U/O/T string
     description: str
 
 
@@ -39,6 +39,12 @@ SPECS: dict[str, Spec] = {
         Spec("call_genotype", ("variants", "samples", "ploidy"), "i", "allele indices; -1 missing"),
         Spec("call_genotype_mask", ("variants", "samples", "ploidy"), "b", "true where missing"),
         Spec("call_genotype_phased", ("variants", "samples"), "b", "true if phased"),
+        Spec(
+            "call_dosage_packed",
+            ("variants", "samples_packed"),
+            "u",
+            "non-reference allele counts, 2 bits per call, 3 = missing (wgs_tre.backends.packed)",
+        ),
     ]
 }
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from wgs_tre import duo
 from wgs_tre.consent.fhir import ConsentFacts, read_consents
@@ -140,7 +140,12 @@ def _record(fact: ConsentFacts, import_id: int) -> ConsentRecord:
 def _versions_in_registry_order(
     session: Session, participant: str | None = None
 ) -> Iterator[ConsentRecord]:
-    query = select(ConsentRecord).order_by(ConsentRecord.participant_id, ConsentRecord.id)
+    # The stored FHIR resource is for history and audit, not for deciding: leave it unloaded.
+    query = (
+        select(ConsentRecord)
+        .options(defer(ConsentRecord.resource))
+        .order_by(ConsentRecord.participant_id, ConsentRecord.id)
+    )
     if participant is not None:
         query = query.where(ConsentRecord.participant_id == participant)
     yield from session.scalars(query.execution_options(yield_per=5000))

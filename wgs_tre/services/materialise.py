@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from wgs_tre.access import Grant
-from wgs_tre.backends.vcf_zarr import CHUNK_SAMPLES, CHUNK_VARIANTS
+from wgs_tre.backends.vcf_zarr import CHUNK_SAMPLES, CHUNK_VARIANTS, PACKED_COMPRESSOR
 from wgs_tre.clinical.fhir import TABLES
 from wgs_tre.clinical.views import clinical_view
 from wgs_tre.dispense import variants_view
@@ -55,6 +55,7 @@ def materialise(grant: Grant, dispensal: Path, gid: int) -> Path:
             view = view.chunk({"variants": CHUNK_VARIANTS, "samples": CHUNK_SAMPLES})
             for variable in view.variables.values():
                 variable.encoding = {}  # the stored chunking does not fit the selection
+            view.call_dosage_packed.encoding = {"compressors": [PACKED_COMPRESSOR]}
             view.to_zarr(str(staging), zarr_format=3, consolidated=False)
         else:
             staging.mkdir()

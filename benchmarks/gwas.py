@@ -1,0 +1,170 @@
+"""QC, linear GWAS and PCA: wgs_tre beside plink2 on the same governed data, 2 threads each.
+
+wgs_tre is timed from ``open_project()`` to results in memory, in a warm process (numba
+kernels compiled, one untimed run first); plink2 as whole processes on a .pgen made from the
+same VCF. Peak memory: resident high-water mark of the wgs_tre process during the operation
+(reset before each), and of each plink2 process. PCA: plink2 ``--pca approx 10`` on the same
+LD-thinned variants wgs_tre chose. Hail local[2] joins this table with the Hail engine.
+
+Targets (issue 6): QC within 2x of plink2, linear GWAS no slower, PCA at least 10x faster.
+
+Usage: .venv/bin/python benchmarks/gwas.py [--samples 2000] [--variants 100000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dask
+import numpy as np
+import pandas as pd
+
+from benchmarks._world import cohort_vcf, governed_world
+from wgs_tre.genomics import gwas_linear, pca, variant_stats
+from wgs_tre.project import open_project
+
+
+def peak_reset() -> None:
+    with open("/proc/self/clear_refs", "w") as fh:  # "5" resets the resident high-water mark
+        fh.write("5")
+
+
+def peak_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def phenotypes(ids: np.ndarray, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    covariates = pd.DataFrame(
+        {"age": rng.normal(55, 12, len(ids)), "sex": rng.integers(0, 2, len(ids))}, index=ids
+    )
+    trait = pd.DataFrame({"trait": rng.normal(size=len(ids))}, index=ids)
+    return trait, covariates
+
+
+def plink2(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Seconds and peak resident MB of one plink2 process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        ["plink2", "--threads", "2", "--allow-extra-chr", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"plink2 {' '.join(args)} failed; see {cwd}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=2_000)
+    parser.add_argument("--variants", type=int, default=100_000)
+    parser.add_argument("--keep", type=Path, help="reuse/keep data in this directory")
+    args = parser.parse_args()
+    dask.config.set(scheduler="threads", num_workers=2)
+    work = Path(tempfile.mkdtemp(prefix="wgs-tre-gwas-"))
+    cache = args.keep or work
+    vcf = cohort_vcf(cache, args.samples, args.variants)
+    state = cache / f"state-{args.samples}x{args.variants}"
+    settings = governed_world(state, vcf, args.samples)
+
+    def view():  # type: ignore[no-untyped-def]
+        return open_project("bench", user="alice", settings=settings).variants()
+
+    ids = view().sample_id.values
+    trait, covariates = phenotypes(ids)
+    operations = {
+        "QC (freq, missing, HWE)": lambda: variant_stats(view(), progress=False),
+        "linear GWAS, 2 covariates": lambda: gwas_linear(view(), trait, covariates, progress=False),
+        "PCA k=10": lambda: pca(view(), 10, progress=False),
+    }
+    ours: dict[str, tuple[float, float]] = {}
+    results = {}
+    for name, run in operations.items():
+        results[name] = run()  # warm-up: numba kernels compiled or loaded from cache
+        peak_reset()
+        start = time.perf_counter()
+        results[name] = run()
+        ours[name] = (time.perf_counter() - start, peak_mb())
+
+    # plink2 on the same samples, genotypes and phenotypes (written from the view).
+    out = work / "plink2"
+    out.mkdir()
+    subprocess.run(["plink2", "--vcf", str(vcf), "--make-pgen", "--threads", "2",
+                    "--allow-extra-chr", "--out", str(out / "all")], check=True,
+                   capture_output=True)  # fmt: skip
+    # Every participant consents in this world, so plink2 sees the same samples. A view's
+    # pseudonyms cannot be linked back to the VCF's ids (by design): plink2 gets traits and
+    # covariates drawn the same way, keyed by its own ids. Timings do not depend on the values.
+    psam = pd.read_csv(out / "all.psam", sep="\t")
+    their_trait, their_covariates = phenotypes(psam["#IID"].to_numpy(), seed=2)
+    their_trait.rename_axis("#IID").to_csv(out / "pheno.tsv", sep="\t")
+    their_covariates.rename_axis("#IID").to_csv(out / "covar.tsv", sep="\t")
+    used = np.flatnonzero(results["PCA k=10"].variant_pca_used.values)
+    pvar = pd.read_csv(out / "all.pvar", sep="\t", comment=None, skiprows=_header_lines(out))
+    (out / "pca.txt").write_text("\n".join(pvar.iloc[used, 2].astype(str)))
+    theirs = {
+        "QC (freq, missing, HWE)": plink2(
+            ["--pfile", "all", "--freq", "--missing", "--hardy", "--out", "qc"], out
+        ),
+        "linear GWAS, 2 covariates": plink2(
+            [
+                "--pfile",
+                "all",
+                "--pheno",
+                "pheno.tsv",
+                "--covar",
+                "covar.tsv",
+                "--glm",
+                "hide-covar",
+                "--out",
+                "lin",
+            ],
+            out,
+        ),
+        "PCA k=10": plink2(
+            ["--pfile", "all", "--extract", "pca.txt", "--pca", "approx", "10", "--out", "pca"],
+            out,
+        ),
+    }
+    genotypes = args.samples * args.variants
+    print(f"\n{args.samples:,} samples x {args.variants:,} variants (1% missing calls), "
+          f"2 threads; PCA on {len(used):,} LD-thinned variants")  # fmt: skip
+    print(f"{'operation':<28}{'tool':<9}{'seconds':>9}{'peak MB':>9}{'genotypes/s':>14}"
+          f"{'vs plink2':>11}")  # fmt: skip
+    targets = {"QC (freq, missing, HWE)": 2.0, "linear GWAS, 2 covariates": 1.0,
+               "PCA k=10": 0.1}  # fmt: skip
+    for name in operations:
+        for tool, (seconds, peak) in (("wgs_tre", ours[name]), ("plink2", theirs[name])):
+            ratio = seconds / theirs[name][0]
+            print(f"{name:<28}{tool:<9}{seconds:>9.2f}{peak:>9.0f}{genotypes / seconds:>14,.0f}"
+                  f"{ratio:>10.2f}x")  # fmt: skip
+        verdict = "PASS" if ours[name][0] <= targets[name] * theirs[name][0] else "FAIL"
+        print(f"{'':<28}target wgs_tre <= {targets[name]:g}x plink2: {verdict}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _header_lines(out: Path) -> int:
+    with (out / "all.pvar").open() as fh:
+        return sum(1 for line in fh if line.startswith("##"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""Governed genomics on variant views: QC, association, PCA, annotation and plots.
+
+In the style of sgkit: each function takes the xarray Dataset that
+``wgs_tre.open_project().variants()`` returns and gives back that Dataset with new variables
+whose names carry their dimensions (``variant_*``, ``sample_*``). Inputs are validated with an
+error naming what is wrong. The numeric kernels (``wgs_tre.genomics.kernels``) read two-bit
+packed dosages block by block, so memory stays bounded whatever the number of variants; Dask runs
+the blocks on local threads or on the cluster built by ``wgs_tre.compute``.
+"""
+
+from wgs_tre.genomics.association import gwas_linear, gwas_logistic
+from wgs_tre.genomics.pca import pca
+from wgs_tre.genomics.qc import sample_stats, variant_stats
+
+__all__ = ["gwas_linear", "gwas_logistic", "pca", "sample_stats", "variant_stats"]

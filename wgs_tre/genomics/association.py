@@ -1,0 +1,143 @@
+"""Genome-wide association: per-variant linear and logistic regression with covariates.
+
+Traits and covariates come as pandas objects indexed by ``sample_id`` (for instance from
+``open_project().clinical(...)``); they are aligned to the view's samples, and samples missing
+any of them are left out of every model (their count is in the result's attributes). Within a
+variant, samples with a missing call are left out of that variant's model, as plink2 does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+from wgs_tre.backends.packed import select_samples
+from wgs_tre.errors import InvalidInput
+from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks, sample_order
+from wgs_tre.genomics.kernels.regression import linear, logistic
+
+__all__ = ["gwas_linear", "gwas_logistic"]
+
+
+def _design(
+    ds: xr.Dataset, traits: Any, covariates: Any, function: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(used samples, trait matrix, covariates with an intercept column, trait names)."""
+    y = sample_order(ds, traits, f"{function} traits")
+    names = [
+        str(c)
+        for c in (traits.columns if isinstance(traits, pd.DataFrame) else [traits.name or "trait"])
+    ]
+    if covariates is None:
+        c = np.ones((len(y), 1))
+    else:
+        c = np.column_stack(
+            [np.ones(len(y)), sample_order(ds, covariates, f"{function} covariates")]
+        )
+    complete = np.isfinite(y).all(axis=1) & np.isfinite(c).all(axis=1)
+    used = np.flatnonzero(complete)
+    if len(used) <= c.shape[1] + 1:
+        raise InvalidInput(function, f"only {len(used)} samples have every trait and covariate")
+    design = c[used]
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise InvalidInput(f"{function} covariates", "are collinear (or constant); drop one")
+    return used, y[used], design, names
+
+
+def _restricted(kernel: Any) -> Any:
+    """Wrap a kernel so each block first keeps only the used samples, in order."""
+
+    def task(packed: np.ndarray, samples: int, used: np.ndarray, *rest: Any) -> Any:
+        if len(used) != samples:
+            packed = select_samples(packed, used)
+        return kernel(packed, len(used), *rest)
+
+    task.__name__ = kernel.__name__
+    return task
+
+
+def gwas_linear(
+    ds: xr.Dataset, traits: Any, covariates: Any = None, *, progress: bool = True
+) -> xr.Dataset:
+    """Linear regression of each trait on each variant's alternate allele dosage plus covariates.
+
+    Adds ``variant_linreg_beta``, ``variant_linreg_standard_error``, ``variant_linreg_t_value``,
+    ``variant_linreg_p_value`` (variants, traits) and ``variant_linreg_n_obs`` (variants).
+    """
+    blocks = blocks_of(ds, "gwas_linear")
+    used, y, design, names = _design(ds, traits, covariates, "gwas_linear")
+    tasks = map_blocks(blocks, _restricted(linear), used, y, design)
+    parts = compute(tasks, progress=progress)
+    beta = np.concatenate([p[0] for p in parts])
+    se = np.concatenate([p[1] for p in parts])
+    n_obs = np.concatenate([p[2] for p in parts])
+    df = (n_obs - design.shape[1] - 1)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = beta / se
+        p = 2.0 * stats.t.sf(np.abs(t), df)
+    out = ds.assign_coords(traits=names).assign(
+        variant_linreg_beta=(("variants", "traits"), beta),
+        variant_linreg_standard_error=(("variants", "traits"), se),
+        variant_linreg_t_value=(("variants", "traits"), t),
+        variant_linreg_p_value=(("variants", "traits"), p),
+        variant_linreg_n_obs=("variants", n_obs),
+    )
+    out.attrs["gwas_samples_used"] = len(used)
+    return out
+
+
+def _null_logistic(y: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """The covariates-only logistic fit (Newton-Raphson), where every variant starts."""
+    b = np.zeros(design.shape[1])
+    for _ in range(50):
+        mu = 1.0 / (1.0 + np.exp(-design @ b))
+        step = np.linalg.solve(design.T @ (design * (mu * (1 - mu))[:, None]), design.T @ (y - mu))
+        b += step
+        if np.abs(step).max() < 1e-10:
+            return b
+    raise InvalidInput("gwas_logistic", "the covariates-only model does not converge")
+
+
+def gwas_logistic(
+    ds: xr.Dataset, trait: Any, covariates: Any = None, *, progress: bool = True
+) -> xr.Dataset:
+    """Logistic regression of a 0/1 trait on each variant's dosage plus covariates (Wald test).
+
+    Adds ``variant_logreg_beta`` (log odds ratio per alternate allele),
+    ``variant_logreg_standard_error``, ``variant_logreg_z_value``, ``variant_logreg_p_value``,
+    ``variant_logreg_n_obs`` and ``variant_logreg_converged`` (False where the fit did not
+    converge or the classes separate; those variants' estimates are NaN).
+    """
+    blocks = blocks_of(ds, "gwas_logistic")
+    if isinstance(trait, pd.DataFrame):
+        if trait.shape[1] != 1:
+            raise InvalidInput("gwas_logistic trait", "give one trait (a Series or one column)")
+        trait = trait.iloc[:, 0]
+    used, y, design, _ = _design(ds, trait, covariates, "gwas_logistic")
+    y = y[:, 0]
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise InvalidInput("gwas_logistic trait", "must be 0/1 (or boolean)")
+    if y.min() == y.max():
+        raise InvalidInput("gwas_logistic trait", "has one class only")
+    start = _null_logistic(y, design)
+    parts = compute(
+        map_blocks(blocks, _restricted(logistic), used, y, design, start), progress=progress
+    )
+    beta, se, n_obs, converged = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = beta / se
+        p = 2.0 * stats.norm.sf(np.abs(z))
+    out = ds.assign(
+        variant_logreg_beta=("variants", beta),
+        variant_logreg_standard_error=("variants", se),
+        variant_logreg_z_value=("variants", z),
+        variant_logreg_p_value=("variants", p),
+        variant_logreg_n_obs=("variants", n_obs),
+        variant_logreg_converged=("variants", converged),
+    )
+    out.attrs["gwas_samples_used"] = len(used)
+    return out
