@@ -150,7 +150,7 @@ def test_linear_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
     )
     # The causal variant is found (and plink2 finds it too).
     causal = int(frame.causal.iloc[0])
-    assert p[causal] < 1e-8
+    assert p[causal] < 1e-6 and p[causal] <= np.nanquantile(p, 0.001)
 
 
 def test_logistic_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
