@@ -11,8 +11,6 @@ Usage: .venv/bin/python benchmarks/ingest.py [--samples 2000] [--variants 100000
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import shutil
 import subprocess
@@ -23,22 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._world import cohort_vcf, governed_world
 from wgs_tre.backends.vcf import read_vcf
 from wgs_tre.backends.vcf_zarr import VcfZarrWriter
-from wgs_tre.config import Settings
-from wgs_tre.consent import registry
-from wgs_tre.consent.build import make_consent
-from wgs_tre.duo import Purpose
-from wgs_tre.governance import Context, review, users
-from wgs_tre.governance import projects as project_ops
-from wgs_tre.ingest.vcf import ingest_vcf
-from wgs_tre.policy import load_policies
 from wgs_tre.project import open_project
-from wgs_tre.store import Store
-from wgs_tre.synth.genotypes import GenotypeSpec, write_vcf
-from wgs_tre.types import OrgType, Role, Vote
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def rss_mb() -> float:
@@ -63,32 +49,9 @@ def convert(vcf: Path, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def open_view(tmp: Path, vcf: Path, samples: list[str]) -> tuple[float, float, tuple[int, int]]:
+def open_view(tmp: Path, vcf: Path, samples: int) -> tuple[float, float, tuple[int, int]]:
     """Seconds and resident-memory growth of open_project().variants() on an ingested cohort."""
-    settings = Settings(data_dir=tmp / "state", policy_dir=REPO / "policies")
-    store = Store(settings.store_url)
-    store.upgrade()
-    users.bootstrap_admin(store, "admin", by="benchmark")
-    policies = load_policies(settings.policy_dir)
-
-    def ctx(actor: str) -> Context:
-        return Context(store, policies, actor)
-
-    users.create_organisation(ctx("admin"), "Uni", OrgType.ACADEMIC)
-    users.create_organisation(ctx("admin"), "Centre", OrgType.ACADEMIC)
-    users.create_user(ctx("admin"), "alice", roles={Role.RESEARCHER}, organisation="Uni")
-    for steward in ("sam", "sue"):
-        users.create_user(ctx("admin"), steward, roles={Role.STEWARD}, organisation="Centre")
-    ingest_vcf(ctx("sam"), vcf, "wgs", root=settings.data_dir / "datasets")
-    consents = tmp / "consent.ndjson"
-    consents.write_text("\n".join(json.dumps(make_consent(s)) for s in samples))
-    registry.import_file(ctx("sam"), consents)
-    project_ops.apply(ctx("alice"), "bench", title="b", purpose=Purpose.parse("GRU"),
-                      ethics_ref="x", datasets=["wgs"], members=[],
-                      expiry=dt.date.today() + dt.timedelta(days=30))  # fmt: skip
-    for steward in ("sam", "sue"):
-        review.vote(ctx(steward), "bench", Vote.APPROVE)
-    review.approve(ctx("sam"), "bench")
+    settings = governed_world(tmp / "state", vcf, samples)
     handle = open_project("bench", user="alice", settings=settings)
     before, start = rss_mb(), time.perf_counter()
     view = handle.variants()
@@ -104,13 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wgs-tre-bench-"))
     cache = args.keep or tmp
-    cache.mkdir(parents=True, exist_ok=True)
-    vcf = cache / f"bench-{args.samples}x{args.variants}.vcf.gz"
-    samples = [f"P{i:06d}" for i in range(1, args.samples + 1)]
-    if not vcf.exists():
-        print(f"generating {vcf.name} ...", flush=True)
-        spec = GenotypeSpec(samples=args.samples, variants=args.variants, seed=1)
-        write_vcf(vcf, spec, sample_ids=samples)
+    vcf = cohort_vcf(cache, args.samples, args.variants)
     text_mb = sum(len(b) for b in _text_blocks(vcf)) / 1e6
     size_mb = vcf.stat().st_size / 1e6
     convert(vcf, tmp / "warm")  # warm-up: compiles the numba kernel, fills the page cache
@@ -133,7 +90,7 @@ def main() -> None:
     verdict = "PASS" if ours <= 1.5 * fastest else "FAIL"
     print(f"wgs_tre / fastest reference = {ours / fastest:.2f} (target <= 1.5): {verdict}")
 
-    seconds, grown, shape = open_view(tmp, vcf, samples)
+    seconds, grown, shape = open_view(tmp, vcf, args.samples)
     genotype_mb = shape[0] * shape[1] * 2 / 1e6
     print(f"\nopen_project().variants() on {shape[0]:,} x {shape[1]:,}: {seconds:.2f} s, "
           f"resident memory {grown:+.0f} MB (the genotypes alone are {genotype_mb:.0f} MB: "
