@@ -17,17 +17,36 @@ from scipy import stats
 
 from wgs_tre.backends.packed import select_samples
 from wgs_tre.errors import InvalidInput
-from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks, sample_order
+from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks
 from wgs_tre.genomics.kernels.regression import linear, logistic
 
 __all__ = ["gwas_linear", "gwas_logistic"]
+
+
+def _aligned(ds: xr.Dataset, table: Any, what: str) -> np.ndarray:
+    """``table`` (a pandas DataFrame or Series indexed by ``sample_id``) aligned to the view's
+    samples; rows for samples the table lacks are NaN."""
+    if not isinstance(table, (pd.DataFrame, pd.Series)):
+        raise InvalidInput(what, "expected a pandas DataFrame or Series indexed by sample_id")
+    if table.index.has_duplicates:
+        raise InvalidInput(what, "sample_id appears more than once in the index")
+    ids = pd.Index([str(s) for s in ds.sample_id.values])
+    known = ids.isin(table.index)
+    if not known.any():
+        raise InvalidInput(what, "no sample of the view is in its index (index by sample_id)")
+    frame = table.to_frame() if isinstance(table, pd.Series) else table
+    try:
+        values: np.ndarray = frame.reindex(ids).to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(what, f"values must be numeric: {error}") from None
+    return values
 
 
 def _design(
     ds: xr.Dataset, traits: Any, covariates: Any, function: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(used samples, trait matrix, covariates with an intercept column, trait names)."""
-    y = sample_order(ds, traits, f"{function} traits")
+    y = _aligned(ds, traits, f"{function} traits")
     names = [
         str(c)
         for c in (traits.columns if isinstance(traits, pd.DataFrame) else [traits.name or "trait"])
@@ -35,9 +54,7 @@ def _design(
     if covariates is None:
         c = np.ones((len(y), 1))
     else:
-        c = np.column_stack(
-            [np.ones(len(y)), sample_order(ds, covariates, f"{function} covariates")]
-        )
+        c = np.column_stack([np.ones(len(y)), _aligned(ds, covariates, f"{function} covariates")])
     complete = np.isfinite(y).all(axis=1) & np.isfinite(c).all(axis=1)
     used = np.flatnonzero(complete)
     if len(used) <= c.shape[1] + 1:

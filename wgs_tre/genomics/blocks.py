@@ -19,6 +19,7 @@ from dask.base import compute as dask_compute
 from dask.base import persist as dask_persist
 from dask.delayed import Delayed, delayed
 
+from wgs_tre.backends.vcf_zarr import CHUNK_VARIANTS
 from wgs_tre.errors import InvalidInput, Refused
 from wgs_tre.variables import validate
 
@@ -29,7 +30,6 @@ __all__ = [
     "map_blocks",
     "persist",
     "require_view",
-    "sample_order",
 ]
 
 # Set by wgs_tre.dispense on every view (and kept by a materialised dispensal).
@@ -71,7 +71,7 @@ def blocks_of(ds: xr.Dataset, function: str) -> Blocks:
     validate(ds, "call_dosage_packed", "sample_id")
     packed = ds.call_dosage_packed.data
     if not isinstance(packed, da.Array):
-        packed = da.from_array(np.asarray(packed), chunks=(10_000, -1))
+        packed = da.from_array(np.asarray(packed), chunks=(CHUNK_VARIANTS, -1))
     packed = packed.rechunk({1: -1})
     sizes = list(packed.chunks[0])
     starts = [int(s) for s in np.cumsum([0, *sizes[:-1]])]
@@ -104,8 +104,8 @@ def _client() -> Any:
 
 
 @contextlib.contextmanager
-def _progress(client: Any, show: bool) -> Iterator[None]:
-    if show and client is None:
+def _local_progress(show: bool) -> Iterator[None]:
+    if show:
         from dask.diagnostics.progress import ProgressBar
 
         with ProgressBar(minimum=2.0):  # only work that takes a while shows a bar
@@ -114,51 +114,26 @@ def _progress(client: Any, show: bool) -> Iterator[None]:
         yield
 
 
+def _run(tasks: Sequence[Any], *, progress: bool, keep: bool) -> list[Any]:
+    client = _client()
+    if client is not None:
+        results = client.persist(list(tasks)) if keep else client.compute(list(tasks))
+        if progress:
+            from distributed import progress as show_progress
+
+            show_progress(results)  # a widget in notebooks, a text bar in a terminal
+        return list(results) if keep else list(client.gather(results))
+    with _local_progress(progress):
+        return list(dask_persist(*tasks) if keep else dask_compute(*tasks))
+
+
 def compute(tasks: Sequence[Any], *, progress: bool = True) -> list[Any]:
     """Compute on the current Dask scheduler (a ``distributed.Client`` if one is active,
     local threads otherwise), with a progress bar for long work."""
-    client = _client()
-    if client is not None and progress:
-        from distributed import progress as show_progress
-
-        futures = client.compute(list(tasks))
-        show_progress(futures)  # a widget in notebooks, a text bar in a terminal
-        return list(client.gather(futures))
-    with _progress(client, progress):
-        return list(dask_compute(*tasks))
+    return _run(tasks, progress=progress, keep=False)
 
 
 def persist(tasks: Sequence[Any], *, progress: bool = True) -> list[Any]:
     """Compute and keep the results where they are (worker memory on a cluster), as tasks
     later graphs can use."""
-    client = _client()
-    if client is not None:
-        persisted = client.persist(list(tasks))
-        if progress:
-            from distributed import progress as show_progress
-
-            show_progress(persisted)
-        return list(persisted)
-    with _progress(client, progress):
-        return list(dask_persist(*tasks))
-
-
-def sample_order(ds: xr.Dataset, table: Any, what: str) -> np.ndarray:
-    """``table`` (a pandas DataFrame or Series indexed by ``sample_id``) aligned to the view's
-    samples; rows for samples the table lacks are NaN."""
-    import pandas as pd
-
-    if not isinstance(table, (pd.DataFrame, pd.Series)):
-        raise InvalidInput(what, "expected a pandas DataFrame or Series indexed by sample_id")
-    if table.index.has_duplicates:
-        raise InvalidInput(what, "sample_id appears more than once in the index")
-    ids = pd.Index([str(s) for s in ds.sample_id.values])
-    known = ids.isin(table.index)
-    if not known.any():
-        raise InvalidInput(what, "no sample of the view is in its index (index by sample_id)")
-    frame = table.to_frame() if isinstance(table, pd.Series) else table
-    try:
-        values: np.ndarray = frame.reindex(ids).to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise InvalidInput(what, f"values must be numeric: {error}") from None
-    return values
+    return _run(tasks, progress=progress, keep=True)

@@ -155,7 +155,9 @@ def _logistic(
     row = np.empty(p)
     b = np.empty(p)
     h = np.empty((p, p))
+    information = np.empty((p, p))
     g = np.empty((p, 1))
+    unit = np.empty((p, 1))
     for v in range(packed.shape[0]):
         n = 0
         for j in range(samples):
@@ -191,7 +193,7 @@ def _logistic(
             for a in range(p):
                 for d in range(a + 1, p):
                     h[a, d] = h[d, a]
-            information = h.copy()
+            information[:, :] = h  # the solve overwrites h; the standard error needs it
             if not _solve_spd(h, g):
                 break
             step = 0.0
@@ -201,7 +203,7 @@ def _logistic(
             if not np.isfinite(step) or abs(b[c]) > 30.0:  # separation: no finite estimate
                 break
             if step < 1e-8:
-                unit = np.zeros((p, 1))
+                unit[:, 0] = 0.0
                 unit[c, 0] = 1.0
                 if _solve_spd(information, unit) and unit[c, 0] > 0:
                     beta[v] = b[c]
