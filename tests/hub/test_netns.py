@@ -23,8 +23,9 @@ from wgs_tre.hub.accounts import SessionAccount, ensure_account
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
-PROBE = """
-import errno, socket, subprocess, sys
+# tcp(host, port) -> "open" or the errno name ("timeout" if none): shared with kernel probes.
+TCP = """
+import errno, socket
 def tcp(host, port):
     s = socket.socket(); s.settimeout(1.5)
     try:
@@ -33,6 +34,12 @@ def tcp(host, port):
         return errno.errorcode.get(e.errno, "timeout") if e.errno else "timeout"
     finally:
         s.close()
+"""
+
+PROBE = (
+    TCP
+    + """
+import subprocess, sys
 target = sys.argv[1]
 if target == "tcp":
     print(tcp(sys.argv[2], int(sys.argv[3])))
@@ -46,6 +53,7 @@ else:
     r = subprocess.run(sys.argv[2:], capture_output=True, text=True)
     print("refused" if r.returncode else "succeeded", r.stderr.strip()[:80])
 """
+)
 
 
 class Listener:

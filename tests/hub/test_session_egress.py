@@ -12,20 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.hub.harness import Hub
-from tests.hub.test_netns import Listener
+from tests.hub.test_netns import TCP, Listener
 from wgs_tre.hub import netns
-
-CONNECT = """
-import errno, socket
-def tcp(host, port):
-    s = socket.socket(); s.settimeout(1.5)
-    try:
-        s.connect((host, port)); return "open"
-    except OSError as e:
-        return errno.errorcode.get(e.errno, "timeout") if e.errno else "timeout"
-    finally:
-        s.close()
-"""
 
 
 @pytest.fixture
@@ -49,7 +37,7 @@ def elsewhere() -> Iterator[tuple[str, int]]:
 
 
 def run(hub: Hub, code: str) -> str:
-    return hub.execute("alice", "brca-study", CONNECT + code).strip()
+    return hub.execute("alice", "brca-study", TCP + code).strip()
 
 
 def test_egress_from_a_kernel(hub: Hub, elsewhere: tuple[str, int]) -> None:
