@@ -174,16 +174,44 @@ def test_logistic_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
         rtol=1e-3,
         atol=1e-5,
     )
-    # Nearly every standard error agrees to plink2's six digits; a few percent (all with
-    # missing calls) differ by up to 2%, within the models' own convergence tolerance.
+    # plink2 2.00a3.5 (Debian 12) misreports a few percent of standard errors, by up to 3%, all
+    # on variants whose sample count after dropping missing calls is not a multiple of 4 (its
+    # AVX2 lane width); its betas there still match. So plink2 is the oracle where its lanes are
+    # full, and a plain float64 Newton fit is the oracle everywhere.
+    full_lanes = (theirs.loc[both, "OBS_CT"].to_numpy() % 4 == 0) | (
+        theirs.loc[both, "OBS_CT"].to_numpy() == view.sizes["samples"]
+    )
+    assert full_lanes.sum() > 500
     ours_se = ours.variant_logreg_standard_error.values[index]
-    their_se = theirs.loc[both, "LOG(OR)_SE"].to_numpy()
-    assert (np.abs(ours_se / their_se - 1) < 1e-4).mean() > 0.95
-    np.testing.assert_allclose(ours_se, their_se, rtol=2e-2)
     ours_p = ours.variant_logreg_p_value.values[index]
-    their_p = theirs.loc[both, "P"].to_numpy()
-    assert (np.abs(ours_p / their_p - 1) < 1e-3).mean() > 0.95
-    np.testing.assert_allclose(ours_p, their_p, rtol=0.1)
+    np.testing.assert_allclose(
+        ours_se[full_lanes], theirs.loc[both, "LOG(OR)_SE"][full_lanes], rtol=1e-4
+    )
+    np.testing.assert_allclose(ours_p[full_lanes], theirs.loc[both, "P"][full_lanes], rtol=1e-3)
+    dosage = view.call_genotype.values[index].sum(axis=2)
+    called = (view.call_genotype.values[index] >= 0).all(axis=2)
+    covariates = frame[["age", "sex"]].to_numpy()
+    for row in range(0, len(index), 7):  # every 7th: ~600 fits keep the test quick
+        keep = called[row]
+        design = np.column_stack([np.ones(keep.sum()), dosage[row, keep], covariates[keep]])
+        beta, se = _newton_logistic(design, frame["case"].to_numpy()[keep])
+        assert ours.variant_logreg_beta.values[index[row]] == pytest.approx(beta[1], rel=1e-7)
+        assert ours_se[row] == pytest.approx(se[1], rel=1e-7)
+
+
+def _newton_logistic(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Textbook Newton-Raphson, run to machine precision: the reference fit."""
+    beta = np.zeros(design.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-design @ beta))
+        hessian = design.T @ (design * (p * (1 - p))[:, None])
+        step = np.linalg.solve(hessian, design.T @ (y - p))
+        beta += step
+        if np.abs(step).max() < 1e-13:
+            break
+    p = 1 / (1 + np.exp(-design @ beta))
+    hessian = design.T @ (design * (p * (1 - p))[:, None])
+    return beta, np.sqrt(np.diag(np.linalg.inv(hessian)))
 
 
 def test_pca_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
