@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -17,7 +17,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wgs_tre.errors import PolicyError
 from wgs_tre.types import Action, Role
 
-__all__ = ["EgressPolicy", "Policies", "ReviewPolicy", "RolePolicy", "load_policies"]
+__all__ = [
+    "ComputePolicy",
+    "ComputeProfile",
+    "EgressPolicy",
+    "JobQueueProfile",
+    "LocalProfile",
+    "Policies",
+    "ReviewPolicy",
+    "RolePolicy",
+    "SparkProfile",
+    "load_policies",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -103,12 +114,93 @@ class SessionPolicy(_Strict):
     revocation_grace_seconds: int = Field(default=30, ge=1, le=3600)
 
 
+_BYTES = r"^\d+(\.\d+)?\s*([KMGT]i?B)$"  # Dask's spelling: 2GB, 512MiB
+
+
+class LocalProfile(_Strict):
+    """Dask workers as processes on this machine (or in this session)."""
+
+    kind: Literal["local"]
+    description: str = ""
+    workers: int = Field(default=1, ge=1)
+    threads: int = Field(default=2, ge=1, description="threads per worker")
+    memory: str = Field(default="4GB", pattern=_BYTES, description="limit per worker")
+
+
+class JobQueueProfile(_Strict):
+    """Dask workers as batch jobs on Slurm or PBS (dask-jobqueue), one worker per job.
+
+    Jobs are named ``wgs-tre-<project>``; ``account`` may say ``{project}`` so sites that
+    account per project get it filled in.
+    """
+
+    kind: Literal["slurm", "pbs"]
+    description: str = ""
+    queue: str | None = None
+    account: str | None = None
+    cores: int = Field(default=1, ge=1, description="threads per worker job")
+    memory: str = Field(default="4GB", pattern=_BYTES, description="memory per worker job")
+    walltime: str = Field(default="01:00:00", pattern=r"^(\d+-)?\d{1,3}:\d\d:\d\d$")
+    workers: int = Field(default=1, ge=1, description="jobs submitted at start")
+    max_workers: int | None = Field(default=None, ge=1, description="adapt up to this many")
+    scheduler_host: str | None = Field(
+        default=None, description="address workers connect back to (default: Dask's choice)"
+    )
+    directives: tuple[str, ...] = Field(default=(), description="extra #SBATCH/#PBS lines")
+    start_timeout_seconds: int = Field(default=600, ge=1)
+
+    @field_validator("account")
+    @classmethod
+    def _only_project_placeholder(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(project="p")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("may hold only the placeholder {project}") from None
+        return value
+
+
+class SparkProfile(_Strict):
+    """Hail on Spark: ``local[N]`` in this process, or a given Spark master URL."""
+
+    kind: Literal["spark"]
+    description: str = ""
+    master: str = Field(default="local[2]", pattern=r"^(local(\[(\d+|\*)\])?|spark://.+|yarn)$")
+    driver_memory: str | None = Field(default=None, pattern=r"^\d+[kmgt]$")
+
+
+ComputeProfile = Annotated[
+    LocalProfile | JobQueueProfile | SparkProfile, Field(discriminator="kind")
+]
+
+
+class ComputePolicy(_Strict):
+    """``compute.yaml``: named compute profiles researchers choose from (none by default)."""
+
+    profiles: dict[str, ComputeProfile] = Field(default_factory=dict)
+    default: str | None = None  # after profiles: its validator reads them
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("default")
+    @classmethod
+    def _default_is_a_profile(cls, value: str | None, info: Any) -> str | None:
+        profiles = info.data.get("profiles", {})
+        if value is not None and value not in profiles:
+            raise ValueError(f"names no profile (profiles: {', '.join(profiles) or 'none'})")
+        return value
+
+
 @dataclass(frozen=True)
 class Policies:
     roles: RolePolicy = field(default_factory=RolePolicy)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     sessions: SessionPolicy = field(default_factory=SessionPolicy)
+    compute: ComputePolicy = field(default_factory=ComputePolicy)
     source: Path | None = None
 
 
@@ -146,5 +238,6 @@ def load_policies(directory: Path) -> Policies:
         review=_validate(ReviewPolicy, directory / "review.yaml"),
         egress=_validate(EgressPolicy, directory / "egress.yaml"),
         sessions=_validate(SessionPolicy, directory / "sessions.yaml"),
+        compute=_validate(ComputePolicy, directory / "compute.yaml"),
         source=directory,
     )

@@ -18,13 +18,16 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 import xarray as xr
 
+from wgs_tre import compute
 from wgs_tre.access import Gate
 from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.clinical.views import clinical_view
@@ -115,6 +118,7 @@ class ProjectHandle:
     project: str
     user: str
     source: _Source
+    policy_dir: Path  # compute.yaml is read from here when a cluster is asked for
 
     def datasets(self) -> list[tuple[str, str]]:
         """The dataset versions the project's approval covers, as (name@version, kind)."""
@@ -138,6 +142,15 @@ class ProjectHandle:
         questionnaire, survival) for the consenting participants, keyed by ``sample_id``."""
         return self.source.clinical(table, dataset or self._only("clinical"))
 
+    @contextmanager
+    def cluster(self, profile: str | None = None) -> Iterator[Any]:
+        """A Dask cluster from a ``compute.yaml`` profile (default: the policy's default), as
+        a ``distributed.Client``; analyses inside the ``with`` run on it. Batch jobs are named
+        after this project."""
+        policy = load_policies(self.policy_dir).compute
+        with compute.cluster(policy, profile, project=self.project) as client:
+            yield client
+
 
 def open_project(
     project: str | None = None,
@@ -154,7 +167,8 @@ def open_project(
         if project not in (None, session_project):
             raise Refused(f"this session belongs to {session_project}; it cannot open {project}")
         who = os.environ.get("WGS_TRE_USER", "")
-        return ProjectHandle(session_project, who, _ServiceSource(service, token))
+        source = _ServiceSource(service, token)
+        return ProjectHandle(session_project, who, source, load_settings().policy_dir)
     slug = project or os.environ.get("WGS_TRE_PROJECT")
     if not slug:
         raise ConfigurationError(
@@ -165,4 +179,4 @@ def open_project(
     store.check_ready()
     who = user or os.environ.get("WGS_TRE_USER") or getpass.getuser()
     gate = Gate(store, load_policies(config.policy_dir))
-    return ProjectHandle(slug, who, _HostSource(gate, who, slug))
+    return ProjectHandle(slug, who, _HostSource(gate, who, slug), config.policy_dir)
