@@ -85,6 +85,10 @@ def test_variant_qc_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
     np.testing.assert_array_equal(ours.variant_n_het, hardy.HET_A1_CT)
     np.testing.assert_allclose(ours.variant_hwe_p_value, hardy.P, rtol=1e-5, atol=1e-300)
     assert (ours.variant_hwe_p_value < 0.05).any()  # not a trivial comparison
+    plink2("--pfile", "view", "--hardy", "midp", "--out", "midp", cwd=oracle)
+    midp = variant_stats(view, hwe_midp=True, progress=False).variant_hwe_p_value
+    np.testing.assert_allclose(midp, table(oracle / "midp.hardy").MIDP, rtol=1e-5, atol=1e-300)
+    assert (midp < ours.variant_hwe_p_value).all()
 
 
 def test_sample_qc_matches_plink2(view: xr.Dataset, oracle: Path) -> None:

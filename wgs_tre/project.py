@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 import pandas as pd
 import xarray as xr
@@ -34,7 +34,7 @@ from wgs_tre.clinical.views import clinical_view
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.dispense import variants_view
 from wgs_tre.errors import ConfigurationError, InvalidInput, NotFound, Refused
-from wgs_tre.policy import load_policies
+from wgs_tre.policy import ComputePolicy, load_policies
 from wgs_tre.store import Store
 
 __all__ = ["ProjectHandle", "open_project"]
@@ -133,9 +133,29 @@ class ProjectHandle:
             )
         return found[0]
 
-    def variants(self, dataset: str | None = None) -> xr.Dataset:
-        """Genotypes of the consenting participants, pseudonymised, as a lazy xarray Dataset."""
-        return self.source.variants(dataset or self._only("variants"))
+    @overload
+    def variants(
+        self, dataset: str | None = None, *, engine: Literal["xarray"] = "xarray"
+    ) -> xr.Dataset: ...
+    @overload
+    def variants(
+        self, dataset: str | None = None, *, engine: Literal["hail"], compute: str | None = None
+    ) -> Any: ...
+    def variants(
+        self, dataset: str | None = None, *, engine: str = "xarray", compute: str | None = None
+    ) -> Any:
+        """Genotypes of the consenting participants, pseudonymised: a lazy xarray Dataset, or
+        with ``engine="hail"`` a Hail MatrixTable of the same view (Hail runs on the Spark
+        profile ``compute`` of compute.yaml, default its first Spark profile)."""
+        if engine not in ("xarray", "hail"):
+            raise InvalidInput("engine", f"{engine!r} is not one of: xarray, hail")
+        view = self.source.variants(dataset or self._only("variants"))
+        if engine == "xarray":
+            return view
+        from wgs_tre.genomics.hail import to_hail
+
+        master, conf = _spark(load_policies(self.policy_dir).compute, compute)
+        return to_hail(view, master=master, spark_conf=conf)
 
     def clinical(self, table: str, dataset: str | None = None) -> pd.DataFrame:
         """One clinical table (patients, conditions, observations, medications, specimens,
@@ -150,6 +170,15 @@ class ProjectHandle:
         policy = load_policies(self.policy_dir).compute
         with compute.cluster(policy, profile, project=self.project) as client:
             yield client
+
+
+def _spark(policy: ComputePolicy, name: str | None) -> tuple[str, dict[str, str]]:
+    if name is None:
+        spark = [n for n, profile in policy.profiles.items() if profile.kind == "spark"]
+        if not spark:
+            raise ConfigurationError("the Hail engine needs a spark profile in compute.yaml")
+        name = spark[0]
+    return compute.spark_master(policy, name)
 
 
 def open_project(

@@ -11,21 +11,22 @@ from wgs_tre.genomics.kernels.qc import hwe_exact, sample_counts, variant_counts
 __all__ = ["sample_stats", "variant_stats"]
 
 
-def _variant_task(packed: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
+def _variant_task(packed: np.ndarray, samples: int, midp: bool) -> tuple[np.ndarray, np.ndarray]:
     counts = variant_counts(packed, samples)
-    return counts, hwe_exact(counts)
+    return counts, hwe_exact(counts, midp)
 
 
-def variant_stats(ds: xr.Dataset, *, progress: bool = True) -> xr.Dataset:
+def variant_stats(ds: xr.Dataset, *, hwe_midp: bool = False, progress: bool = True) -> xr.Dataset:
     """Per-variant counts, call rate, alternate allele frequency and Hardy-Weinberg exact test.
 
     Adds ``variant_n_called``, ``variant_n_hom_ref``, ``variant_n_het``, ``variant_n_hom_alt``,
     ``variant_n_missing``, ``variant_call_rate``, ``variant_alt_allele_frequency`` (non-reference
     alleles over called alleles), ``variant_maf`` and ``variant_hwe_p_value`` (exact, two-sided;
-    NaN where nothing was called). Multi-allelic sites count every non-reference allele as ALT.
+    NaN where nothing was called; ``hwe_midp`` gives the mid-p variant, as plink2's ``midp`` and
+    Hail do). Multi-allelic sites count every non-reference allele as ALT.
     """
     blocks = blocks_of(ds, "variant_stats")
-    parts = compute(map_blocks(blocks, _variant_task), progress=progress)
+    parts = compute(map_blocks(blocks, _variant_task, hwe_midp), progress=progress)
     counts = np.concatenate([c for c, _ in parts]) if parts else np.zeros((0, 4), np.int64)
     hwe = np.concatenate([h for _, h in parts]) if parts else np.zeros(0)
     return ds.assign(_variant_variables(counts, hwe, blocks.samples))

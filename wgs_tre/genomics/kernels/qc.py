@@ -77,8 +77,9 @@ def sample_counts(packed: np.ndarray, samples: int, expected_hom: np.ndarray) ->
 
 
 @numba.njit(nogil=True, cache=True)
-def _hwe_one(het: int, hom1: int, hom2: int, probs: np.ndarray) -> float:
-    """Exact two-sided Hardy-Weinberg p-value (Wigginton, Cutler & Abecasis 2005)."""
+def _hwe_one(het: int, hom1: int, hom2: int, probs: np.ndarray, midp: bool) -> float:
+    """Exact two-sided Hardy-Weinberg p-value (Wigginton, Cutler & Abecasis 2005); with
+    ``midp``, outcomes as likely as the observed one count half (Graffelman & Moreno 2013)."""
     rare_hom, common_hom = min(hom1, hom2), max(hom1, hom2)
     genotypes = het + rare_hom + common_hom
     if genotypes == 0:
@@ -106,24 +107,27 @@ def _hwe_one(het: int, hom1: int, hom2: int, probs: np.ndarray) -> float:
         hets += 2
         homr -= 1
         homc -= 1
-    observed = probs[het] * (1.0 + 1e-8)  # ties within rounding count as "as extreme"
-    p = 0.0
+    observed = probs[het]
+    less = 0.0
+    tied = 0.0
     for i in range(rare + 1):
-        if probs[i] <= observed:
-            p += probs[i]
-    return min(1.0, p / total)
+        if probs[i] < observed * (1.0 - 1e-8):
+            less += probs[i]
+        elif probs[i] <= observed * (1.0 + 1e-8):  # equal within rounding
+            tied += probs[i]
+    return min(1.0, (less + (0.5 * tied if midp else tied)) / total)
 
 
 @numba.njit(nogil=True, cache=True)
-def _hwe(counts: np.ndarray, out: np.ndarray) -> None:
+def _hwe(counts: np.ndarray, out: np.ndarray, midp: bool) -> None:
     probs = np.empty(2 * int(counts[:, :3].sum(axis=1).max()) + 2, dtype=np.float64)
     for v in range(counts.shape[0]):
-        out[v] = _hwe_one(counts[v, 1], counts[v, 0], counts[v, 2], probs)
+        out[v] = _hwe_one(counts[v, 1], counts[v, 0], counts[v, 2], probs, midp)
 
 
-def hwe_exact(counts: np.ndarray) -> np.ndarray:
+def hwe_exact(counts: np.ndarray, midp: bool = False) -> np.ndarray:
     """Per-variant HWE exact p-values from ``variant_counts`` rows (NaN with no called sample)."""
     out = np.empty(counts.shape[0], dtype=np.float64)
     if len(counts):
-        _hwe(np.ascontiguousarray(counts, dtype=np.int64), out)
+        _hwe(np.ascontiguousarray(counts, dtype=np.int64), out, midp)
     return out
