@@ -47,6 +47,7 @@ profiles:
     workers: 2
     scheduler_host: 127.0.0.1
     start_timeout_seconds: 120
+    log_directory: {{logs}}
   hail:
     kind: spark
     master: local[1]
@@ -71,7 +72,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     tmp = tmp_path_factory.mktemp("compute")
     policies = tmp / "policies"
     shutil.copytree(REPO / "policies", policies)
-    (policies / "compute.yaml").write_text(COMPUTE_YAML)
+    (policies / "compute.yaml").write_text(COMPUTE_YAML.replace("{logs}", str(tmp / "jobs")))
     store = Store(f"sqlite:///{tmp / 'governance.db'}")
     store.upgrade()
     world = World.build(store, load_policies(policies), tmp)
@@ -111,6 +112,9 @@ def test_a_gwas_runs_on_slurm_workers_through_the_gate(slurm: SlurmCluster, worl
     for job_id in job_ids:
         assert jobs[job_id]["name"] == "wgs-tre-hpc-study"
         assert jobs[job_id]["account"] == "tre-hpc-study"
+    # ... wrote their output where the profile says ...
+    logs = world.tmp / "jobs"
+    assert {p.name for p in logs.iterdir()} >= {f"wgs-tre-hpc-study-{j}.out" for j in job_ids}
     # ... they ran the analysis's kernels ...
     keys = [str(task["key"]) for task in stream.data]
     assert any(KERNEL in key for key in keys), keys[:5]
@@ -157,7 +161,7 @@ def test_profiles_are_chosen_by_name_with_clear_errors(tmp_path: Path) -> None:
     empty = load_policies(tmp_path).compute  # no compute.yaml: no profiles at all
     with pytest.raises(ConfigurationError, match="no compute profile named"):
         compute.profile(empty, None)
-    (tmp_path / "compute.yaml").write_text(COMPUTE_YAML)
+    (tmp_path / "compute.yaml").write_text(COMPUTE_YAML.replace("{logs}", str(tmp_path / "jobs")))
     policy = load_policies(tmp_path).compute
     assert compute.profile(policy, None).kind == "local"
     with pytest.raises(InvalidInput, match="not in compute.yaml .local, slurm, hail"):

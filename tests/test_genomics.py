@@ -280,3 +280,99 @@ def test_the_readme_tour_runs_on_clinical_tables(world: World) -> None:
     assert 0 < used <= genotypes.sizes["samples"]
     assert np.isfinite(gwas.variant_linreg_p_value.values).mean() > 0.5
     assert deaths.variant_logreg_converged.values.mean() > 0.5
+
+
+# Annotation joins, top hits and plots.
+
+
+def test_annotate_joins_like_a_dictionary_lookup(view: xr.Dataset) -> None:
+    table = genomics.variant_table(view)
+    assert len(table) == view.sizes["variants"]
+    assert {"contig", "position", "ref", "alt", "gene", "consequence"} <= set(table.columns)
+    rng = np.random.default_rng(11)
+    chosen = rng.choice(len(table), size=len(table) // 3, replace=False)
+    extra = table.iloc[chosen][["contig", "position", "ref", "alt"]].copy()
+    extra["score"] = rng.normal(size=len(extra))
+    extra["panel"] = [f"panel-{i % 4}" for i in range(len(extra))]
+    strangers = pd.DataFrame({"contig": "chrZ", "position": [1, 2], "ref": "A", "alt": "C",
+                              "score": 9.0, "panel": "none"})  # fmt: skip
+    extra = pd.concat([strangers, extra]).sample(frac=1, random_state=1)  # unsorted input
+    joined = genomics.annotate(view, extra)
+    lookup = {(r.contig, r.position, r.ref, r.alt): (r.score, r.panel) for r in extra.itertuples()}
+    for i, r in enumerate(table.itertuples()):
+        expected = lookup.get((r.contig, r.position, r.ref, r.alt))
+        score, panel = joined.variant_score.values[i], joined.variant_panel.values[i]
+        if expected is None:
+            assert np.isnan(score) and pd.isna(panel)
+        else:
+            assert (score, panel) == expected
+    assert np.isfinite(joined.variant_score.values).sum() == len(chosen)
+    assert "variant_score" not in view  # the view itself is unchanged
+
+
+def test_bad_annotation_tables_are_named(view: xr.Dataset) -> None:
+    key = genomics.variant_table(view).iloc[:3][["contig", "position", "ref", "alt"]]
+    with pytest.raises(InvalidInput, match="lacks key column.*alt"):
+        genomics.annotate(view, key.drop(columns="alt").assign(x=1))
+    with pytest.raises(InvalidInput, match="no columns besides the key"):
+        genomics.annotate(view, key)
+    twice = pd.concat([key, key.iloc[:1]]).assign(x=1.0)
+    first = key.iloc[0]
+    with pytest.raises(InvalidInput, match=f"2 rows for {first.contig}:{first.position} "):
+        genomics.annotate(view, twice)
+    with pytest.raises(InvalidInput, match="would overwrite variant_GENE"):
+        genomics.annotate(view, key.assign(GENE="X"))
+    with pytest.raises(InvalidInput, match="variable variant_nope"):
+        genomics.variant_table(view, ["variant_nope"])
+
+
+def test_top_hits_are_the_smallest_p_values_with_their_results(view: xr.Dataset) -> None:
+    frame = _phenotypes(view)
+    ours = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
+    p = ours.variant_linreg_p_value.values[:, 0]
+    hits = genomics.top_hits(ours, n=15)
+    assert len(hits) == 15
+    np.testing.assert_array_equal(hits.linreg_p_value, np.sort(p[np.isfinite(p)])[:15])
+    best = int(np.nanargmin(p))
+    assert hits.position.iloc[0] == view.variant_position.values[best]
+    assert hits.linreg_beta.iloc[0] == ours.variant_linreg_beta.values[best, 0]
+    assert {"gene", "linreg_standard_error", "linreg_n_obs"} <= set(hits.columns)
+    causal = genomics.variant_table(view).iloc[int(frame.causal.iloc[0])]
+    assert (causal.contig, causal.position) in set(zip(hits.contig, hits.position, strict=True))
+    with pytest.raises(InvalidInput, match="name one of: trait"):
+        genomics.top_hits(ours, trait="height")
+    with pytest.raises(InvalidInput, match="run the analysis first"):
+        genomics.top_hits(view)
+
+
+def test_genomic_inflation_against_the_chi_squared_median() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(4)
+    null = rng.uniform(size=200_000)
+    assert genomics.genomic_inflation(null) == pytest.approx(1.0, abs=0.02)
+    statistics = 1.3 * rng.chisquare(1, size=200_000)  # inflated by 1.3
+    p = np.append(stats.chi2.sf(statistics, 1), np.nan)
+    expected = np.median(statistics) / 0.454936423119572  # median of chi2(1)
+    assert genomics.genomic_inflation(p) == pytest.approx(expected, rel=1e-9)
+    assert genomics.genomic_inflation(p) == pytest.approx(1.3, abs=0.03)
+
+
+def test_manhattan_and_qq_plots_render(view: xr.Dataset, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = _phenotypes(view)
+    ours = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
+    p = ours.variant_linreg_p_value.values[:, 0]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    genomics.manhattan(ours, ax=left, label=3)
+    genomics.qq(ours, ax=right)
+    assert len(left.collections[0].get_offsets()) == np.isfinite(p).sum()
+    assert len(left.texts) == 3
+    assert f"{genomics.genomic_inflation(p):.3f}" in right.get_title()
+    figure.savefig(tmp_path / "gwas.png")
+    plt.close(figure)
+    assert (tmp_path / "gwas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

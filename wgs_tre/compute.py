@@ -71,6 +71,7 @@ def _job_queue(chosen: JobQueueProfile, project: str) -> Any:
         walltime=chosen.walltime,
         job_name=job_name(project),
         job_extra_directives=list(chosen.directives),
+        log_directory=chosen.log_directory,
         python=sys.executable,
         scheduler_options={**scheduler, "dashboard_address": ":0"},
     )

@@ -147,6 +147,9 @@ class JobQueueProfile(_Strict):
         default=None, description="address workers connect back to (default: Dask's choice)"
     )
     directives: tuple[str, ...] = Field(default=(), description="extra #SBATCH/#PBS lines")
+    log_directory: str | None = Field(
+        default=None, description="where jobs write their output (default: the working directory)"
+    )
     start_timeout_seconds: int = Field(default=600, ge=1)
 
     @field_validator("account")

@@ -1,0 +1,121 @@
+"""Variants as tables: annotation joins and the top hits of an association scan.
+
+A view carries the annotation its VCF had (gene, consequence, clinical significance); ``annotate``
+joins any further table keyed by contig, position and alleles (a gene list, a curated ClinVar
+extract). ``variant_table`` and ``top_hits`` turn per-variant results into a pandas table a
+report or an airlock request can use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from wgs_tre.errors import InvalidInput
+from wgs_tre.genomics.blocks import require_view
+from wgs_tre.variables import validate
+
+__all__ = ["annotate", "p_values", "top_hits", "variant_table"]
+
+KEY = ("contig", "position", "ref", "alt")
+ANNOTATION = {"variant_GENE": "gene", "variant_CSQ": "consequence",
+              "variant_CLNSIG": "clinical_significance"}  # fmt: skip
+
+
+def variant_table(ds: xr.Dataset, variables: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per variant: contig, position, ref, alt (ALTs joined with ``,``), id, the view's
+    annotations, and the given per-variant variables (one column per trait for
+    ``(variants, traits)`` results, named ``<variable>[<trait>]``)."""
+    require_view(ds, "variant_table")
+    validate(ds, "contig_id", "variant_contig", "variant_position", "variant_allele")
+    alleles = ds.variant_allele.values
+    table = pd.DataFrame(
+        {
+            "contig": ds.contig_id.values[ds.variant_contig.values],
+            "position": ds.variant_position.values,
+            "ref": alleles[:, 0],
+            "alt": [",".join(a for a in row[1:] if a) for row in alleles],
+        }
+    )
+    if "variant_id" in ds:
+        table["id"] = ds.variant_id.values
+    for name, column in ANNOTATION.items():
+        if name in ds:
+            table[column] = ds[name].values
+    for name in variables:
+        if name not in ds:
+            raise InvalidInput(f"variable {name}", "not in the dataset (run the analysis first)")
+        values = ds[name]
+        if values.dims == ("variants",):
+            table[name] = values.values
+        elif values.dims == ("variants", "traits"):
+            for i, trait in enumerate(values.traits.values):
+                table[f"{name}[{trait}]"] = values.values[:, i]
+        else:
+            raise InvalidInput(f"variable {name}", f"is not per variant (dims {values.dims})")
+    return table
+
+
+def annotate(ds: xr.Dataset, annotations: pd.DataFrame, *, prefix: str = "variant_") -> xr.Dataset:
+    """Join ``annotations`` (columns contig, position, ref, alt and any others) onto the view's
+    variants: each other column becomes ``<prefix><column>``, missing where no row matches.
+
+    A key that appears twice in ``annotations`` is an error naming it: a join must not
+    silently pick one of two answers.
+    """
+    missing = [c for c in KEY if c not in annotations.columns]
+    if missing:
+        raise InvalidInput("annotation table", f"lacks key column(s) {', '.join(missing)}")
+    extra = [c for c in annotations.columns if c not in KEY]
+    if not extra:
+        raise InvalidInput("annotation table", "has no columns besides the key")
+    clashes = [f"{prefix}{c}" for c in extra if f"{prefix}{c}" in ds]
+    if clashes:
+        raise InvalidInput("annotation table", f"would overwrite {', '.join(clashes)}")
+    keyed = annotations.astype({"contig": str, "position": np.int64, "ref": str, "alt": str})
+    duplicated = keyed.duplicated(list(KEY), keep=False)
+    if duplicated.any():
+        first = keyed[duplicated].iloc[0]
+        where = f"{first.contig}:{first.position} {first.ref}>{first.alt}"
+        raise InvalidInput("annotation table", f"has {int(duplicated.sum())} rows for {where}")
+    variants = variant_table(ds)[list(KEY)].astype({"position": np.int64})
+    joined = variants.merge(keyed, on=list(KEY), how="left", validate="many_to_one")
+    return ds.assign({f"{prefix}{c}": ("variants", joined[c].to_numpy()) for c in extra})
+
+
+def p_values(ds: xr.Dataset, p_value: str, trait: str | None = None) -> np.ndarray:
+    """The per-variant p-values in ``p_value``, for one ``trait`` of a multi-trait scan."""
+    if p_value not in ds:
+        raise InvalidInput(f"variable {p_value}", "not in the dataset (run the analysis first)")
+    values = ds[p_value]
+    if "traits" in values.dims:
+        names = [str(t) for t in values.traits.values]
+        if trait is None and len(names) == 1:
+            trait = names[0]
+        if trait not in names:
+            raise InvalidInput("trait", f"name one of: {', '.join(names)}")
+        values = values.sel(traits=trait)
+    elif trait is not None:
+        raise InvalidInput("trait", f"{p_value} has one trait only")
+    return np.asarray(values.values, dtype=float)
+
+
+def top_hits(
+    ds: xr.Dataset, p_value: str = "variant_linreg_p_value", n: int = 20, trait: str | None = None
+) -> pd.DataFrame:
+    """The ``n`` variants with the smallest p-values, with their annotations and every result
+    of the same analysis (beta, standard error, ...), smallest p first."""
+    p = p_values(ds, p_value, trait)
+    prefix = p_value.rsplit("_p_value", 1)[0]
+    siblings = [name for name in ds.data_vars if str(name).startswith(prefix + "_")]
+    table = variant_table(ds)
+    for name in siblings:
+        values = ds[name]
+        if "traits" in values.dims:
+            values = values.sel(traits=trait or str(values.traits.values[0]))
+        table[str(name).removeprefix("variant_")] = values.values
+    order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")[:n]
+    return table.iloc[order].reset_index(drop=True)
