@@ -33,11 +33,17 @@ import dask
 import numpy as np
 import pandas as pd
 import psutil
+import xarray as xr
 
 from benchmarks._world import cohort_vcf, governed_world
+from wgs_tre.access import Gate
+from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.config import Settings
 from wgs_tre.genomics import gwas_linear, pca, variant_stats
+from wgs_tre.policy import load_policies
 from wgs_tre.project import open_project
+from wgs_tre.services.materialise import materialise
+from wgs_tre.store import Store
 
 
 def peak_reset() -> None:
@@ -93,24 +99,43 @@ def main() -> None:
     state = cache / f"state-{args.samples}x{args.variants}"
     settings = governed_world(state, vcf, args.samples)
 
-    def view():  # type: ignore[no-untyped-def]
+    gate = Gate(Store(settings.store_url), load_policies(settings.policy_dir))
+    dispensal = cache / f"dispensal-{args.samples}x{args.variants}"
+    dispensal.mkdir(exist_ok=True)
+
+    def session_view() -> xr.Dataset:
+        # What a session's open_project().variants() does, minus the loopback HTTP hop: the
+        # data service decides (audited) and returns the cached materialised dispensal; the
+        # session opens that read-only copy.
+        grant = gate.decide("alice", "bench", "wgs")
+        return open_vcf_zarr(materialise(grant, dispensal, os.getgid()))
+
+    def host_view() -> xr.Dataset:
         return open_project("bench", user="alice", settings=settings).variants()
 
-    ids = view().sample_id.values
+    start = time.perf_counter()
+    first = session_view()  # materialised now, unless an earlier run left it
+    materialised = time.perf_counter() - start
+    ids = first.sample_id.values
+    assert sorted(ids) == sorted(host_view().sample_id.values)
     trait, covariates = phenotypes(ids)
-    operations = {
-        "QC (freq, missing, HWE)": lambda: variant_stats(view(), progress=False),
-        "linear GWAS, 2 covariates": lambda: gwas_linear(view(), trait, covariates, progress=False),
-        "PCA k=10": lambda: pca(view(), 10, progress=False),
-    }
-    ours: dict[str, tuple[float, float]] = {}
+    ours: dict[str, dict[str, tuple[float, float]]] = {}
     results = {}
-    for name, run in operations.items():
-        results[name] = run()  # warm-up: numba kernels compiled or loaded from cache
-        peak_reset()
-        start = time.perf_counter()
-        results[name] = run()
-        ours[name] = (time.perf_counter() - start, peak_mb())
+    for path, view in (("session", session_view), ("host", host_view)):
+        operations = {
+            "QC (freq, missing, HWE)": lambda v=view: variant_stats(v(), progress=False),
+            "linear GWAS, 2 covariates": lambda v=view: gwas_linear(
+                v(), trait, covariates, progress=False
+            ),
+            "PCA k=10": lambda v=view: pca(v(), 10, progress=False),
+        }
+        ours[path] = {}
+        for name, run in operations.items():
+            results[name] = run()  # warm-up: numba kernels compiled or loaded from cache
+            peak_reset()
+            start = time.perf_counter()
+            results[name] = run()
+            ours[path][name] = (time.perf_counter() - start, peak_mb())
 
     # plink2 on the same samples, genotypes and phenotypes (written from the view).
     out = work / "plink2"
@@ -163,19 +188,22 @@ def main() -> None:
           f"{'vs plink2':>11}")  # fmt: skip
     targets = {"QC (freq, missing, HWE)": 2.0, "linear GWAS, 2 covariates": 1.0,
                "PCA k=10": 0.1}  # fmt: skip
+    print(f"{'dispensal (first open)':<28}{'wgs_tre':<9}{materialised:>9.2f}")
     if "open" in hail:
         print(f"{'view -> Hail (once)':<28}{'Hail':<9}{hail['open'][0]:>9.2f}")
-    for name in operations:
-        rows = [("wgs_tre", ours[name]), ("plink2", theirs[name])]
+    for name in targets:
+        rows = [("wgs_tre", ours["session"][name]), ("(host)", ours["host"][name]),
+                ("plink2", theirs[name])]  # fmt: skip
         rows += [("Hail", hail[name])] if name in hail else []
         for tool, (seconds, peak) in rows:
             ratio = seconds / theirs[name][0]
             print(f"{name:<28}{tool:<9}{seconds:>9.2f}{peak:>9.0f}{genotypes / seconds:>14,.0f}"
                   f"{ratio:>10.2f}x")  # fmt: skip
-        verdict = "PASS" if ours[name][0] <= targets[name] * theirs[name][0] else "FAIL"
+        mine = ours["session"][name][0]
+        verdict = "PASS" if mine <= targets[name] * theirs[name][0] else "FAIL"
         print(f"{'':<28}target wgs_tre <= {targets[name]:g}x plink2: {verdict}")
         if name in hail:
-            verdict = "PASS" if 5 * ours[name][0] <= hail[name][0] else "FAIL"
+            verdict = "PASS" if 5 * mine <= hail[name][0] else "FAIL"
             print(f"{'':<28}target wgs_tre 5x faster than Hail: {verdict}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from wgs_tre.access import Grant
 from wgs_tre.backends.vcf_zarr import CHUNK_SAMPLES, CHUNK_VARIANTS, PACKED_COMPRESSOR
 from wgs_tre.clinical.fhir import TABLES
@@ -56,6 +58,8 @@ def materialise(grant: Grant, dispensal: Path, gid: int) -> Path:
             for variable in view.variables.values():
                 variable.encoding = {}  # the stored chunking does not fit the selection
             view.call_dosage_packed.encoding = {"compressors": [PACKED_COMPRESSOR]}
+            # Variable-length strings: Zarr v3 has no stable fixed-width unicode type
+            view["sample_id"] = view.sample_id.astype(np.dtypes.StringDType())
             view.to_zarr(str(staging), zarr_format=3, consolidated=False)
         else:
             staging.mkdir()

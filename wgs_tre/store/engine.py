@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -56,7 +57,12 @@ class Store:
         except ArgumentError:
             raise ConfigurationError(f"not a database URL: {url!r}") from None
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        self.engine: Engine = create_engine(
+            self.url,
+            pool_pre_ping=not self.is_sqlite,
+            # JSON columns (consent permissions) are read for every participant at every open
+            json_deserializer=orjson.loads,
+        )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)

@@ -9,28 +9,34 @@ __all__ = ["hwe_exact", "sample_counts", "variant_counts"]
 
 
 def _code_counts() -> np.ndarray:
-    """For each byte value, how many of its four calls are 0, 1, 2 and missing (3)."""
-    table = np.zeros((256, 4), dtype=np.int64)
+    """For each byte value, how many of its four calls are 0, 1, 2 and missing (3), as four
+    16-bit lanes of one integer: one load and one add per byte count all four codes."""
+    table = np.zeros(256, dtype=np.uint64)
     for byte in range(256):
         for slot in range(4):
-            table[byte, (byte >> (2 * slot)) & 3] += 1
+            table[byte] += np.uint64(1) << np.uint64(16 * ((byte >> (2 * slot)) & 3))
     return table
 
 
 _CODE_COUNTS = _code_counts()
+_LANE_BYTES = 16_000  # bytes summed before a 16-bit lane (at most 4 per byte) could overflow
 
 
 @numba.njit(nogil=True, cache=True)
 def _variant_counts(packed: np.ndarray, samples: int, table: np.ndarray, out: np.ndarray) -> None:
     padding = packed.shape[1] * 4 - samples
+    width = packed.shape[1]
     for v in range(packed.shape[0]):
+        row = packed[v]
         c0 = c1 = c2 = c3 = 0
-        for b in range(packed.shape[1]):
-            byte = packed[v, b]
-            c0 += table[byte, 0]
-            c1 += table[byte, 1]
-            c2 += table[byte, 2]
-            c3 += table[byte, 3]
+        for start in range(0, width, _LANE_BYTES):
+            lanes = np.uint64(0)
+            for b in range(start, min(start + _LANE_BYTES, width)):
+                lanes += table[row[b]]
+            c0 += int(lanes & 0xFFFF)
+            c1 += int((lanes >> 16) & 0xFFFF)
+            c2 += int((lanes >> 32) & 0xFFFF)
+            c3 += int(lanes >> 48)
         out[v, 0] = c0
         out[v, 1] = c1
         out[v, 2] = c2
@@ -76,41 +82,78 @@ def sample_counts(packed: np.ndarray, samples: int, expected_hom: np.ndarray) ->
     return out
 
 
+# Tail terms below this fraction of the observed outcome's probability are not computed: the
+# distribution is log-concave, so past that point the terms fall at least geometrically and
+# together cannot move the p-value in double precision.
+_NEGLIGIBLE = 1e-18
+
+
+@numba.njit(nogil=True, cache=True)
+def _fill_down(probs: np.ndarray, mid: int, rare: int, genotypes: int, target: int,
+               cut: float) -> int:  # fmt: skip
+    """Relative probabilities of fewer heterozygotes than ``mid``, down to where they become
+    negligible (below ``cut``, or below the one at ``target`` once it is reached). Returns the
+    lowest count filled."""
+    hets, homr = mid, (rare - mid) // 2
+    homc = genotypes - hets - homr
+    while hets > 1:
+        if hets == target:
+            cut = probs[target] * _NEGLIGIBLE
+        elif hets < target and probs[hets] < cut:
+            break
+        probs[hets - 2] = probs[hets] * hets * (hets - 1) / (4.0 * (homr + 1) * (homc + 1))
+        hets -= 2
+        homr += 1
+        homc += 1
+    return hets
+
+
+@numba.njit(nogil=True, cache=True)
+def _fill_up(probs: np.ndarray, mid: int, rare: int, genotypes: int, target: int,
+             cut: float) -> int:  # fmt: skip
+    """As ``_fill_down``, towards more heterozygotes; returns the highest count filled."""
+    hets, homr = mid, (rare - mid) // 2
+    homc = genotypes - hets - homr
+    while hets <= rare - 2:
+        if hets == target:
+            cut = probs[target] * _NEGLIGIBLE
+        elif hets > target and probs[hets] < cut:
+            break
+        probs[hets + 2] = probs[hets] * 4.0 * homr * homc / ((hets + 2.0) * (hets + 1.0))
+        hets += 2
+        homr -= 1
+        homc -= 1
+    return hets
+
+
 @numba.njit(nogil=True, cache=True)
 def _hwe_one(het: int, hom1: int, hom2: int, probs: np.ndarray, midp: bool) -> float:
     """Exact two-sided Hardy-Weinberg p-value (Wigginton, Cutler & Abecasis 2005); with
-    ``midp``, outcomes as likely as the observed one count half (Graffelman & Moreno 2013)."""
+    ``midp``, outcomes as likely as the observed one count half (Graffelman & Moreno 2013).
+
+    Probabilities are relative to the most likely heterozygote count ``mid``; the observed
+    count's side is filled first so the other side can stop once its terms are negligible
+    next to the observed one.
+    """
     rare_hom, common_hom = min(hom1, hom2), max(hom1, hom2)
     genotypes = het + rare_hom + common_hom
     if genotypes == 0:
         return np.nan
     rare = 2 * rare_hom + het
-    probs[: rare + 1] = 0.0
     mid = rare * (2 * genotypes - rare) // (2 * genotypes)
     if (mid & 1) != (rare & 1):
         mid += 1
     probs[mid] = 1.0
-    total = 1.0
-    hets, homr = mid, (rare - mid) // 2
-    homc = genotypes - hets - homr
-    while hets > 1:
-        probs[hets - 2] = probs[hets] * hets * (hets - 1) / (4.0 * (homr + 1) * (homc + 1))
-        total += probs[hets - 2]
-        hets -= 2
-        homr += 1
-        homc += 1
-    hets, homr = mid, (rare - mid) // 2
-    homc = genotypes - hets - homr
-    while hets <= rare - 2:
-        probs[hets + 2] = probs[hets] * 4.0 * homr * homc / ((hets + 2.0) * (hets + 1.0))
-        total += probs[hets + 2]
-        hets += 2
-        homr -= 1
-        homc -= 1
+    if het <= mid:
+        low = _fill_down(probs, mid, rare, genotypes, het, np.inf)
+        high = _fill_up(probs, mid, rare, genotypes, -1, probs[het] * _NEGLIGIBLE)
+    else:
+        high = _fill_up(probs, mid, rare, genotypes, het, np.inf)
+        low = _fill_down(probs, mid, rare, genotypes, rare + 2, probs[het] * _NEGLIGIBLE)
     observed = probs[het]
-    less = 0.0
-    tied = 0.0
-    for i in range(rare + 1):
+    total = less = tied = 0.0
+    for i in range(low, high + 1, 2):
+        total += probs[i]
         if probs[i] < observed * (1.0 - 1e-8):
             less += probs[i]
         elif probs[i] <= observed * (1.0 + 1e-8):  # equal within rounding
