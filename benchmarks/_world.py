@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+import xarray as xr
+
+from wgs_tre.access import Gate
+from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.config import Settings
 from wgs_tre.consent import registry
 from wgs_tre.consent.build import make_consent
@@ -15,6 +22,7 @@ from wgs_tre.governance import Context, review, users
 from wgs_tre.governance import projects as project_ops
 from wgs_tre.ingest.vcf import ingest_vcf
 from wgs_tre.policy import load_policies
+from wgs_tre.services.materialise import materialise
 from wgs_tre.store import Store
 from wgs_tre.synth.genotypes import GenotypeSpec, write_vcf
 from wgs_tre.types import OrgType, Role, Vote
@@ -67,3 +75,30 @@ def governed_world(state: Path, vcf: Path, samples: int) -> Settings:
     review.approve(ctx("sam"), "bench")
     (state / "ready").touch()
     return settings
+
+
+def first_variants(vcf: Path, variants: int) -> Path:
+    """A bgzipped, indexed VCF of the first ``variants`` records of ``vcf`` (made once)."""
+    out = vcf.with_name(vcf.name.replace(".vcf.gz", f".first{variants}.vcf.gz"))
+    if not out.exists():
+        partial = out.with_suffix(".partial")
+        script = (f"zcat {vcf} | awk -v n={variants} '/^#/ {{print; next}} "
+                  f"{{if (++c > n) exit; print}}' | bgzip > {partial}")  # fmt: skip
+        subprocess.run(["bash", "-c", script], check=True)
+        partial.rename(out)
+        subprocess.run(["tabix", "-p", "vcf", str(out)], check=True)
+    return out
+
+
+def session_opener(settings: Settings, dispensal: Path) -> Callable[[], xr.Dataset]:
+    """What a session's ``open_project().variants()`` does, minus the loopback HTTP hop: the
+    data service decides (audited) and returns the cached materialised dispensal, and the
+    session opens that read-only copy."""
+    gate = Gate(Store(settings.store_url), load_policies(settings.policy_dir))
+    dispensal.mkdir(parents=True, exist_ok=True)
+
+    def open_view() -> xr.Dataset:
+        grant = gate.decide("alice", "bench", "wgs")
+        return open_vcf_zarr(materialise(grant, dispensal, os.getgid()))
+
+    return open_view

@@ -19,7 +19,6 @@ Usage: .venv/bin/python benchmarks/gwas.py [--samples 2000] [--variants 100000] 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -35,15 +34,10 @@ import pandas as pd
 import psutil
 import xarray as xr
 
-from benchmarks._world import cohort_vcf, governed_world
-from wgs_tre.access import Gate
-from wgs_tre.backends.vcf_zarr import open_vcf_zarr
+from benchmarks._world import cohort_vcf, governed_world, session_opener
 from wgs_tre.config import Settings
 from wgs_tre.genomics import gwas_linear, pca, variant_stats
-from wgs_tre.policy import load_policies
 from wgs_tre.project import open_project
-from wgs_tre.services.materialise import materialise
-from wgs_tre.store import Store
 
 
 def peak_reset() -> None:
@@ -68,20 +62,27 @@ def phenotypes(ids: np.ndarray, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFra
     return trait, covariates
 
 
+# Runs one command and prints its seconds and peak resident KB. Measuring from a small launcher
+# matters: Linux keeps a process's ru_maxrss across exec, so a child forked straight from this
+# (large) process would report this process's size instead of its own.
+_LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+seconds = time.perf_counter() - start
+print(code, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def plink2(args: list[str], cwd: Path) -> tuple[float, float]:
     """Seconds and peak resident MB of one plink2 process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        ["plink2", "--threads", "2", "--allow-extra-chr", *args],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
+    command = ["plink2", "--threads", "2", "--allow-extra-chr", *args]
+    launched = subprocess.run(["/usr/bin/python3", "-S", "-c", _LAUNCHER, *command], cwd=cwd,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    code, seconds, peak_kb = launched.stdout.split()
+    if code != "0":
         sys.exit(f"plink2 {' '.join(args)} failed; see {cwd}")
-    return seconds, usage.ru_maxrss / 1024
+    return float(seconds), int(peak_kb) / 1024
 
 
 def main() -> None:
@@ -99,16 +100,7 @@ def main() -> None:
     state = cache / f"state-{args.samples}x{args.variants}"
     settings = governed_world(state, vcf, args.samples)
 
-    gate = Gate(Store(settings.store_url), load_policies(settings.policy_dir))
-    dispensal = cache / f"dispensal-{args.samples}x{args.variants}"
-    dispensal.mkdir(exist_ok=True)
-
-    def session_view() -> xr.Dataset:
-        # What a session's open_project().variants() does, minus the loopback HTTP hop: the
-        # data service decides (audited) and returns the cached materialised dispensal; the
-        # session opens that read-only copy.
-        grant = gate.decide("alice", "bench", "wgs")
-        return open_vcf_zarr(materialise(grant, dispensal, os.getgid()))
+    session_view = session_opener(settings, cache / f"dispensal-{args.samples}x{args.variants}")
 
     def host_view() -> xr.Dataset:
         return open_project("bench", user="alice", settings=settings).variants()
