@@ -22,6 +22,7 @@ from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.consent import registry
 from wgs_tre.errors import InvalidInput, Refused
 from wgs_tre.genomics import gwas_linear, gwas_logistic, pca, sample_stats, variant_stats
+from wgs_tre.genomics.hail import write_plink
 from wgs_tre.governance import datasets
 from wgs_tre.ingest.fhir import ingest_fhir
 from wgs_tre.ingest.vcf import ingest_vcf
@@ -249,6 +250,22 @@ def test_analyses_refuse_data_that_did_not_come_through_the_gate(world: World) -
             analysis(raw, progress=False)
     with pytest.raises(Refused, match="governed views only"):
         gwas_linear(raw, pd.Series([1.0]), progress=False)
+    with pytest.raises(Refused, match="governed views only"):
+        gwas_logistic(raw, pd.Series([1.0]), progress=False)
+    # Tables, annotation, plots and the Hail engine's export refuse raw data too.
+    key = pd.DataFrame({"contig": ["chr1"], "position": [1], "ref": ["A"], "alt": ["C"], "x": 1})
+    faked = raw.assign(variant_linreg_p_value=("variants", np.full(raw.sizes["variants"], 0.5)))
+    for entry in (
+        genomics.variant_table,
+        lambda ds: genomics.annotate(ds, key),
+        lambda ds: genomics.top_hits(faked),
+        lambda ds: genomics.manhattan(faked),
+        lambda ds: genomics.qq(faked),
+        lambda ds: write_plink(ds, world.tmp / "bypass" / "view", progress=False),
+    ):
+        with pytest.raises(Refused, match="governed views only"):
+            entry(raw)
+    assert not (world.tmp / "bypass" / "view.bed").exists()
 
 
 def test_bad_analysis_inputs_are_named(view: xr.Dataset) -> None:

@@ -88,6 +88,7 @@ def annotate(ds: xr.Dataset, annotations: pd.DataFrame, *, prefix: str = "varian
 
 def p_values(ds: xr.Dataset, p_value: str, trait: str | None = None) -> np.ndarray:
     """The per-variant p-values in ``p_value``, for one ``trait`` of a multi-trait scan."""
+    require_view(ds, "p_values")
     if p_value not in ds:
         raise InvalidInput(f"variable {p_value}", "not in the dataset (run the analysis first)")
     values = ds[p_value]
