@@ -3,8 +3,10 @@ gate, a local Dask cluster gives the same numbers, and broken profiles are clear
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from tests.slurm import PARTITION, SlurmCluster
 from tests.world import World
 from wgs_tre import compute
 from wgs_tre.consent import registry
-from wgs_tre.errors import ConfigurationError, InvalidInput, PolicyError
+from wgs_tre.errors import ConfigurationError, ExitCode, InvalidInput, PolicyError
 from wgs_tre.genomics import gwas_linear, variant_stats
 from wgs_tre.ingest.vcf import ingest_vcf
 from wgs_tre.policy import load_policies
@@ -175,3 +177,55 @@ def test_profiles_are_chosen_by_name_with_clear_errors(tmp_path: Path) -> None:
     ):
         pass
     assert compute.job_name("brca study/2") == "wgs-tre-brca-study-2"
+
+
+def test_pbs_jobs_carry_the_profile_and_the_project(tmp_path: Path) -> None:
+    """PBS is not packaged for Debian, so no server runs here: the job script dask-jobqueue
+    would hand to qsub is checked instead (the Slurm test above submits for real)."""
+    (tmp_path / "compute.yaml").write_text(
+        "profiles:\n"
+        "  pbs:\n"
+        "    kind: pbs\n"
+        "    queue: workq\n"
+        "    account: 'tre-{project}'\n"
+        "    cores: 2\n"
+        "    memory: 3GB\n"
+        "    walltime: '02:30:00'\n"
+        "    directives: ['-l place=scatter']\n"
+        f"    log_directory: {tmp_path / 'jobs'}\n"
+    )
+    script = compute.job_script(load_policies(tmp_path).compute, "pbs", project="rare-disease")
+    lines = set(script.splitlines())
+    assert {
+        "#PBS -N wgs-tre-rare-disease",
+        "#PBS -q workq",
+        "#PBS -A tre-rare-disease",
+        "#PBS -l walltime=02:30:00",
+        "#PBS -l place=scatter",
+    } <= lines, script
+    assert any(line.startswith("#PBS -l select=1:ncpus=2:mem=") for line in lines), script
+    assert f"#PBS -e {tmp_path / 'jobs'}/" in script
+    assert "--nthreads 2" in script and sys.executable in script
+
+
+def test_stewards_see_profiles_and_job_scripts_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wgs_tre.cli import main
+
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    (policies / "compute.yaml").write_text(COMPUTE_YAML.replace("{logs}", str(tmp_path / "jobs")))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(policies))
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
+    assert main(["--json", "compute", "profiles"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(p["profile"], p["kind"], p["default"]) for p in listed] == [
+        ("local", "local", True), ("slurm", "slurm", False), ("hail", "spark", False)
+    ]  # fmt: skip
+    assert main(["compute", "job-script", "slurm", "--project", "hpc-study"]) == 0
+    script = capsys.readouterr().out
+    assert "#SBATCH -J wgs-tre-hpc-study" in script and "#SBATCH -A tre-hpc-study" in script
+    assert f"#SBATCH -p {PARTITION}" in script
+    assert main(["compute", "job-script", "hail"]) == ExitCode.INVALID_INPUT
+    assert "only slurm and pbs profiles submit batch jobs" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from typing import Any
 from wgs_tre.errors import ConfigurationError, InvalidInput
 from wgs_tre.policy import ComputePolicy, ComputeProfile, JobQueueProfile, LocalProfile
 
-__all__ = ["cluster", "job_name", "profile", "spark_master"]
+__all__ = ["cluster", "job_name", "job_script", "profile", "spark_master"]
 
 
 def job_name(project: str) -> str:
@@ -75,6 +75,19 @@ def _job_queue(chosen: JobQueueProfile, project: str) -> Any:
         python=sys.executable,
         scheduler_options={**scheduler, "dashboard_address": ":0"},
     )
+
+
+def job_script(policy: ComputePolicy, name: str | None = None, *, project: str) -> str:
+    """The batch script a Slurm or PBS profile submits for one of ``project``'s workers, for
+    stewards checking a profile before researchers use it. Nothing is submitted."""
+    chosen = profile(policy, name)
+    if not isinstance(chosen, JobQueueProfile):
+        raise InvalidInput(
+            f"compute profile {name or policy.default!r}",
+            f"is a {chosen.kind} profile; only slurm and pbs profiles submit batch jobs",
+        )
+    with _job_queue(chosen, project) as built:
+        return str(built.job_script())
 
 
 @contextlib.contextmanager
