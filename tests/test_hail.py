@@ -3,7 +3,11 @@ and PCA on it agree with wgs_tre's on Dask."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from tests.spark import SparkStandalone
 from tests.world import World
 from wgs_tre.consent import registry
 from wgs_tre.errors import ConfigurationError, InvalidInput, Refused
@@ -173,3 +178,48 @@ def test_engines_and_profiles_are_checked(project: ProjectHandle) -> None:
     empty = ProjectHandle(project.project, project.user, project.source, Path("/nonexistent"))
     with pytest.raises(ConfigurationError, match="needs a spark profile"):
         empty.variants(engine="hail")
+
+
+ON_A_GIVEN_MASTER = """
+import json, sys
+import numpy as np
+import hail as hl
+from wgs_tre import open_project
+from wgs_tre.genomics import variant_stats
+
+project = open_project("hail-study", user="alice")
+mt = project.variants(engine="hail", compute="cluster")
+theirs = hl.variant_qc(mt).rows().variant_qc.collect()
+ours = variant_stats(project.variants(), progress=False)
+np.testing.assert_array_equal([r.n_called for r in theirs], ours.variant_n_called.values)
+np.testing.assert_allclose([r.AF[1] for r in theirs], ours.variant_alt_allele_frequency.values,
+                           rtol=1e-12)
+context = hl.spark_context()
+executors = context._jsc.sc().getExecutorMemoryStatus().size() - 1  # minus the driver
+print(json.dumps({"master": context.master, "executors": executors, "variants": len(theirs)}))
+"""
+
+
+def test_hail_runs_on_a_given_spark_master(project: ProjectHandle, tmp_path: Path) -> None:
+    """A ``spark://`` profile: Hail's work runs on a standalone cluster's executors (its own
+    process, as Hail starts once per process)."""
+    spark = SparkStandalone.start()
+    try:
+        policies = tmp_path / "policies"
+        shutil.copytree(project.policy_dir, policies)
+        (policies / "compute.yaml").write_text(
+            f"profiles:\n  cluster: {{kind: spark, master: '{spark.master}', driver_memory: 1g}}\n"
+        )
+        env = {**os.environ, "WGS_TRE_DATA_DIR": str(project.policy_dir.parent),
+               "WGS_TRE_POLICY_DIR": str(policies), "SPARK_LOCAL_IP": "127.0.0.1"}  # fmt: skip
+        env.pop("WGS_TRE_DATABASE_URL", None)
+        run = subprocess.run([sys.executable, "-c", ON_A_GIVEN_MASTER], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+        answer = json.loads(run.stdout.strip().splitlines()[-1])
+        assert answer["master"] == spark.master and answer["executors"] >= 1
+        assert answer["variants"] == project.variants().sizes["variants"]
+        apps = spark.status()["completedapps"]
+        assert isinstance(apps, list) and [app["name"] for app in apps] == ["Hail"]
+    finally:
+        spark.stop()
