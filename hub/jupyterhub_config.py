@@ -42,6 +42,7 @@ c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 50
 c.JupyterHub.spawner_class = "wgs_tre.hub.spawner.ProjectSpawner"
 c.ProjectSpawner.sessions_root = str(STATE / "sessions")
+c.ProjectSpawner.examples_dir = str(REPO / "notebooks")  # seeded into new workspaces
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60

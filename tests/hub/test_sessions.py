@@ -129,3 +129,15 @@ def test_the_session_offers_the_project_kernel(hub: Hub) -> None:
     out = hub.execute("bob", "brca-study", "from wgs_tre import open_project\n"
                       "print(open_project().project)", kernel="wgs-tre")  # fmt: skip
     assert out.strip() == "brca-study"
+
+
+def test_a_new_workspace_starts_with_the_example_notebooks(hub: Hub) -> None:
+    assert hub.start_server("alice", "brca-study")[0] == 201
+    out = hub.execute("alice", "brca-study", (
+        "import json, os\n"
+        "examples = os.environ['WGS_TRE_WORKSPACE'] + '/examples'\n"
+        "names = sorted(os.listdir(examples))\n"
+        "first = json.load(open(f'{examples}/{names[0]}'))\n"
+        "print(names, first['nbformat'], os.access(f'{examples}/{names[0]}', os.W_OK))\n"
+    ))  # fmt: skip
+    assert out.strip() == "['01-qc-pca-gwas.ipynb', '02-hail-engine.ipynb'] 4 True"

@@ -18,7 +18,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProjectDirs", "SessionAccount", "ensure_account", "ensure_project", "unix_name"]
+__all__ = [
+    "ProjectDirs",
+    "SessionAccount",
+    "ensure_account",
+    "ensure_project",
+    "seed_examples",
+    "unix_name",
+]
 
 ACCOUNT_PREFIX = "tre-"
 GROUP_PREFIX = "trep-"
@@ -93,3 +100,24 @@ def ensure_project(slug: str, root: Path) -> ProjectDirs:
         path.chmod(mode)
     root.chmod(0o711)
     return ProjectDirs(name, gid, workspace, dispensal)
+
+
+def seed_examples(dirs: ProjectDirs, examples: Path) -> None:
+    """Copy the example notebooks into ``<workspace>/examples`` once, as the project's own files
+    (group read-write), so a new project's first session opens onto worked examples. A project
+    that deleted or changed them keeps its choice."""
+    target = dirs.workspace / "examples"
+    notebooks = sorted(examples.glob("*.ipynb"))
+    if target.exists() or not notebooks:
+        return
+    staging = dirs.workspace / f".examples-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for notebook in notebooks:
+        copy = staging / notebook.name
+        shutil.copyfile(notebook, copy)
+        os.chown(copy, 0, dirs.gid)
+        copy.chmod(0o660)
+    os.chown(staging, 0, dirs.gid)
+    staging.chmod(0o2770)
+    staging.rename(target)  # all or nothing: a session never sees half the examples

@@ -62,6 +62,11 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         config=True,
         help="URL of the wgs-tre data service sessions call to open data (on the hub address).",
     )
+    examples_dir = Unicode(
+        "",
+        config=True,
+        help="Notebooks copied into a project's workspace (as examples/) at its first session.",
+    )
 
     netns_name = Unicode("")
     account: accounts.SessionAccount
@@ -117,6 +122,9 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             None, accounts.ensure_account, self.user.name, root
         )
         self.dirs = await loop.run_in_executor(None, accounts.ensure_project, self.name, root)
+        if self.examples_dir:
+            examples = Path(self.examples_dir)
+            await loop.run_in_executor(None, accounts.seed_examples, self.dirs, examples)
         plan = netns.plan(secrets.token_hex(5), allow=self._allowlist())
         await loop.run_in_executor(None, netns.setup, plan)
         self.netns_name = plan.name
