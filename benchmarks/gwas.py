@@ -100,7 +100,9 @@ def main() -> None:
     state = cache / f"state-{args.samples}x{args.variants}"
     settings = governed_world(state, vcf, args.samples)
 
-    session_view = session_opener(settings, cache / f"dispensal-{args.samples}x{args.variants}")
+    dispensal = cache / f"dispensal-{args.samples}x{args.variants}"
+    reused = dispensal.exists() and any(dispensal.iterdir())
+    session_view = session_opener(settings, dispensal)
 
     def host_view() -> xr.Dataset:
         return open_project("bench", user="alice", settings=settings).variants()
@@ -180,7 +182,8 @@ def main() -> None:
           f"{'vs plink2':>11}")  # fmt: skip
     targets = {"QC (freq, missing, HWE)": 2.0, "linear GWAS, 2 covariates": 1.0,
                "PCA k=10": 0.1}  # fmt: skip
-    print(f"{'dispensal (first open)':<28}{'wgs_tre':<9}{materialised:>9.2f}")
+    first_open = "dispensal (reused)" if reused else "dispensal (first open)"
+    print(f"{first_open:<28}{'wgs_tre':<9}{materialised:>9.2f}")
     if "open" in hail:
         print(f"{'view -> Hail (once)':<28}{'Hail':<9}{hail['open'][0]:>9.2f}")
     for name in targets:
