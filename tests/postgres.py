@@ -15,16 +15,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.daemons import free_port
+
 
 def _bindir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -56,7 +52,7 @@ class PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="wgs-tre-pg-"))
         if os.geteuid() == 0:
             shutil.chown(root, "postgres", "postgres")
-        server = cls(bindir, root, _free_port())
+        server = cls(bindir, root, free_port())
         server._run(
             str(bindir / "initdb"),
             "-D",

@@ -17,13 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.daemons import free_port, stop_all
+
 PARTITION = "tre"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _node_line() -> str:
@@ -98,13 +94,7 @@ class SlurmCluster:
         ]
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(self.processes)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -126,8 +116,8 @@ ClusterName=wgs-tre-test
 SlurmctldHost={host}
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort={_free_port()}
-SlurmdPort={_free_port()}
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
 AuthType=auth/munge
 AuthInfo=socket={munge_socket}
 CredType=cred/munge

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.slurm import _free_port
+from tests.daemons import free_port, stop_all
 
 
 @dataclass
@@ -42,7 +42,7 @@ class SparkStandalone:
         root = Path(tempfile.mkdtemp(prefix="wgs-tre-spark-"))
         env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
                "SPARK_LOG_DIR": str(root), "SPARK_WORKER_DIR": str(root / "work")}  # fmt: skip
-        cluster = cls(root, _free_port(), _free_port(), [])
+        cluster = cls(root, free_port(), free_port(), [])
         spark_class = str(home / "bin" / "spark-class")
         cluster._spawn(env, "master", spark_class, "org.apache.spark.deploy.master.Master",
                        "--host", "127.0.0.1", "--port", str(cluster.port),
@@ -74,11 +74,5 @@ class SparkStandalone:
         raise RuntimeError(f"{what} did not start:\n{logs}")
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(self.processes)
         shutil.rmtree(self.root, ignore_errors=True)
