@@ -26,7 +26,8 @@ def _node_line() -> str:
     """``NodeName=<host> CPUs=.. RealMemory=..`` as slurmd itself detects them."""
     out = subprocess.run(["slurmd", "-C"], capture_output=True, text=True, check=True).stdout
     line = out.splitlines()[0]
-    return line + " State=UNKNOWN"
+    # An explicit loopback address: the host name need not resolve (minimal roots lack /etc/hosts)
+    return line + " NodeAddr=127.0.0.1 State=UNKNOWN"
 
 
 @dataclass
@@ -113,7 +114,7 @@ def _slurm_conf(root: Path, munge_socket: Path) -> str:
     host = socket.gethostname()
     return f"""\
 ClusterName=wgs-tre-test
-SlurmctldHost={host}
+SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort={free_port()}
