@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.daemons import free_port, stop_all
@@ -30,10 +30,40 @@ def _node_line() -> str:
     return line + " NodeAddr=127.0.0.1 State=UNKNOWN"
 
 
+CGROUPS = Path("/sys/fs/cgroup")
+
+
+def _mount_cgroups() -> list[Path]:
+    """slurmd will not start without a cgroup filesystem. A normal boot mounts one; a minimal
+    root (a chroot, as in CI) has none. Mount what the kernel gives this process, as a boot
+    would (cgroup v2, or v1's controllers on a tmpfs), and return the mounts to undo."""
+    if os.path.ismount(CGROUPS):
+        return []
+    fields = [line.split(":") for line in Path("/proc/self/cgroup").read_text().splitlines()]
+    controllers = [f[1] for f in fields if f[1]]
+
+    def mount(*args: str) -> None:
+        subprocess.run(["mount", *args], check=True, capture_output=True)
+
+    if not controllers:
+        mount("-t", "cgroup2", "cgroup2", str(CGROUPS))
+        return [CGROUPS]
+    mount("-t", "tmpfs", "-o", "mode=755", "cgroup", str(CGROUPS))
+    mounted = [CGROUPS]
+    for controller in controllers:  # "memory", "cpu,cpuacct", "name=systemd"
+        target = CGROUPS / controller.removeprefix("name=")
+        target.mkdir()
+        options = f"none,{controller}" if controller.startswith("name=") else controller
+        mount("-t", "cgroup", "-o", options, "cgroup", str(target))
+        mounted.append(target)
+    return mounted
+
+
 @dataclass
 class SlurmCluster:
     root: Path
     processes: list[subprocess.Popen[bytes]]
+    cgroup_mounts: list[Path] = field(default_factory=list)
 
     @property
     def conf(self) -> Path:
@@ -60,17 +90,23 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
         socket_path = root / "munge" / "munge.socket"
-        cluster = cls(root, [])
-        cluster._spawn(
-            "munged", "--foreground", "--force", f"--key-file={key}", f"--socket={socket_path}",
-            f"--pid-file={root / 'munge' / 'munged.pid'}", f"--log-file={root / 'munge.log'}",
-            f"--seed-file={root / 'munge' / 'seed'}",
-        )  # fmt: skip
-        _wait_for(socket_path.exists, "munged", root / "munge.log")
-        cluster.conf.write_text(_slurm_conf(root, socket_path))
-        cluster._spawn("slurmctld", "-D", "-f", str(cluster.conf))
-        cluster._spawn("slurmd", "-D", "-f", str(cluster.conf))
-        _wait_for(cluster._node_is_idle, "the Slurm node", root / "slurmctld.log")
+        cluster = cls(root, [], _mount_cgroups())
+        try:
+            cluster._spawn(
+                "munged", "--foreground", "--force", f"--key-file={key}", f"--socket={socket_path}",
+                f"--pid-file={root / 'munge' / 'munged.pid'}", f"--log-file={root / 'munge.log'}",
+                f"--seed-file={root / 'munge' / 'seed'}",
+            )  # fmt: skip
+            _wait_for(socket_path.exists, "munged", root / "munge.log")
+            cluster.conf.write_text(_slurm_conf(root, socket_path))
+            cluster._spawn("slurmctld", "-D", "-f", str(cluster.conf))
+            cluster._spawn("slurmd", "-D", "-f", str(cluster.conf))
+            _wait_for(
+                cluster._node_is_idle, "the Slurm node", root / "slurmctld.log", root / "slurmd.log"
+            )
+        except BaseException:
+            cluster.stop()  # no daemons or mounts left behind by a failed start
+            raise
         return cluster
 
     def _spawn(self, *args: str) -> None:
@@ -96,17 +132,22 @@ class SlurmCluster:
 
     def stop(self) -> None:
         stop_all(self.processes)
+        for mount in reversed(self.cgroup_mounts):
+            subprocess.run(["umount", str(mount)], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _wait_for(ready: object, what: str, log: Path, timeout: float = 30) -> None:
+def _wait_for(ready: object, what: str, *logs: Path, timeout: float = 30) -> None:
     assert callable(ready)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready():
             return
         time.sleep(0.2)
-    text = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+    text = "\n".join(
+        f"{log.name}: " + (log.read_text(errors="replace")[-1500:] if log.exists() else "(none)")
+        for log in logs
+    )
     raise RuntimeError(f"{what} did not start:\n{text}")
 
 
