@@ -105,19 +105,29 @@ def ensure_project(slug: str, root: Path) -> ProjectDirs:
 def seed_examples(dirs: ProjectDirs, examples: Path) -> None:
     """Copy the example notebooks into ``<workspace>/examples`` once, as the project's own files
     (group read-write), so a new project's first session opens onto worked examples. A project
-    that deleted or changed them keeps its choice."""
+    that deleted or changed them keeps its choice.
+
+    The workspace is writable by untrusted session code, so root never writes, chowns or chmods
+    inside it: the copies are made in a root-only directory (beside the dispensals, on the same
+    filesystem) and moved in with one rename, which does not follow a planted symlink.
+    """
     target = dirs.workspace / "examples"
     notebooks = sorted(examples.glob("*.ipynb"))
-    if target.exists() or not notebooks:
+    if target.exists() or target.is_symlink() or not notebooks:
         return
-    staging = dirs.workspace / f".examples-{os.getpid()}"
+    staging = dirs.dispensal.parent / f".examples-{dirs.workspace.name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    for notebook in notebooks:
-        copy = staging / notebook.name
-        shutil.copyfile(notebook, copy)
-        os.chown(copy, 0, dirs.gid)
-        copy.chmod(0o660)
-    os.chown(staging, 0, dirs.gid)
-    staging.chmod(0o2770)
-    staging.rename(target)  # all or nothing: a session never sees half the examples
+    staging.mkdir(mode=0o700)
+    try:
+        for notebook in notebooks:
+            copy = staging / notebook.name
+            shutil.copyfile(notebook, copy)
+            os.chown(copy, 0, dirs.gid, follow_symlinks=False)
+            copy.chmod(0o660)
+        os.chown(staging, 0, dirs.gid)
+        staging.chmod(0o2770)
+        staging.rename(target)  # all or nothing: a session never sees half the examples
+    except OSError:
+        pass  # something appeared at examples/ meanwhile: the project's own choice stands
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
