@@ -17,13 +17,19 @@ import sys
 from pathlib import Path
 
 from wgs_tre.hub import netns
+from wgs_tre.hub.spawner import sweep
 from wgs_tre.policy import load_policies
 
 c = get_config()  # type: ignore[name-defined]
 REPO = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("WGS_TRE_HUB_STATE", "/var/lib/wgs-tre/hub"))
 STATE.mkdir(parents=True, exist_ok=True)
-STATE.chmod(0o711)
+STATE.chmod(0o700)  # sessions reach their own files by bind mounts, never through this path
+# The hub's database holds password hashes and TOTP secrets: the hub's account reads it, no one
+# else (JupyterHub would create it world-readable).
+HUB_DB = STATE / "jupyterhub.sqlite"
+HUB_DB.touch(mode=0o600)
+HUB_DB.chmod(0o600)
 BIN = Path(sys.executable).parent
 
 # Addresses: the public proxy on loopback; the hub API on the address every session namespace
@@ -34,7 +40,7 @@ c.JupyterHub.hub_bind_url = f"http://{netns.HUB_ADDRESS}:{api_port}"
 c.ConfigurableHTTPProxy.api_url = os.environ.get("WGS_TRE_PROXY_API_URL", "http://127.0.0.1:8001")
 c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configurable-http-proxy")]
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
-c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.db_url = f"sqlite:///{HUB_DB}"
 c.JupyterHub.cookie_secret_file = str(STATE / "cookie_secret")
 
 # One named server per (user, project); the server name is the project slug.
@@ -139,6 +145,7 @@ c.JupyterHub.custom_scopes = {
     "custom:wgs-tre:reports": {"description": "Review per-patient reports as an expert panel."},
 }
 
-# Servers left by a hub that died leave their namespaces behind: sweep them at start.
+# Sessions of a hub that died ended with it (their sandboxes die with the hub), but leave their
+# network namespaces, cgroups and temporary files behind: sweep them at start.
 netns.ensure_hub_address()
-netns.sweep()
+sweep(STATE / "sessions")

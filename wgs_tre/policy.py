@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
 from wgs_tre.errors import PolicyError
 from wgs_tre.types import Action, Role
@@ -26,6 +26,7 @@ __all__ = [
     "Policies",
     "ReviewPolicy",
     "RolePolicy",
+    "SessionPolicy",
     "SparkProfile",
     "load_policies",
 ]
@@ -108,10 +109,18 @@ class EgressPolicy(_Strict):
 
 
 class SessionPolicy(_Strict):
-    """``sessions.yaml``: idle timeout and how fast sessions stop after access ends."""
+    """``sessions.yaml``: idle timeout, how fast sessions stop after access ends, and what one
+    session may use (enforced by cgroups where the host has them; ``null``: no limit)."""
 
-    idle_timeout_seconds: int = Field(default=3600, ge=60)
+    idle_timeout_seconds: int = Field(default=3600, ge=1)
     revocation_grace_seconds: int = Field(default=30, ge=1, le=3600)
+    memory: ByteSize | None = Field(
+        default=ByteSize(8 * 2**30), description="memory of all its processes, e.g. 8GiB"
+    )
+    cpus: float | None = Field(default=None, gt=0, description="CPU time, in cores")
+    processes: int | None = Field(
+        default=1024, ge=16, description="processes and threads, all counted together"
+    )
 
 
 _BYTES = r"^\d+(\.\d+)?\s*([KMGT]i?B)$"  # Dask's spelling: 2GB, 512MiB

@@ -86,8 +86,7 @@ def session_ns() -> Iterator[tuple[netns.NetworkPlan, Listener, Listener]]:
     netns.ensure_hub_address()
     allowed = Listener(netns.HUB_ADDRESS)
     forbidden = Listener(netns.HUB_ADDRESS)
-    plan = netns.plan(secrets.token_hex(5), allow=[(netns.HUB_ADDRESS, allowed.port)])
-    netns.setup(plan)
+    plan = netns.create(secrets.token_hex(5), allow=[(netns.HUB_ADDRESS, allowed.port)])
     yield plan, allowed, forbidden
     netns.teardown(plan.name)
 
@@ -122,8 +121,7 @@ def test_host_services_on_other_ports_are_unreachable(session_ns, account) -> No
 
 def test_a_server_in_another_namespace_is_unreachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
     plan, _, _ = session_ns
-    other = netns.plan(secrets.token_hex(5), allow=[])
-    netns.setup(other)
+    other = netns.create(secrets.token_hex(5), allow=[])
     try:
         server = subprocess.Popen(
             ["ip", "netns", "exec", other.name, sys.executable, "-m", "http.server", "18555",
@@ -168,8 +166,38 @@ def test_the_session_cannot_undo_its_isolation(session_ns, account) -> None:  # 
 
 
 def test_sweep_removes_stale_namespaces() -> None:
-    stale = netns.plan(secrets.token_hex(5), allow=[])
-    netns.setup(stale)
+    stale = netns.create(secrets.token_hex(5), allow=[])
     assert stale.name in netns.sweep()
     assert stale.name not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                             text=True, check=True).stdout  # fmt: skip
+
+
+def test_concurrent_namespaces_get_distinct_subnets() -> None:
+    """Eight threads here and four other processes create namespaces at the same moment: every
+    one gets a subnet of its own (choosing and taking an address is one critical section)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    creator = (
+        "import secrets, sys\nfrom wgs_tre.hub import netns\n"
+        "print(netns.create(secrets.token_hex(5), allow=[]).name)\nsys.stdin.read()\n"
+    )
+    others = [
+        subprocess.Popen([sys.executable, "-c", creator], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+        for _ in range(4)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        plans = list(pool.map(lambda _: netns.create(secrets.token_hex(5), allow=[]), range(8)))
+    names = [plan.name for plan in plans] + [p.stdout.readline().strip() for p in others]  # type: ignore[union-attr]
+    try:
+        subnets = []
+        for name in names:
+            shown = subprocess.run(["ip", "netns", "exec", name, "ip", "-o", "-4", "addr", "show"],
+                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
+            subnets += [line.split()[3] for line in shown.splitlines() if "10.231." in line]
+        assert len(subnets) == 12 and len(set(subnets)) == 12, subnets
+    finally:
+        for other in others:
+            other.communicate("")
+        for name in names:
+            netns.teardown(name)

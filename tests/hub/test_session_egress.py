@@ -19,8 +19,7 @@ from wgs_tre.hub import netns
 @pytest.fixture
 def elsewhere() -> Iterator[tuple[str, int]]:
     """A web server in a namespace of its own, which the host itself can reach."""
-    other = netns.plan(secrets.token_hex(5), allow=[])
-    netns.setup(other)
+    other = netns.create(secrets.token_hex(5), allow=[])
     server = subprocess.Popen(
         ["ip", "netns", "exec", other.name, sys.executable, "-m", "http.server", "18777",
          "--bind", other.ns_ip], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -2,9 +2,10 @@
 
 Each TRE user runs sessions as an unprivileged account ``tre-<user>``; each project has a group
 and two directories: a shared workspace (read-write for the project's sessions, setgid so files
-stay in the group) and the dispensal (read-only for them). A session process carries only its
-own project's group, so a user in two projects cannot reach one project's files from the other's
-session. Nobody else can enter either directory.
+stay in the group) and the dispensal (read-only for them). Each (user, project) has a home of its
+own, so nothing a user keeps in one project's home is seen from another project's session. A
+session process carries only its own project's group, and its sandbox (``sandbox``) holds only
+its own project's directories and home. Nobody else can enter any of them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "ProjectDirs",
     "SessionAccount",
     "ensure_account",
+    "ensure_home",
     "ensure_project",
     "seed_examples",
     "unix_name",
@@ -63,19 +65,29 @@ def _run(*argv: str) -> None:
 
 
 def ensure_account(username: str, root: Path) -> SessionAccount:
-    """The session account of ``username``, created on first use (no login shell, no sudo)."""
+    """The session account of ``username``, created on first use (no login shell, no sudo).
+    ``home`` is the root-owned parent of the user's per-project homes (see ``ensure_home``)."""
     name = unix_name(username)
-    home = root / "homes" / username
+    homes = root / "homes" / username
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
-        _run("useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(home),
+        _run("useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(homes),
              "--shell", "/usr/sbin/nologin", name)  # fmt: skip
         entry = pwd.getpwnam(name)
-    home.mkdir(parents=True, exist_ok=True)
-    os.chown(home, entry.pw_uid, entry.pw_gid)
-    home.chmod(0o700)
-    return SessionAccount(name, entry.pw_uid, entry.pw_gid, home)
+    homes.mkdir(parents=True, exist_ok=True)
+    os.chown(homes, 0, 0)
+    homes.chmod(0o700)
+    return SessionAccount(name, entry.pw_uid, entry.pw_gid, homes)
+
+
+def ensure_home(account: SessionAccount, slug: str) -> Path:
+    """The home of ``account`` in project ``slug``, its own (0700); made on first use."""
+    home = account.home / slug  # its parent is root's alone: nothing here was planted
+    home.mkdir(mode=0o700, exist_ok=True)
+    if home.stat().st_uid != account.uid:
+        os.chown(home, account.uid, account.gid)
+    return home
 
 
 def _group(name: str) -> int:
@@ -92,13 +104,13 @@ def ensure_project(slug: str, root: Path) -> ProjectDirs:
     gid = _group(name)
     for parent in ("workspaces", "dispensals", "homes"):
         (root / parent).mkdir(parents=True, exist_ok=True)
-        (root / parent).chmod(0o711)  # enter by exact name only; no listing of other projects
+        (root / parent).chmod(0o700)  # sessions reach their own directories by bind mounts only
     workspace, dispensal = root / "workspaces" / slug, root / "dispensals" / slug
     for path, mode in ((workspace, 0o2770), (dispensal, 0o750)):
         path.mkdir(exist_ok=True)
         shutil.chown(path, "root", name)
         path.chmod(mode)
-    root.chmod(0o711)
+    root.chmod(0o700)
     return ProjectDirs(name, gid, workspace, dispensal)
 
 

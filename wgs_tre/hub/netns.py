@@ -6,24 +6,33 @@ to is the hub's address (on the host's ``lo``, reached through the veth). nftabl
 namespace drops every outgoing packet except to loopback, replies, and the allowlist (the hub
 API, the filtering proxy, ``policies/egress.yaml``). Servers run as unprivileged accounts, so
 they cannot change routes or rules. Namespaces are named ``tre-*`` and swept at hub start.
+
+Choosing a subnet and taking it is one critical section (a thread lock and a lock file, so other
+processes creating namespaces, such as tests or a second tool, are serialised too): the host side
+of the veth holds its address before the next caller looks for a free one, so any number of
+concurrent spawns get distinct addresses.
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import ipaddress
 import os
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["HUB_ADDRESS", "NetworkPlan", "enter", "plan", "setup", "sweep", "teardown"]
+__all__ = ["HUB_ADDRESS", "NetworkPlan", "create", "enter", "sweep", "teardown"]
 
 PREFIX = "tre-"
 POOL = ipaddress.IPv4Network("10.231.0.0/17")
 HUB_ADDRESS = "10.231.255.1"  # on the host's lo: the one address every namespace reaches
 CLONE_NEWNET = 0x40000000
+LOCK_FILE = Path("/run/wgs-tre-netns.lock")
 _lock = threading.Lock()
 
 
@@ -53,11 +62,22 @@ def _used_subnets() -> set[ipaddress.IPv4Network]:
     return used
 
 
-def plan(key: str, allow: list[tuple[str, int]]) -> NetworkPlan:
-    """A namespace for ``key`` (a short hex id) on a /30 nobody uses yet."""
-    with _lock:
-        used = _used_subnets()
-        subnet = next(s for s in POOL.subnets(new_prefix=30) if s not in used)
+@contextmanager
+def _allocation() -> Iterator[None]:
+    """Held while a subnet is chosen and taken: threads of this process and other processes."""
+    with _lock, LOCK_FILE.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _plan(key: str, allow: list[tuple[str, int]]) -> NetworkPlan:
+    used = _used_subnets()
+    subnet = next((s for s in POOL.subnets(new_prefix=30) if s not in used), None)
+    if subnet is None:
+        raise RuntimeError(f"no free /30 left in {POOL} for another session")
     host_ip, ns_ip = (str(h) for h in list(subnet.hosts())[:2])
     return NetworkPlan(
         name=f"{PREFIX}{key}",
@@ -67,6 +87,15 @@ def plan(key: str, allow: list[tuple[str, int]]) -> NetworkPlan:
         ns_ip=ns_ip,
         allow=tuple(allow),
     )
+
+
+def create(key: str, allow: list[tuple[str, int]]) -> NetworkPlan:
+    """A namespace for ``key`` (a short hex id) on a /30 nobody else has, with its veth pair,
+    route and firewall; nothing is left behind if any step fails."""
+    with _allocation():
+        plan = _plan(key, allow)
+        _setup(plan)
+    return plan
 
 
 def _rules(p: NetworkPlan) -> str:
@@ -90,8 +119,7 @@ def ensure_hub_address() -> None:
         _run("ip", "addr", "add", f"{HUB_ADDRESS}/32", "dev", "lo")
 
 
-def setup(p: NetworkPlan) -> None:
-    """Create the namespace, its veth pair, routes and firewall; undo everything on failure."""
+def _setup(p: NetworkPlan) -> None:
     ensure_hub_address()
     try:
         _run("ip", "netns", "add", p.name)

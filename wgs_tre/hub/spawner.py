@@ -5,25 +5,39 @@ the user is an active member of an approved project (not expired, suspended or r
 otherwise the spawn is refused with the reason and audited. A started server:
 
 * runs as the user's unprivileged session account, carrying only this project's group;
-* sees the project's workspace (read-write) and dispensal (read-only), nothing of other projects;
+* lives in a sandbox (``sandbox``): mount, PID, IPC and UTS namespaces of its own in which only
+  the system, the Python environment, the project's workspace and dispensal, a home of this
+  (user, project) and private temporary directories exist;
 * lives in its own network namespace whose firewall allows the hub API, the filtering proxy and
   ``policies/egress.yaml`` only (see ``netns``);
+* is held to ``policies/sessions.yaml``'s memory, CPU and process limits (``cgroups``);
 * gets no store credentials: its environment names the project, its directories and the hub.
+
+Stopping it, however that is asked for (the user, the idle culler, the session watcher after a
+suspension, revocation, expiry or member removal), ends every process it started before the hub
+deletes its API token, then removes its network namespace, cgroup and temporary files.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
 import os
+import resource
 import secrets
+import shutil
 import sys
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 from urllib.parse import urlsplit
 
 from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.utils import maybe_future
 from tornado import web
 from traitlets import Integer, Unicode
 
@@ -31,17 +45,25 @@ from wgs_tre.audit import record
 from wgs_tre.config import load_settings
 from wgs_tre.errors import NotFound
 from wgs_tre.governance.membership import AccessRefused, check_active_member
-from wgs_tre.hub import accounts, netns
-from wgs_tre.policy import load_policies
+from wgs_tre.hub import accounts, cgroups, netns, sandbox
+from wgs_tre.policy import Policies, SessionPolicy, load_policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
 from wgs_tre.types import Decision
 
 __all__ = ["ProjectSpawner"]
 
-KERNEL_TEMPLATE = Path(__file__).resolve().parents[2] / "kernels" / "wgs-tre" / "kernel.json"
+PACKAGE = Path(__file__).resolve().parents[1]  # wgs_tre/, read-only in every session
+KERNEL_TEMPLATE = PACKAGE.parent / "kernels" / "wgs-tre" / "kernel.json"
 # Settings of the hub process that must not reach a session.
-_PRIVATE_ENV = ("WGS_TRE_DATABASE_URL", "WGS_TRE_DATA_DIR", "WGS_TRE_CONFIG", "WGS_TRE_POLICY_DIR")
+_PRIVATE_ENV = ("WGS_TRE_DATABASE_URL", "WGS_TRE_DATA_DIR", "WGS_TRE_CONFIG")
+SHM_BYTES = 1 << 30  # a session's /dev/shm when its memory is not limited
+# A session starts from the kernels compiled at install (a copy in its own home, refreshed when
+# the installed ones are newer), so its first analysis does not compile them again.
+KERNEL_CACHE_SEED = (
+    'mkdir -p "$NUMBA_CACHE_DIR" && '
+    'cp -Rup "$WGS_TRE_KERNEL_CACHE"/. "$NUMBA_CACHE_DIR"/ 2>/dev/null'
+)
 
 
 class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
@@ -67,20 +89,34 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         config=True,
         help="Notebooks copied into a project's workspace (as examples/) at its first session.",
     )
+    kernel_cache = Unicode(
+        str(Path(sys.prefix) / "share" / "wgs-tre" / "numba-cache"),
+        config=True,
+        help="Compiled analysis kernels (numba) made at install; every session starts from a copy "
+        "in its home, so the first analysis in a new project does not compile them again.",
+    )
 
     netns_name = Unicode("")
+    sandbox_key = Unicode("")
+    pid_namespace = Integer(0)
+    launched = False
     account: accounts.SessionAccount
     dirs: accounts.ProjectDirs
+    home: Path
     jupyter_path: Path
+    cgroup: cgroups.SessionCgroup | None = None
+    session_policy: SessionPolicy
 
     # -- governance --------------------------------------------------------------------------
-    def _store(self) -> tuple[Store, Any]:
-        settings = load_settings()
-        return Store(settings.store_url), load_policies(settings.policy_dir)
+    def _store(self) -> Store:
+        return Store(load_settings().store_url)
+
+    def _policies(self) -> Policies:
+        return load_policies(load_settings().policy_dir)
 
     def _check(self) -> None:
         """Raise HTTP 403 (audited) unless the user may run a session of this project."""
-        store, policies = self._store()
+        store, policies = self._store(), self._policies()
         slug, user = self.name, self.user.name
         try:
             try:
@@ -106,8 +142,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         if self.data_service_url:
             service = urlsplit(self.data_service_url)
             allow.append((netns.HUB_ADDRESS, service.port or 80))
-        _, policies = self._store()
-        allow += [(str(e.address), e.port) for e in policies.egress.allow]
+        allow += [(str(e.address), e.port) for e in self._policies().egress.allow]
         return allow
 
     async def start(self) -> tuple[str, int]:
@@ -122,38 +157,112 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             None, accounts.ensure_account, self.user.name, root
         )
         self.dirs = await loop.run_in_executor(None, accounts.ensure_project, self.name, root)
+        self.home = await loop.run_in_executor(None, accounts.ensure_home, self.account, self.name)
         if self.examples_dir:
             examples = Path(self.examples_dir)
             await loop.run_in_executor(None, accounts.seed_examples, self.dirs, examples)
-        plan = netns.plan(secrets.token_hex(5), allow=self._allowlist())
-        await loop.run_in_executor(None, netns.setup, plan)
-        self.netns_name = plan.name
-        self.ip = plan.ns_ip
-        self.port = 8888
-        self.notebook_dir = str(self.dirs.workspace)
-        self.jupyter_path = await loop.run_in_executor(None, self._kernel_path)
-        self._register(plan.ns_ip)
+        self.sandbox_key = secrets.token_hex(5)
         try:
-            address: tuple[str, int] = await super().start()
-            await self._until_listening(*address)
+            plan = await loop.run_in_executor(
+                None, netns.create, self.sandbox_key, self._allowlist()
+            )
+            self.netns_name, self.ip, self.port = plan.name, plan.ns_ip, 8888
+            self.notebook_dir = str(self.dirs.workspace)
+            self.jupyter_path = await loop.run_in_executor(None, self._kernel_path)
+            self.session_policy = self._policies().sessions
+            spec = await loop.run_in_executor(None, self._prepare_sandbox, self.session_policy)
+            self._register(plan.ns_ip)
+            address = await self._launch(spec)
+            await self._until_ready(*address)
             return address
         except BaseException:
-            netns.teardown(plan.name)
-            self._unregister()
+            await loop.run_in_executor(None, self._end_session)
             raise
 
-    async def _until_listening(self, host: str, port: int) -> None:
-        """Return as soon as the server accepts connections. JupyterHub's own readiness check
-        backs off exponentially (0.2 s, 0.4 s, ... up to 5 s), which adds about a second to a
-        typical spawn; polling here every 50 ms hands it a server that is already up."""
-        deadline = asyncio.get_running_loop().time() + self.start_timeout
-        while asyncio.get_running_loop().time() < deadline and self.proc.poll() is None:
+    def _sandbox_dir(self) -> Path:
+        return Path(self.sessions_root) / "sandboxes" / self.sandbox_key
+
+    def _prepare_sandbox(self, policy: SessionPolicy) -> sandbox.SandboxSpec:
+        """This session's cgroup, identity files and private temporary directory."""
+        limits = cgroups.Limits(policy.memory, policy.cpus, policy.processes)
+        self.cgroup = cgroups.create(_instance(self.sessions_root), self.sandbox_key, limits)
+        if self.cgroup is None:
+            self.log.warning("no cgroup filesystem: %s runs without memory or CPU limits "
+                             "(processes are limited per account)", self._log_name)  # fmt: skip
+        directory = self._sandbox_dir()
+        directory.parent.mkdir(mode=0o700, exist_ok=True)
+        directory.mkdir(mode=0o700)
+        sandbox.write_identity(
+            directory / "etc", self.account.name, self.dirs.group, self.home, self.name[:63]
+        )
+        scratch = directory / "tmp"
+        scratch.mkdir(mode=0o700)
+        os.chown(scratch, self.account.uid, self.account.gid)
+        # The environment and what it reads: the package (an editable install lives outside
+        # the environment), the policies (compute.yaml), the compiled kernels.
+        prefix, cache = Path(sys.prefix), Path(self.kernel_cache)
+        extra = [PACKAGE, _policy_dir(), *([cache] if cache.is_dir() else [])]
+        environment = [prefix, *(p for p in extra if not p.is_relative_to(prefix))]
+        return sandbox.SandboxSpec(
+            uid=self.account.uid,
+            gid=self.account.gid,
+            groups=(self.dirs.gid,),
+            hostname=self.name[:63],
+            workdir=self.dirs.workspace,
+            read_write=(self.dirs.workspace, self.home),
+            read_only=(*environment, self.jupyter_path, self.dirs.dispensal),
+            scratch=scratch,
+            etc=directory / "etc",
+            shm_bytes=min(policy.memory // 4, SHM_BYTES) if policy.memory else SHM_BYTES,
+            umask=0o007,  # the workspace is the project's: files stay group read-write
+            setup=KERNEL_CACHE_SEED if cache.is_dir() else "",
+        )
+
+    async def _launch(self, spec: sandbox.SandboxSpec) -> tuple[str, int]:
+        """Start the server in its sandbox (from the hub's main thread: the sandbox ends with
+        the thread that started it) and learn its PID namespace."""
+        argv = [*self.cmd, *self.get_args()]
+        cache = Path(self.kernel_cache)
+        if cache.is_dir():  # start from the compiled kernels; the session's own copy stays its own
+            seed = (
+                'mkdir -p "$NUMBA_CACHE_DIR" && '
+                'cp -Rup "$WGS_TRE_KERNEL_CACHE"/. "$NUMBA_CACHE_DIR"/ 2>/dev/null; exec "$@"'
+            )
+            argv = ["/bin/sh", "-c", seed, "sh", *argv]
+        read_end, write_end = os.pipe()
+        try:
+            self.proc = Popen(
+                sandbox.command(dataclasses.replace(spec, info_fd=write_end), argv),
+                env=self.get_env(),
+                preexec_fn=self.make_preexec_fn(self.user.name),
+                start_new_session=True,
+                pass_fds=(write_end,),
+            )
+        finally:
+            os.close(write_end)
+        self.pid, self.launched = self.proc.pid, True
+        info = await asyncio.get_running_loop().run_in_executor(None, sandbox.read_info, read_end)
+        self.pid_namespace = info["pid-namespace"]
+        return self.ip, self.port
+
+    async def _until_ready(self, host: str, port: int) -> None:
+        """Return as soon as this session's own server answers on its own address (its URL
+        names the user and the project). JupyterHub's own check backs off exponentially
+        (0.2 s, 0.4 s, ... up to 5 s), which adds about a second to a typical spawn."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        url = f"http://{host}:{port}{self.server.base_url}api"
+        while loop.time() < deadline and self.proc.poll() is None:
             try:
-                _, writer = await asyncio.open_connection(host, port)
-                writer.close()
+                await loop.run_in_executor(None, _get, url)
                 return
             except OSError:
                 await asyncio.sleep(0.05)
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                f"the session's server exited while starting (status {self.proc.returncode}); "
+                "its output is in the hub's log"
+            )
 
     # The registry maps a session's address to its user and project, for services that only
     # see a client address (the package proxy's audit events).
@@ -197,15 +306,15 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             (self._registry() / self.ip).unlink(missing_ok=True)
 
     def make_preexec_fn(self, name: str) -> Callable[[], None]:
-        namespace, account, dirs = self.netns_name, self.account, self.dirs
+        namespace, cgroup = self.netns_name, self.cgroup
+        processes = self.session_policy.processes
 
-        def preexec() -> None:
-            netns.enter(namespace)  # while still root
-            os.setgroups([dirs.gid])  # this project's group only
-            os.setgid(account.gid)
-            os.setuid(account.uid)
-            os.umask(0o007)
-            os.chdir(dirs.workspace)
+        def preexec() -> None:  # as root, in the child, before the sandbox starts
+            netns.enter(namespace)
+            if cgroup is not None:
+                cgroup.join(os.getpid())  # everything the session starts is counted
+            elif processes:  # no cgroups: at least bound the account's processes
+                resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
         return preexec
 
@@ -215,8 +324,11 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         proxy = f"http://{netns.HUB_ADDRESS}:{self.proxy_port}" if self.proxy_port else ""
         env.update(
             USER=self.account.name,
-            HOME=str(self.account.home),
+            HOME=str(self.home),
             SHELL="/bin/bash",
+            NUMBA_CACHE_DIR=str(self.home / ".cache" / "numba"),
+            WGS_TRE_KERNEL_CACHE=self.kernel_cache,
+            WGS_TRE_POLICY_DIR=str(_policy_dir()),
             WGS_TRE_USER=self.user.name,
             WGS_TRE_PROJECT=self.name,
             WGS_TRE_WORKSPACE=str(self.dirs.workspace),
@@ -234,16 +346,41 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
 
     async def stop(self, now: bool = False) -> None:
         try:
-            await super().stop(now=now)
+            await super().stop(now=now)  # ends bubblewrap, and with it the PID namespace
         finally:
-            if self.netns_name:
-                netns.teardown(self.netns_name)
-                self.netns_name = ""
-            self._unregister()
-            await asyncio.get_running_loop().run_in_executor(None, self._audit_stop)
+            await asyncio.get_running_loop().run_in_executor(None, self._end_session)
+
+    async def run_post_stop_hook(self) -> None:
+        """After every stop, including a server that ended on its own (where JupyterHub does not
+        call ``stop``): nothing of the session is left, and the end is audited."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._end_session)
+        if self.launched:  # not for a spawn that was refused or failed before the server ran
+            self.launched = False
+            await loop.run_in_executor(None, self._audit_stop)
+        await maybe_future(super().run_post_stop_hook())
+
+    def _end_session(self) -> None:
+        """Every process of the session ends, then its network, cgroup and temporary files go.
+        Runs before JupyterHub deletes the server's API token."""
+        if self.pid_namespace:
+            left = sandbox.kill_until_gone(lambda: sandbox.namespace_pids(self.pid_namespace))
+            if left:
+                self.log.error("processes of %s would not end: %s", self._log_name, sorted(left))
+            self.pid_namespace = 0
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        if self.netns_name:
+            netns.teardown(self.netns_name)
+            self.netns_name = ""
+        self._unregister()
+        if self.sandbox_key:
+            shutil.rmtree(self._sandbox_dir(), ignore_errors=True)
+            self.sandbox_key = ""
 
     def _audit_stop(self) -> None:
-        store, _ = self._store()
+        store = self._store()
         try:
             record(store, actor=self.user.name, action="session.stop", project=self.name or None,
                    reason="server stopped")  # fmt: skip
@@ -252,10 +389,43 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
-        if self.netns_name:
-            state["netns"] = self.netns_name
+        if self.sandbox_key:
+            state.update(sandbox=self.sandbox_key, pid_namespace=self.pid_namespace)
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self.netns_name = state.get("netns", "")
+        self.sandbox_key = state.get("sandbox", "")
+        self.pid_namespace = state.get("pid_namespace", 0)
+        self.netns_name = f"{netns.PREFIX}{self.sandbox_key}" if self.sandbox_key else ""
+        if self.sandbox_key:
+            self.cgroup = cgroups.find(_instance(self.sessions_root), self.sandbox_key)
+
+
+def _instance(sessions_root: str) -> str:
+    """Names this hub's sessions among others on the machine (a demo beside a test run)."""
+    return "hub-" + hashlib.sha256(str(Path(sessions_root).resolve()).encode()).hexdigest()[:8]
+
+
+def _policy_dir() -> Path:
+    return Path(load_settings().policy_dir).resolve()
+
+
+def _get(url: str) -> None:
+    with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - the session's own http address
+        pass
+
+
+def sweep(sessions_root: str | Path) -> list[str]:
+    """At hub start: remove what sessions of this hub left behind when it died (their
+    processes ended with it): network namespaces, cgroups, temporary files. Returns the keys."""
+    directory = Path(sessions_root) / "sandboxes"
+    keys = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    for key in keys:
+        netns.teardown(f"{netns.PREFIX}{key}")
+        shutil.rmtree(directory / key, ignore_errors=True)
+    cgroups.sweep(_instance(str(sessions_root)))
+    run = Path(sessions_root) / "run"
+    for address in run.iterdir() if run.is_dir() else []:
+        address.unlink()
+    return keys

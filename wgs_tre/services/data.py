@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.services.auth import HubAuthenticated
+from jupyterhub.services.auth import HubAuth, HubAuthenticated
 from tornado import web
 from tornado.ioloop import IOLoop
 
@@ -47,8 +47,8 @@ def session_project(model: dict[str, Any]) -> str | None:
 
 
 class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
-    def initialize(self, gate: Gate, sessions_root: Path) -> None:
-        self.gate, self.sessions_root = gate, sessions_root
+    def initialize(self, gate: Gate, sessions_root: Path, hub_auth: HubAuth) -> None:
+        self.gate, self.sessions_root, self.hub_auth = gate, sessions_root, hub_auth
 
     def check_xsrf_cookie(self) -> None:  # token-authenticated API calls only
         pass
@@ -103,7 +103,9 @@ class OpenHandler(_Handler):
 
 
 def make_app(gate: Gate, sessions_root: Path, prefix: str) -> web.Application:
-    args = {"gate": gate, "sessions_root": sessions_root}
+    # Every request's token is checked with the hub, not cached: a stopped session's token is
+    # deleted by the hub as the session ends, and must stop working at that moment.
+    args = {"gate": gate, "sessions_root": sessions_root, "hub_auth": HubAuth(cache_max_age=0)}
     return web.Application([
         (rf"{prefix}api/datasets", DatasetsHandler, args),
         (rf"{prefix}api/open", OpenHandler, args),
