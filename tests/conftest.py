@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.daemons import mount_cgroups, unmount
 from tests.postgres import PostgresServer
 from tests.world import World
 from wgs_tre.policy import load_policies
@@ -24,6 +25,15 @@ from wgs_tre.store import Store
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = os.environ.get("WGS_TRE_TEST_BACKENDS", "sqlite,postgresql").split(",")
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def cgroup_filesystem() -> Iterator[None]:
+    """Where the machine has no cgroup filesystem mounted (a minimal root, as in CI), mount one
+    for the whole run, as a boot would: session limits and slurmd need it."""
+    mounts = mount_cgroups() if os.geteuid() == 0 else []
+    yield
+    unmount(mounts)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,13 @@
-"""What the test fixtures that start real servers (PostgreSQL, Slurm, Spark) share."""
+"""What the test fixtures that start real servers (PostgreSQL, Slurm, Spark, hubs) share."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+from pathlib import Path
+
+CGROUPS = Path("/sys/fs/cgroup")
 
 
 def free_port() -> int:
@@ -22,3 +26,35 @@ def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 15) -> N
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def mount_cgroups() -> list[Path]:
+    """A cgroup filesystem, as a boot would mount one: slurmd will not start without it, and
+    sessions get their resource limits from it. A minimal root (a chroot, as in CI) has none:
+    mount what the kernel gives this process (cgroup v2, or v1's controllers on a tmpfs) and
+    return the mounts to undo; where one is mounted already, return nothing."""
+    if os.path.ismount(CGROUPS):
+        return []
+    fields = [line.split(":") for line in Path("/proc/self/cgroup").read_text().splitlines()]
+    controllers = [f[1] for f in fields if f[1]]
+
+    def mount(*args: str) -> None:
+        subprocess.run(["mount", *args], check=True, capture_output=True)
+
+    if not controllers:
+        mount("-t", "cgroup2", "cgroup2", str(CGROUPS))
+        return [CGROUPS]
+    mount("-t", "tmpfs", "-o", "mode=755", "cgroup", str(CGROUPS))
+    mounted = [CGROUPS]
+    for controller in controllers:  # "memory", "cpu,cpuacct", "name=systemd"
+        target = CGROUPS / controller.removeprefix("name=")
+        target.mkdir()
+        options = f"none,{controller}" if controller.startswith("name=") else controller
+        mount("-t", "cgroup", "-o", options, "cgroup", str(target))
+        mounted.append(target)
+    return mounted
+
+
+def unmount(mounts: list[Path]) -> None:
+    for mount in reversed(mounts):
+        subprocess.run(["umount", str(mount)], check=False)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.daemons import free_port, stop_all
+from tests.daemons import free_port, mount_cgroups, stop_all, unmount
 
 PARTITION = "tre"
 
@@ -28,35 +28,6 @@ def _node_line() -> str:
     line = out.splitlines()[0]
     # An explicit loopback address: the host name need not resolve (minimal roots lack /etc/hosts)
     return line + " NodeAddr=127.0.0.1 State=UNKNOWN"
-
-
-CGROUPS = Path("/sys/fs/cgroup")
-
-
-def _mount_cgroups() -> list[Path]:
-    """slurmd will not start without a cgroup filesystem. A normal boot mounts one; a minimal
-    root (a chroot, as in CI) has none. Mount what the kernel gives this process, as a boot
-    would (cgroup v2, or v1's controllers on a tmpfs), and return the mounts to undo."""
-    if os.path.ismount(CGROUPS):
-        return []
-    fields = [line.split(":") for line in Path("/proc/self/cgroup").read_text().splitlines()]
-    controllers = [f[1] for f in fields if f[1]]
-
-    def mount(*args: str) -> None:
-        subprocess.run(["mount", *args], check=True, capture_output=True)
-
-    if not controllers:
-        mount("-t", "cgroup2", "cgroup2", str(CGROUPS))
-        return [CGROUPS]
-    mount("-t", "tmpfs", "-o", "mode=755", "cgroup", str(CGROUPS))
-    mounted = [CGROUPS]
-    for controller in controllers:  # "memory", "cpu,cpuacct", "name=systemd"
-        target = CGROUPS / controller.removeprefix("name=")
-        target.mkdir()
-        options = f"none,{controller}" if controller.startswith("name=") else controller
-        mount("-t", "cgroup", "-o", options, "cgroup", str(target))
-        mounted.append(target)
-    return mounted
 
 
 @dataclass
@@ -90,7 +61,7 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
         socket_path = root / "munge" / "munge.socket"
-        cluster = cls(root, [], _mount_cgroups())
+        cluster = cls(root, [], mount_cgroups())  # slurmd will not start without them
         try:
             cluster._spawn(
                 "munged", "--foreground", "--force", f"--key-file={key}", f"--socket={socket_path}",
@@ -132,8 +103,7 @@ class SlurmCluster:
 
     def stop(self) -> None:
         stop_all(self.processes)
-        for mount in reversed(self.cgroup_mounts):
-            subprocess.run(["umount", str(mount)], check=False)
+        unmount(self.cgroup_mounts)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, overload
 
@@ -65,7 +65,7 @@ class _HostSource:
 @dataclass
 class _ServiceSource:
     url: str  # the data service, e.g. http://10.231.255.1:8090/services/wgs-tre-data/
-    token: str
+    token: str = field(repr=False)  # the session's credential: never in a notebook's output
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):

@@ -82,7 +82,7 @@ def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hub(hub_world: World, policy_dir: Path) -> Iterator[Hub]:
+def hub(hub_world: World, policy_dir: Path, cgroup_filesystem: None) -> Iterator[Hub]:
     running = Hub(hub_world.store.url.render_as_string(False), policy_dir)
     running.start()
     yield running

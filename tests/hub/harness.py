@@ -163,9 +163,16 @@ class Hub:
 
     # -- kernels ------------------------------------------------------------------------------
     def execute(
-        self, user: str, server: str, code: str, timeout: float = 120, kernel: str = "python3"
+        self,
+        user: str,
+        server: str,
+        code: str,
+        timeout: float = 120,
+        kernel: str = "python3",
+        keep_kernel: bool = False,
     ) -> str:
-        """Run ``code`` in a new kernel of the server; return stdout (raise on an error)."""
+        """Run ``code`` in a new kernel of the server; return stdout (raise on an error). The
+        kernel is shut down after, unless ``keep_kernel`` (it then runs until the server ends)."""
         base = f"/user/{user}/{server}/api"
         status, started = self.request("POST", f"{base}/kernels", {"name": kernel})
         assert status == 201, started
@@ -173,7 +180,8 @@ class Hub:
         try:
             return IOLoop().run_sync(lambda: self._run(base, kernel_id, code), timeout=timeout)
         finally:
-            self.request("DELETE", f"{base}/kernels/{kernel_id}")
+            if not keep_kernel:
+                self.request("DELETE", f"{base}/kernels/{kernel_id}")
 
     async def _run(self, base: str, kernel_id: str, code: str) -> str:
         url = self.url.replace("http", "ws") + f"{base}/kernels/{kernel_id}/channels"

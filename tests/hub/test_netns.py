@@ -165,11 +165,28 @@ def test_the_session_cannot_undo_its_isolation(session_ns, account) -> None:  # 
     assert "policy drop" in rules
 
 
-def test_sweep_removes_stale_namespaces() -> None:
-    stale = netns.create(secrets.token_hex(5), allow=[])
-    assert stale.name in netns.sweep()
-    assert stale.name not in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                            text=True, check=True).stdout  # fmt: skip
+def test_sweep_removes_what_a_dead_hub_left(tmp_path: Path, cgroup_filesystem: None) -> None:
+    """A hub that died leaves its sessions' namespaces, cgroups and temporary files; at start
+    it removes its own, and nothing of another hub's."""
+    from wgs_tre.hub import cgroups
+    from wgs_tre.hub.spawner import _instance, sweep
+
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    keys = {root: secrets.token_hex(5) for root in (mine, other)}
+    for root, key in keys.items():
+        (root / "sandboxes" / key / "tmp").mkdir(parents=True)
+        netns.create(key, allow=[])
+        cgroups.create(_instance(str(root)), key, cgroups.Limits(processes=100))
+    try:
+        assert sweep(mine) == [keys[mine]]
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                                check=True).stdout  # fmt: skip
+        assert f"tre-{keys[mine]}" not in listed and f"tre-{keys[other]}" in listed
+        assert not (mine / "sandboxes" / keys[mine]).exists()
+        assert cgroups.find(_instance(str(mine)), keys[mine]) is None
+        assert cgroups.find(_instance(str(other)), keys[other]) is not None
+    finally:
+        sweep(other)
 
 
 def test_concurrent_namespaces_get_distinct_subnets() -> None:
@@ -182,8 +199,12 @@ def test_concurrent_namespaces_get_distinct_subnets() -> None:
         "print(netns.create(secrets.token_hex(5), allow=[]).name)\nsys.stdin.read()\n"
     )
     others = [
-        subprocess.Popen([sys.executable, "-c", creator], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", creator],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     with ThreadPoolExecutor(8) as pool:

@@ -5,7 +5,8 @@ of ``10.231.0.0/17``. The namespace has no default route: the only other address
 to is the hub's address (on the host's ``lo``, reached through the veth). nftables inside the
 namespace drops every outgoing packet except to loopback, replies, and the allowlist (the hub
 API, the filtering proxy, ``policies/egress.yaml``). Servers run as unprivileged accounts, so
-they cannot change routes or rules. Namespaces are named ``tre-*`` and swept at hub start.
+they cannot change routes or rules. Namespaces are named ``tre-<session key>``; the spawner's
+``sweep`` removes those of a hub that died.
 
 Choosing a subnet and taking it is one critical section (a thread lock and a lock file, so other
 processes creating namespaces, such as tests or a second tool, are serialised too): the host side
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["HUB_ADDRESS", "NetworkPlan", "create", "enter", "sweep", "teardown"]
+__all__ = ["HUB_ADDRESS", "NetworkPlan", "create", "enter", "teardown"]
 
 PREFIX = "tre-"
 POOL = ipaddress.IPv4Network("10.231.0.0/17")
@@ -141,15 +142,6 @@ def _setup(p: NetworkPlan) -> None:
 def teardown(name: str) -> None:
     """Delete a namespace (its veth pair goes with it). Missing is fine."""
     subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
-
-
-def sweep() -> list[str]:
-    """Delete every ``tre-*`` namespace: servers that died while the hub was down leave theirs."""
-    names = [line.split()[0] for line in _run("ip", "netns", "list").splitlines() if line.strip()]
-    stale = [n for n in names if n.startswith(PREFIX)]
-    for name in stale:
-        teardown(name)
-    return stale
 
 
 def enter(name: str) -> None:

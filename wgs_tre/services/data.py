@@ -46,6 +46,17 @@ def session_project(model: dict[str, Any]) -> str | None:
     return None
 
 
+class UncachedHubAuth(HubAuth):  # type: ignore[misc]
+    """Asks the hub about every token, every time. The hub deletes a session's token when the
+    session ends, and it must stop working at that moment (HubAuth caches answers for minutes,
+    and ``cache_max_age=0`` means forever)."""
+
+    def user_for_token(
+        self, token: str, use_cache: bool = True, session_id: str = "", *, sync: bool = True
+    ) -> Any:
+        return super().user_for_token(token, use_cache=False, session_id=session_id, sync=sync)
+
+
 class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
     def initialize(self, gate: Gate, sessions_root: Path, hub_auth: HubAuth) -> None:
         self.gate, self.sessions_root, self.hub_auth = gate, sessions_root, hub_auth
@@ -103,9 +114,7 @@ class OpenHandler(_Handler):
 
 
 def make_app(gate: Gate, sessions_root: Path, prefix: str) -> web.Application:
-    # Every request's token is checked with the hub, not cached: a stopped session's token is
-    # deleted by the hub as the session ends, and must stop working at that moment.
-    args = {"gate": gate, "sessions_root": sessions_root, "hub_auth": HubAuth(cache_max_age=0)}
+    args = {"gate": gate, "sessions_root": sessions_root, "hub_auth": UncachedHubAuth()}
     return web.Application([
         (rf"{prefix}api/datasets", DatasetsHandler, args),
         (rf"{prefix}api/open", OpenHandler, args),
