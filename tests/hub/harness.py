@@ -44,6 +44,7 @@ class Hub:
         default_factory=lambda: Path("/var/lib/wgs-tre-test") / uuid.uuid4().hex[:8]
     )
     proc: subprocess.Popen[bytes] | None = None
+    user_tokens: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = free_port()
@@ -60,7 +61,7 @@ class Hub:
             f"c = get_config()\nload_subconfig({str(REPO / 'hub' / 'jupyterhub_config.py')!r})\n"
             f"c.JupyterHub.services.append({{'name': 'tester', 'api_token': {self.token!r}}})\n"
             "c.JupyterHub.load_roles.append({'name': 'tester', 'services': ['tester'], 'scopes': "
-            "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users', "
+            "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users', 'tokens', "
             "'list:services', 'read:services']})\n"
             f"{self.extra_config}\n"
         )
@@ -122,6 +123,18 @@ class Hub:
                 return error.code, json.loads(text)
             except json.JSONDecodeError:
                 return error.code, text
+
+    def as_user(self, user: str, method: str, path: str) -> tuple[int, Any]:
+        """A request with a token of ``user``'s own (made once per user)."""
+        if user not in self.user_tokens:
+            self.ensure_user(user)
+            made = self.api("POST", f"/users/{user}/tokens", {"note": "test", "expires_in": 3600})
+            self.user_tokens[user] = made["token"]
+        saved, self.token = self.token, self.user_tokens[user]
+        try:
+            return self.request(method, path)
+        finally:
+            self.token = saved
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         status, payload = self.request(method, f"/hub/api{path}", body)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from wgs_tre.hub.sandbox import kill_until_gone
 
-__all__ = ["Limits", "SessionCgroup", "create", "find", "sweep"]
+__all__ = ["Limits", "SessionCgroup", "available", "create", "find", "sweep"]
 
 GROUP = "wgs-tre"
 CONTROLLERS = ("memory", "pids", "cpu")
@@ -73,6 +73,11 @@ def _mounts() -> list[_Hierarchy]:
                 found.append(_Hierarchy(mountpoint, 1, have, directory if directory.is_dir()
                                         else mountpoint))  # fmt: skip
     return found
+
+
+def available() -> bool:
+    """Whether sessions here get cgroups (memory, process and CPU limits)."""
+    return bool(_mounts())
 
 
 def _write(path: Path, value: str) -> None:
