@@ -169,3 +169,20 @@ def test_the_session_handle_does_not_show_its_token(hub: Hub) -> None:
         "print(token in repr(project) + str(project) + repr(project.source))\n"
     ))  # fmt: skip
     assert out.strip() == "False"
+
+
+def test_a_new_session_starts_with_the_compiled_kernels(hub: Hub, second_project: str) -> None:
+    """The kernels compiled at install reach every new (user, project) home: the first analysis
+    in a session loads them from its cache and compiles nothing."""
+    assert hub.start_server("bob", second_project)[0] == 201
+    out = hub.execute("bob", second_project, (
+        "from wgs_tre.genomics.warmup import compile_kernels\n"
+        "from wgs_tre.genomics.kernels import pca, qc, regression\n"
+        "compile_kernels()\n"
+        "kernels = [qc._variant_counts, qc._sample_counts, qc._hwe, regression._linear,\n"
+        "           regression._logistic, pca._standardise, pca._ld_thin]\n"
+        "print(sum(len(k.stats.cache_misses) for k in kernels),\n"
+        "      sum(len(k.stats.cache_hits) for k in kernels))\n"
+    ), timeout=300)  # fmt: skip
+    compiled, loaded = map(int, out.split())
+    assert (compiled, loaded >= 7) == (0, True)

@@ -222,13 +222,6 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         """Start the server in its sandbox (from the hub's main thread: the sandbox ends with
         the thread that started it) and learn its PID namespace."""
         argv = [*self.cmd, *self.get_args()]
-        cache = Path(self.kernel_cache)
-        if cache.is_dir():  # start from the compiled kernels; the session's own copy stays its own
-            seed = (
-                'mkdir -p "$NUMBA_CACHE_DIR" && '
-                'cp -Rup "$WGS_TRE_KERNEL_CACHE"/. "$NUMBA_CACHE_DIR"/ 2>/dev/null; exec "$@"'
-            )
-            argv = ["/bin/sh", "-c", seed, "sh", *argv]
         read_end, write_end = os.pipe()
         try:
             self.proc = Popen(
