@@ -20,12 +20,10 @@ import os
 import sys
 import time
 
-import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from wgs_tre.backends.vcf_zarr import CHUNK_VARIANTS
 from wgs_tre.genomics.blocks import VIEW_ATTRS
 
 __all__ = ["compile_kernels", "synthetic_view"]
@@ -41,10 +39,7 @@ def synthetic_view(samples: int = 64, variants: int = 400, seed: int = 0) -> xr.
     packed = quads[..., 0] | quads[..., 1] << 2 | quads[..., 2] << 4 | quads[..., 3] << 6
     return xr.Dataset(
         {
-            "call_dosage_packed": (
-                ("variants", "samples_packed"),
-                da.from_array(packed, chunks=(CHUNK_VARIANTS, -1)),
-            ),
+            "call_dosage_packed": (("variants", "samples_packed"), packed),
             "sample_id": ("samples", np.array([f"S{i:04d}" for i in range(samples)], dtype=object)),
             "variant_contig": ("variants", np.repeat(np.arange(2, dtype=np.int16), variants // 2)),
             "variant_position": ("variants", np.arange(variants, dtype=np.int32) * 100 + 1),
