@@ -4,13 +4,18 @@ First run: creates the governance store, organisations and accounts (researcher,
 researcher, two stewards, an expert-panel member, an admin), generates and ingests a synthetic
 cohort (genotypes, clinical FHIR, consent), approves one project and leaves one pending, then
 starts the hub and prints the URL and the passwords. Later runs reuse all of it (``--fresh``
-starts over). Ctrl-C stops the hub and every session cleanly. Needs root (sessions get network
-namespaces and their own accounts).
+starts over). Ctrl-C or SIGTERM (also when started in the background, where the shell ignores
+SIGINT) stops the hub, every session and every service. Needs root (sessions get network
+namespaces, sandboxes and their own accounts).
+
+The state directory (``var/demo``: store, raw cohort, hub database, passwords) is root's alone:
+sessions reach only their own project's files, which the sandbox binds into them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -69,7 +74,9 @@ def prepare(state: Path, samples: int, variants: int) -> None:
         users.create_user(ctx("admin"), name, roles={Role(role)}, organisation=org)
 
     say(f"a synthetic cohort of {samples} participants and {variants} variants")
+    # Generated and kept under the root-only state directory: raw data with programme ids.
     cohort = make_cohort(state / "cohort", GenotypeSpec(samples=samples, variants=variants))
+    (state / "cohort").chmod(0o700)
     root = settings.data_dir / "datasets"
     ingest_vcf(ctx("sato"), cohort.vcf, "wgs", root=root)
     ingest_fhir(ctx("sato"), cohort.fhir, "clinical", mapping=cohort.mapping, root=root)
@@ -117,19 +124,58 @@ def wait_for(url: str, hub: subprocess.Popen[bytes], seconds: float = 90) -> Non
                 time.sleep(0.5)
 
 
-def stop(hub: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, and if the hub hangs cleaning up its services, end its whole process group."""
+def _process_groups_under(pid: int) -> set[int]:
+    """The process groups of ``pid``'s descendants: the hub starts each service and each
+    session in a session (and process group) of its own."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry))
+    groups, todo = set(), list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        try:
+            groups.add(os.getpgid(child))
+        except ProcessLookupError:
+            continue
+        todo += children.get(child, [])
+    return groups - {os.getpgid(0)}
+
+
+def stop(hub: subprocess.Popen[bytes], seconds: float = 8) -> None:
+    """SIGTERM the hub, which stops every session and its services; whatever is left after
+    ``seconds`` (the hub can hang cleaning up services) is killed, process group by group."""
+    for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C does not cut this short
+        signal.signal(signum, signal.SIG_IGN)
+    groups = _process_groups_under(hub.pid) | {hub.pid}
+
     if hub.poll() is None:
         hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(hub.pid, signal.SIGKILL)
-            hub.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            hub.wait(seconds)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+    hub.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
+    # SIGTERM stops the demo as Ctrl-C does; so does SIGINT where a shell started it in the
+    # background and left SIGINT ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+
     parser.add_argument("--state", type=Path, default=REPO / "var" / "demo", help="state dir")
     parser.add_argument("--fresh", action="store_true", help="start over")
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1")
@@ -142,8 +188,7 @@ def main() -> None:
     if args.fresh and state.exists():
         shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True)
-    for path in [state, *state.parents]:
-        path.chmod(path.stat().st_mode | 0o111)  # session accounts must traverse to their files
+    state.chmod(0o700)
     url = f"http://127.0.0.1:{args.port}"
     os.environ.update(
         WGS_TRE_DATA_DIR=str(state / "data"),
@@ -174,7 +219,7 @@ def main() -> None:
         print(f"\n  Researchers open a project session at {url}/hub/spawn/alice/lung-cancer")
         print("  Stewards use the CLI, e.g.:")
         print(f"    WGS_TRE_DATA_DIR={state / 'data'} .venv/bin/wgs-tre --as sato projects list")
-        print("\n  Ctrl-C stops the hub and every session.\n", flush=True)
+        print("\n  Ctrl-C (or SIGTERM) stops the hub and every session.\n", flush=True)
         hub.wait()
     except KeyboardInterrupt:
         say("stopping the hub")

@@ -28,6 +28,7 @@ from wgs_tre.config import load_settings
 from wgs_tre.errors import NotFound, Refused, WgsTreError
 from wgs_tre.hub.accounts import ensure_project
 from wgs_tre.policy import load_policies
+from wgs_tre.services import run_service
 from wgs_tre.services.materialise import materialise
 from wgs_tre.store import Store
 
@@ -135,4 +136,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_service(main)

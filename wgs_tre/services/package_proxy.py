@@ -16,6 +16,7 @@ from wgs_tre.config import load_settings
 from wgs_tre.hub import netns
 from wgs_tre.hub.proxy import FilteringProxy
 from wgs_tre.policy import load_policies
+from wgs_tre.services import run_service
 from wgs_tre.store import Store
 from wgs_tre.types import Decision
 
@@ -53,4 +54,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_service(main)

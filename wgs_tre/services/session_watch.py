@@ -19,6 +19,7 @@ from wgs_tre.config import load_settings
 from wgs_tre.errors import NotFound
 from wgs_tre.governance.membership import AccessRefused, check_active_member
 from wgs_tre.policy import Policies, load_policies
+from wgs_tre.services import run_service
 from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
 from wgs_tre.types import Decision
@@ -76,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_service(main)
