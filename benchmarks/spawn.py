@@ -165,8 +165,9 @@ def first_analysis(tmp: Path, samples: int, variants: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--samples", type=int, default=1_000)
-    parser.add_argument("--variants", type=int, default=20_000)
+    parser.add_argument("--samples", type=int, default=2_000, help="of the analysis cohort")
+    parser.add_argument("--variants", type=int, default=100_000, help="of the analysis cohort")
+
     parser.add_argument("--only", choices=["spawns", "analysis"], help="run one part only")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -176,7 +177,6 @@ def main() -> None:
         spawns(tmp / "spawns", args.rounds)
     if args.only != "spawns":
         first_analysis(tmp, args.samples, args.variants)
-
 
 
 if __name__ == "__main__":

@@ -135,7 +135,6 @@ class Hub:
             self.user_tokens[user] = made["token"]
         return self.request(method, path, token=self.user_tokens[user])
 
-
     def api(self, method: str, path: str, body: Any = None) -> Any:
         status, payload = self.request(method, f"/hub/api{path}", body)
         if status >= 400:

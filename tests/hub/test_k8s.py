@@ -8,13 +8,14 @@ from pathlib import Path
 import yaml
 
 from wgs_tre.hub.k8s import helm_values
-from wgs_tre.policy import EgressPolicy, load_policies
+from wgs_tre.policy import EgressPolicy, SessionPolicy, load_policies
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_committed_values_match_the_policy() -> None:
-    expected = helm_values(load_policies(REPO / "policies").egress)
+    policies = load_policies(REPO / "policies")
+    expected = helm_values(policies.egress, policies.sessions)
     assert (REPO / "images" / "helm-values.yaml").read_text() == expected, (
         "images/helm-values.yaml is stale: run wgs-tre hub helm-values -o images/helm-values.yaml"
     )
@@ -34,6 +35,23 @@ def test_the_network_policy_mirrors_the_allowlist() -> None:
     assert values["x-wgs-tre-package-proxy-hosts"] == ["pypi.org"]
     empty = yaml.safe_load(helm_values(EgressPolicy()))["singleuser"]["networkPolicy"]["egress"]
     assert all("podSelector" in rule["to"][0] for rule in empty)  # default deny: TRE pods only
+
+
+def test_the_pod_is_the_sessions_sandbox() -> None:
+    """What bubblewrap gives a session on one machine, the pod gives it on Kubernetes: a
+    read-only root, no capabilities or escalation, no service account token, only its own
+    volumes, and the policy's memory and CPU limits."""
+    sessions = SessionPolicy.model_validate({"memory": "4GiB", "cpus": 2, "processes": 512})
+    values = yaml.safe_load(helm_values(EgressPolicy(), sessions))
+    pod = values["singleuser"]
+    security = pod["extraContainerConfig"]["securityContext"]
+    assert security == {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                        "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}  # fmt: skip
+    assert values["hub"]["config"]["KubeSpawner"]["automount_service_account_token"] is False
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in pod["storage"]["extraVolumeMounts"]}
+    assert mounts == {"/workspace": False, "/dispensal": True, "/tmp": False}
+    assert "{servername}" in pod["storage"]["dynamic"]["pvcNameTemplate"]  # home per project
+    assert (pod["memory"], pod["cpu"]) == ({"limit": "4096M"}, {"limit": 2.0})
 
 
 def test_the_production_sign_in_is_installed() -> None:

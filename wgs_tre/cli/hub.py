@@ -24,9 +24,12 @@ def helm(
         "wgs-tre/singleuser:latest"
     ),
 ) -> None:
-    """Zero to JupyterHub values whose singleuser.networkPolicy mirrors policies/egress.yaml."""
+    """Zero to JupyterHub values: singleuser.networkPolicy mirrors policies/egress.yaml, the
+    pod's limits policies/sessions.yaml; the pod is sandboxed (read-only root, no token)."""
     st = state(ctx)
-    text = helm_values(load_policies(st.settings.policy_dir).egress, image=image)
+    policies = load_policies(st.settings.policy_dir)
+    text = helm_values(policies.egress, policies.sessions, image=image)
+
     if output is None:
         typer.echo(text, nl=False)
         return

@@ -89,9 +89,9 @@ def _system() -> list[str]:
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
-    for path in MASKED:
-        if Path(path).exists():
-            args += ["--ro-bind", "/dev/null", path]
+    for masked in MASKED:
+        if Path(masked).exists():
+            args += ["--ro-bind", "/dev/null", masked]
     args += ["--perms", "0755", "--dir", "/etc"]
 
     for name in ETC_ALLOWLIST:
