@@ -2,6 +2,12 @@
 at once take until every one is usable, what an idle server costs in memory, and how the first
 QC + GWAS in a new project's session compares with the second.
 
+A QC + GWAS is what a researcher runs in a fresh kernel: import, ``open_project().variants()``,
+variant QC and a linear GWAS. The first runs in the first kernel of a new (user, project)
+session, the second in a new kernel after it: both are new processes, so the comparison shows
+what the first pays that later ones do not (compiling the numba kernels, before they came
+compiled), not what every process pays once (numba loading its compiled code, Dask's threads).
+
 "Usable" is checked the way a user meets it, not by the hub's ready flag alone: through the
 proxy, each server answers its owner's token (200) and refuses another user's (403).
 
@@ -41,18 +47,17 @@ PEOPLE = [f"user{i}" for i in range(10)]
 PROJECTS = [f"bench-{i}" for i in range(10)]
 ANALYSIS = """
 import time
+started = time.perf_counter()
 import numpy as np, pandas as pd
 from wgs_tre import genomics, open_project
 view = open_project().variants()
 index = pd.Index(view.sample_id.values, name="sample_id")
 trait = pd.DataFrame({"y": np.random.default_rng(1).normal(size=len(index))}, index=index)
 covariates = pd.DataFrame({"c": np.random.default_rng(2).normal(size=len(index))}, index=index)
-def qc_and_gwas():
-    started = time.perf_counter()
-    genomics.variant_stats(view, progress=False)
-    genomics.gwas_linear(view, trait, covariates, progress=False)
-    return time.perf_counter() - started
-print(qc_and_gwas(), qc_and_gwas())
+opened = time.perf_counter()
+genomics.variant_stats(view, progress=False)
+genomics.gwas_linear(view, trait, covariates, progress=False)
+print(time.perf_counter() - started, time.perf_counter() - opened)
 """
 
 
@@ -146,19 +151,26 @@ def spawns(tmp: Path, rounds: int) -> None:
 
 
 def first_analysis(tmp: Path, samples: int, variants: int) -> None:
-    """QC + GWAS twice in the kernel of a new project's first session, on real dispensed data."""
+    """QC + GWAS in the first kernel of a new project's first session, then in a second kernel,
+    on real dispensed data (its first open, which writes the dispensal, comes before)."""
     vcf = cohort_vcf(tmp / "cohort", samples, variants)
     settings = governed_world(tmp / "world", vcf, samples)
     hub = Hub(settings.store_url, REPO / "policies")
     hub.start()
     try:
         assert hub.start_server("alice", "bench")[0] == 201
-        first, second = map(float, hub.execute("alice", "bench", ANALYSIS, timeout=900).split())
+        dispense = "from wgs_tre import open_project; open_project().variants()"
+        hub.execute("alice", "bench", dispense, timeout=900)  # writes the dispensal, once
+        (first, first_qc), (second, second_qc) = (
+            map(float, hub.execute("alice", "bench", ANALYSIS, timeout=900).split())
+            for _ in range(2)
+        )
     finally:
         hub.stop()
     ratio = first / second
-    print(f"QC + GWAS in a new session, {samples:,} x {variants:,}: first {first:.2f} s, "
-          f"second {second:.2f} s, ratio {ratio:.2f}")  # fmt: skip
+    print(f"QC + GWAS in a new session, {samples:,} x {variants:,} (import, open, QC, GWAS; "
+          f"of which QC + GWAS): first kernel {first:.2f} s ({first_qc:.2f} s), "
+          f"second kernel {second:.2f} s ({second_qc:.2f} s), ratio {ratio:.2f}")  # fmt: skip
     print(f"target: first within 1.5x of the second: {'PASS' if ratio <= 1.5 else 'FAIL'}")
 
 

@@ -153,7 +153,6 @@ def stop(hub: subprocess.Popen[bytes], seconds: float = 8) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C does not cut this short
         signal.signal(signum, signal.SIG_IGN)
     groups = _process_groups_under(hub.pid) | {hub.pid}
-
     if hub.poll() is None:
         hub.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -161,7 +160,6 @@ def stop(hub: subprocess.Popen[bytes], seconds: float = 8) -> None:
     for group in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
-
     hub.wait()
 
 

@@ -24,7 +24,6 @@ __all__ = ["helm_values"]
 
 HEADER = """\
 # Generated from policies/egress.yaml and sessions.yaml by `wgs-tre hub helm-values`; do not edit.
-
 # Zero to JupyterHub values for the WGS TRE's single-user pods (see images/README.md).
 """
 

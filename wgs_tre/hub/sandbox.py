@@ -38,6 +38,7 @@ from pathlib import Path
 
 __all__ = [
     "ETC_ALLOWLIST",
+    "PidNamespace",
     "SandboxSpec",
     "command",
     "kill_until_gone",
@@ -175,6 +176,22 @@ def read_info(fd: int, timeout: float = 30) -> dict[str, int]:
             except json.JSONDecodeError:
                 continue
     raise RuntimeError("the session sandbox did not start (bwrap reported nothing; see the log)")
+
+
+class PidNamespace:
+    """A hold on a sandbox's PID namespace, to find and end its processes. Holding it open
+    keeps its inode number from being given to a new namespace (the kernel reuses the lowest
+    free one), so a session starting as another ends is never taken for it."""
+
+    def __init__(self, pid: int) -> None:
+        self.fd = os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY)
+        self.inode = os.fstat(self.fd).st_ino
+
+    def pids(self) -> set[int]:
+        return namespace_pids(self.inode)
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def namespace_pids(pid_namespace: int) -> set[int]:

@@ -98,7 +98,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
 
     netns_name = Unicode("")
     sandbox_key = Unicode("")
-    pid_namespace = Integer(0)
+    pid_namespace: sandbox.PidNamespace | None = None  # held while the session runs
     launched = False
     account: accounts.SessionAccount
     dirs: accounts.ProjectDirs
@@ -235,7 +235,10 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             os.close(write_end)
         self.pid, self.launched = self.proc.pid, True
         info = await asyncio.get_running_loop().run_in_executor(None, sandbox.read_info, read_end)
-        self.pid_namespace = info["pid-namespace"]
+        try:
+            self.pid_namespace = sandbox.PidNamespace(info["child-pid"])
+        except FileNotFoundError:  # the sandbox ended at once: nothing left in it to end
+            self.pid_namespace = None
         return self.ip, self.port
 
     async def _until_ready(self, host: str, port: int) -> None:
@@ -291,7 +294,6 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
             "ServerApp": {"jpserver_extensions": unused},
             "LabApp": {"extension_manager": "readonly"},
         }
-
         (root / "jupyter_server_config.json").write_text(json.dumps(server_config))
         (root / "jupyter_server_config.json").chmod(0o644)
         return root
@@ -361,11 +363,12 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
     def _end_session(self) -> None:
         """Every process of the session ends, then its network, cgroup and temporary files go.
         Runs before JupyterHub deletes the server's API token."""
-        if self.pid_namespace:
-            left = sandbox.kill_until_gone(lambda: sandbox.namespace_pids(self.pid_namespace))
+        if self.pid_namespace is not None:
+            left = sandbox.kill_until_gone(self.pid_namespace.pids)
             if left:
                 self.log.error("processes of %s would not end: %s", self._log_name, sorted(left))
-            self.pid_namespace = 0
+            self.pid_namespace.close()
+            self.pid_namespace = None
         if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
@@ -388,13 +391,14 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
         if self.sandbox_key:
-            state.update(sandbox=self.sandbox_key, pid_namespace=self.pid_namespace)
+            state["sandbox"] = self.sandbox_key
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """After a hub restart. Sandboxes end with the hub that started them, so what a restart
+        finds is at most a cgroup (by its unique key), a namespace and files to remove."""
         super().load_state(state)
         self.sandbox_key = state.get("sandbox", "")
-        self.pid_namespace = state.get("pid_namespace", 0)
         self.netns_name = f"{netns.PREFIX}{self.sandbox_key}" if self.sandbox_key else ""
         if self.sandbox_key:
             self.cgroup = cgroups.find(_instance(self.sessions_root), self.sandbox_key)
