@@ -186,3 +186,17 @@ def test_a_new_session_starts_with_the_compiled_kernels(hub: Hub, second_project
     ), timeout=300)  # fmt: skip
     compiled, loaded = map(int, out.split())
     assert (compiled, loaded >= 7) == (0, True)
+
+
+def test_a_session_cannot_make_user_namespaces(hub: Hub) -> None:
+    """In a user namespace a process is root and reaches kernel code meant for root: sessions
+    get none (seccomp), whether asked for directly or through a tool."""
+    assert hub.start_server("alice", "brca-study")[0] == 201
+    out = hub.execute("alice", "brca-study", (
+        "import ctypes, subprocess\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.unshare(0x10000000), ctypes.get_errno())\n"
+        "print(subprocess.run(['unshare', '--user', '--map-root-user', 'true'],\n"
+        "                     capture_output=True).returncode)\n"
+    ))  # fmt: skip
+    assert out.split() == ["-1", "1", "1"]  # EPERM

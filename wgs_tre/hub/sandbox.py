@@ -21,7 +21,8 @@ Bubblewrap's own process is the first of the PID namespace. When it ends (the sp
 at stop; ``--die-with-parent`` ends it with the hub) the kernel kills every process of the
 session, including those started with ``setsid`` or a double fork. Privileges are dropped inside
 by ``setpriv``: the session's account with its own group and the project's, no capabilities,
-and ``no_new_privs``, so set-uid programs gain nothing.
+and ``no_new_privs``, so set-uid programs gain nothing; a seccomp filter (``seccomp``) keeps it
+from making user namespaces.
 """
 
 from __future__ import annotations
@@ -77,9 +78,10 @@ class SandboxSpec:
     scratch: Path  # becomes /tmp and /var/tmp
     etc: Path  # the generated files of GENERATED_ETC
     shm_bytes: int
-    umask: int = 0o077  # of the session's processes (bwrap itself makes directories with 0o022)
+    umask: int = 0o077  # of the session's processes (set inside, after bwrap made its mounts)
     setup: str = ""  # shell commands run as the session's account before the command
     info_fd: int | None = None  # bwrap writes the sandbox's pid and namespaces here
+    seccomp_fd: int | None = None  # bwrap reads a seccomp filter (classic BPF) from here
 
 
 def _system() -> list[str]:
@@ -94,7 +96,6 @@ def _system() -> list[str]:
         if Path(masked).exists():
             args += ["--ro-bind", "/dev/null", masked]
     args += ["--perms", "0755", "--dir", "/etc"]
-
     for name in ETC_ALLOWLIST:
         if (Path("/etc") / name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
@@ -107,6 +108,8 @@ def command(spec: SandboxSpec, argv: list[str]) -> list[str]:
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", spec.hostname]  # fmt: skip
     if spec.info_fd is not None:
         args += ["--info-fd", str(spec.info_fd)]
+    if spec.seccomp_fd is not None:
+        args += ["--seccomp", str(spec.seccomp_fd)]
     args += _system()
     for name in GENERATED_ETC:
         args += ["--ro-bind", str(spec.etc / name), f"/etc/{name}"]
@@ -126,9 +129,9 @@ def command(spec: SandboxSpec, argv: list[str]) -> list[str]:
         flag, source = binds[target]
         args += [flag, str(source), str(target)]
     args += ["--chdir", str(spec.workdir)]
-    groups = ",".join(str(g) for g in spec.groups) or "-"
+    groups = ",".join(str(g) for g in spec.groups)
     drop = [SETPRIV, f"--reuid={spec.uid}", f"--regid={spec.gid}",
-            f"--groups={groups}" if spec.groups else "--clear-groups",
+            f"--groups={groups}" if groups else "--clear-groups",
             "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]  # fmt: skip
     entry = f'umask {spec.umask:03o}; {spec.setup + "; " if spec.setup else ""}exec "$@"'
     return [*args, "--", *drop, "/bin/sh", "-c", entry, "sh", *argv]

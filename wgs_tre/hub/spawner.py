@@ -45,7 +45,7 @@ from wgs_tre.audit import record
 from wgs_tre.config import load_settings
 from wgs_tre.errors import NotFound
 from wgs_tre.governance.membership import AccessRefused, check_active_member
-from wgs_tre.hub import accounts, cgroups, netns, sandbox
+from wgs_tre.hub import accounts, cgroups, netns, sandbox, seccomp
 from wgs_tre.policy import Policies, SessionPolicy, load_policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
@@ -223,16 +223,21 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         the thread that started it) and learn its PID namespace."""
         argv = [*self.cmd, *self.get_args()]
         read_end, write_end = os.pipe()
+        rules, rules_in = os.pipe()
+        os.write(rules_in, seccomp.no_user_namespaces())
+        os.close(rules_in)
+        spec = dataclasses.replace(spec, info_fd=write_end, seccomp_fd=rules)
         try:
             self.proc = Popen(
-                sandbox.command(dataclasses.replace(spec, info_fd=write_end), argv),
+                sandbox.command(spec, argv),
                 env=self.get_env(),
                 preexec_fn=self.make_preexec_fn(self.user.name),
                 start_new_session=True,
-                pass_fds=(write_end,),
+                pass_fds=(write_end, rules),
             )
         finally:
             os.close(write_end)
+            os.close(rules)
         self.pid, self.launched = self.proc.pid, True
         info = await asyncio.get_running_loop().run_in_executor(None, sandbox.read_info, read_end)
         try:
