@@ -196,7 +196,7 @@ def test_concurrent_namespaces_get_distinct_subnets() -> None:
 
     creator = (
         "import secrets, sys\nfrom wgs_tre.hub import netns\n"
-        "print(netns.create(secrets.token_hex(5), allow=[]).name)\nsys.stdin.read()\n"
+        "print(netns.create(secrets.token_hex(5), allow=[]).name, flush=True)\nsys.stdin.read()\n"
     )
     others = [
         subprocess.Popen(

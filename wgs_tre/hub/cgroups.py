@@ -72,7 +72,13 @@ def _mounts() -> list[_Hierarchy]:
                 directory = (mountpoint / inside).resolve()
                 found.append(_Hierarchy(mountpoint, 1, have, directory if directory.is_dir()
                                         else mountpoint))  # fmt: skip
-    return found
+    # One hierarchy can be mounted in several places (a chroot's mounts show up here too):
+    # use each once, at its usual place if it is there.
+    found.sort(key=lambda h: (not h.mountpoint.is_relative_to("/sys/fs/cgroup"), h.mountpoint))
+    unique: dict[frozenset[str], _Hierarchy] = {}
+    for hierarchy in found:
+        unique.setdefault(hierarchy.controllers, hierarchy)
+    return list(unique.values())
 
 
 def available() -> bool:
