@@ -6,7 +6,8 @@ pseudonyms or secrets. Each class carries the process exit code the CLI uses for
 
     WgsTreError
     ├── ConfigurationError      settings or store location unusable
-    │   └── StoreNotReady       store missing or its schema out of date
+    │   ├── StoreNotReady       store missing or its schema out of date
+    │   └── ServiceUnavailable  a hub-side service did not answer (or not in its own words)
     ├── PolicyError             a file in policies/ is broken
     ├── InvalidInput            bad user input (file, record, argument)
     │   └── AlreadyImported     the same file was imported before
@@ -14,32 +15,44 @@ pseudonyms or secrets. Each class carries the process exit code the CLI uses for
     ├── AlreadyExists           a name is taken
     ├── Refused                 a governed action was refused (reason is audited)
     │   ├── PermissionDenied    the actor's roles do not allow the action
+    │   │   └── AccessRefused   data or a session refused, with a Reason code
     │   ├── ConflictOfInterest  a steward may not vote on this application
     │   └── QuorumNotMet        the committee has not voted enough
     ├── InvalidTransition       a state machine does not allow the step
-    └── AuditIntegrityError     the audit chain does not verify
+    └── IntegrityError          stored data does not verify (audit chain, dataset checksums)
+
+Errors cross process boundaries (the data service and the sessions that call it) in one
+format: :func:`to_wire` gives a JSON-ready dict (class, exit code, message and the fields the
+class is built from) and :func:`from_wire` rebuilds the same exception on the other side.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, ClassVar
 
 __all__ = [
+    "AccessRefused",
     "AlreadyExists",
     "AlreadyImported",
-    "AuditIntegrityError",
     "ConfigurationError",
     "ConflictOfInterest",
     "ExitCode",
+    "IntegrityError",
     "InvalidInput",
     "InvalidTransition",
     "NotFound",
     "PermissionDenied",
     "PolicyError",
     "QuorumNotMet",
+    "Reason",
     "Refused",
+    "ServiceUnavailable",
     "StoreNotReady",
     "WgsTreError",
+    "from_wire",
+    "to_wire",
 ]
 
 
@@ -57,14 +70,53 @@ class ExitCode:
     CONFIGURATION = 8
 
 
+_CLASSES: dict[str, type[WgsTreError]] = {}
+
+
 class WgsTreError(Exception):
-    """Base class: a problem the user can act on, with a one-line message."""
+    """Base class: a problem the user can act on, with a one-line message. ``fields`` names
+    the constructor's arguments, kept as attributes, from which the error is rebuilt."""
 
     exit_code = ExitCode.INTERNAL
+    fields: ClassVar[tuple[str, ...]] = ("message",)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _CLASSES[cls.__name__] = cls
+
+
+_CLASSES["WgsTreError"] = WgsTreError
+
+
+def to_wire(error: WgsTreError) -> dict[str, Any]:
+    """The error as JSON-ready data: class, exit code, message and constructor fields."""
+    return {
+        "error": type(error).__name__,
+        "exit_code": error.exit_code,
+        "message": error.message,
+        "fields": {name: _plain(getattr(error, name)) for name in error.fields},
+    }
+
+
+def from_wire(body: Mapping[str, Any]) -> WgsTreError | None:
+    """The exception ``to_wire`` described, or None if ``body`` does not describe one."""
+    cls = _CLASSES.get(str(body.get("error")))
+    fields = body.get("fields")
+    if cls is None or not isinstance(fields, Mapping) or set(fields) != set(cls.fields):
+        return None
+    return cls(**fields)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
 
 
 class ConfigurationError(WgsTreError):
@@ -75,10 +127,17 @@ class StoreNotReady(ConfigurationError):
     """The governance store is missing or its schema is not at the current revision."""
 
 
+class ServiceUnavailable(ConfigurationError):
+    """A hub-side service (the data service) could not be reached or did not answer in its own
+    format (a proxy's error page, a crash)."""
+
+
 class PolicyError(WgsTreError):
     """A policy file is unreadable or invalid; names the file and the problem."""
 
     exit_code = ExitCode.INVALID_INPUT
+
+    fields = ("path", "problem")
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"policy {path}: {problem}")
@@ -90,6 +149,7 @@ class InvalidInput(WgsTreError):
     """Bad input; ``where`` names the file and the record/line/field."""
 
     exit_code = ExitCode.INVALID_INPUT
+    fields = ("where", "problem")
 
     def __init__(self, where: str, problem: str) -> None:
         super().__init__(f"{where}: {problem}" if where else problem)
@@ -103,6 +163,7 @@ class AlreadyImported(InvalidInput):
 
 class NotFound(WgsTreError):
     exit_code = ExitCode.NOT_FOUND
+    fields = ("kind", "name")
 
     def __init__(self, kind: str, name: object) -> None:
         super().__init__(f"no {kind} named {name!r}")
@@ -112,6 +173,7 @@ class NotFound(WgsTreError):
 
 class AlreadyExists(WgsTreError):
     exit_code = ExitCode.CONFLICT
+    fields = ("kind", "name")
 
     def __init__(self, kind: str, name: object) -> None:
         super().__init__(f"{kind} {name!r} already exists")
@@ -123,6 +185,7 @@ class Refused(WgsTreError):
     """A governed action was refused. ``reason`` is what the audit event records."""
 
     exit_code = ExitCode.REFUSED
+    fields: ClassVar[tuple[str, ...]] = ("reason",)
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"refused: {reason}")
@@ -131,6 +194,32 @@ class Refused(WgsTreError):
 
 class PermissionDenied(Refused):
     pass
+
+
+class Reason(StrEnum):
+    """Why data or a session was refused; each is a distinct, audited outcome."""
+
+    UNKNOWN_USER = "unknown or inactive account"
+    ROLE_NOT_ALLOWED = "role not allowed"
+    NOT_A_MEMBER = "not a member of the project"
+    NO_APPROVAL = "the project has no approval"
+    EXPIRED = "the approval has expired"
+    SUSPENDED = "the approval is suspended"
+    REVOKED = "the approval is revoked"
+    DATASET_NOT_APPROVED = "dataset version not approved for the project"
+    PURPOSE_MISMATCH = "purpose differs from the approved purpose"
+
+
+class AccessRefused(PermissionDenied):
+    """Data or a session refused: ``code`` says which rule, ``detail`` for whom or what."""
+
+    fields = ("code", "detail")
+
+    def __init__(self, code: Reason | str, detail: str = "") -> None:
+        code = Reason(code)
+        super().__init__(f"{code.value}{': ' + detail if detail else ''}")
+        self.code = code
+        self.detail = detail
 
 
 class ConflictOfInterest(Refused):
@@ -145,6 +234,7 @@ class InvalidTransition(WgsTreError):
     """A step a state machine does not allow from the current state."""
 
     exit_code = ExitCode.CONFLICT
+    fields = ("machine", "current", "action", "allowed")
 
     def __init__(self, machine: str, current: str, action: str, allowed: Iterable[str]) -> None:
         allowed = sorted(allowed)
@@ -158,5 +248,7 @@ class InvalidTransition(WgsTreError):
         self.allowed = allowed
 
 
-class AuditIntegrityError(WgsTreError):
+class IntegrityError(WgsTreError):
+    """Stored data does not verify: the audit chain, or a dataset against its checksums."""
+
     exit_code = ExitCode.INTEGRITY

@@ -33,7 +33,14 @@ from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.clinical.views import clinical_view
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.dispense import variants_view
-from wgs_tre.errors import ConfigurationError, InvalidInput, NotFound, Refused
+from wgs_tre.errors import (
+    ConfigurationError,
+    InvalidInput,
+    Refused,
+    ServiceUnavailable,
+    WgsTreError,
+    from_wire,
+)
 from wgs_tre.policy import ComputePolicy, load_policies
 from wgs_tre.store import Store
 
@@ -82,14 +89,11 @@ class _ServiceSource:
             with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
-            message = json.loads(error.read() or b"{}").get("message", error.reason)
-            if error.code == 403:
-                raise Refused(message.removeprefix("refused: ")) from None
-            if error.code == 404:
-                raise NotFound("dataset or project", message) from None
-            raise InvalidInput("data service", message) from None
+            raise _rebuilt(error) from None
         except urllib.error.URLError as error:
-            raise ConfigurationError(f"cannot reach the data service: {error.reason}") from None
+            raise ServiceUnavailable(f"cannot reach the data service: {error.reason}") from None
+        except ValueError:
+            raise ServiceUnavailable("the data service answered with something not JSON") from None
 
     def datasets(self) -> list[tuple[str, str]]:
         found = self._call("api/datasets", {})
@@ -109,6 +113,23 @@ class _ServiceSource:
         if not path.exists():
             raise InvalidInput(f"table {table!r}", "no such clinical table")
         return pd.read_parquet(path)
+
+
+def _rebuilt(error: urllib.error.HTTPError) -> WgsTreError:
+    """The exception the data service raised (it sends it with ``wgs_tre.errors.to_wire``);
+    for anything else in the way (a proxy's error page, a crash), a clear unavailability."""
+    try:
+        body = json.loads(error.read())
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and (raised := from_wire(body)) is not None:
+        return raised
+    if error.code in (401, 403) and isinstance(body, dict) and "message" in body:
+        return Refused(str(body["message"]))  # the hub's own refusal of the token
+    return ServiceUnavailable(
+        f"the data service is unavailable (HTTP {error.code} {error.reason}); "
+        "if this persists, ask the TRE's administrators (the hub's log has the details)"
+    )
 
 
 @dataclass

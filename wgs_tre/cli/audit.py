@@ -11,7 +11,7 @@ import typer
 from wgs_tre import audit as log
 from wgs_tre.audit.export import ExportFormat, export_lines
 from wgs_tre.cli.common import progress_bar, state
-from wgs_tre.errors import AuditIntegrityError, InvalidInput
+from wgs_tre.errors import IntegrityError, InvalidInput
 from wgs_tre.types import Action
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -47,7 +47,7 @@ def verify(
     if not report.ok:
         if st.json:
             st.emit(report)
-        raise AuditIntegrityError(report.summary())
+        raise IntegrityError(report.summary())
     st.emit(report, lambda r: st.console.print(f"[green]✓[/green] {r.summary()}"))
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wgs_tre.cli.common import progress_bar, state
-from wgs_tre.errors import AuditIntegrityError
+from wgs_tre.errors import IntegrityError
 from wgs_tre.governance import datasets as ops
 from wgs_tre.types import DatasetKind
 
@@ -80,5 +80,5 @@ def verify(
     if problems:
         if st.json:
             st.emit({"dataset": label, "ok": False, "problems": problems})
-        raise AuditIntegrityError(f"{label} differs from what was registered: {problems[0]}")
+        raise IntegrityError(f"{label} differs from what was registered: {problems[0]}")
     st.done(f"{label} matches its registered manifest", {"dataset": label, "ok": True})

@@ -4,12 +4,11 @@ every session spawn makes first; the refusal names which condition failed."""
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wgs_tre.errors import NotFound, PermissionDenied
+from wgs_tre.errors import AccessRefused, NotFound, Reason
 from wgs_tre.governance.projects import latest_application, latest_approval
 from wgs_tre.governance.views import effective_state
 from wgs_tre.policy import Policies
@@ -17,26 +16,6 @@ from wgs_tre.store.models import Approval, Project, User
 from wgs_tre.types import Action, ApprovalState, UserState
 
 __all__ = ["AccessRefused", "Reason", "check_active_member"]
-
-
-class Reason(StrEnum):
-    """Why data or a session was refused; each is a distinct, audited outcome."""
-
-    UNKNOWN_USER = "unknown or inactive account"
-    ROLE_NOT_ALLOWED = "role not allowed"
-    NOT_A_MEMBER = "not a member of the project"
-    NO_APPROVAL = "the project has no approval"
-    EXPIRED = "the approval has expired"
-    SUSPENDED = "the approval is suspended"
-    REVOKED = "the approval is revoked"
-    DATASET_NOT_APPROVED = "dataset version not approved for the project"
-    PURPOSE_MISMATCH = "purpose differs from the approved purpose"
-
-
-class AccessRefused(PermissionDenied):
-    def __init__(self, code: Reason, detail: str = "") -> None:
-        super().__init__(f"{code.value}{': ' + detail if detail else ''}")
-        self.code = code
 
 
 _STATE_REASONS = {

@@ -22,10 +22,11 @@ from typing import Any
 from jupyterhub.services.auth import HubAuth, HubAuthenticated
 from tornado import web
 from tornado.ioloop import IOLoop
+from tornado.log import app_log
 
 from wgs_tre.access import Gate
 from wgs_tre.config import load_settings
-from wgs_tre.errors import NotFound, Refused, WgsTreError
+from wgs_tre.errors import ExitCode, InvalidInput, Refused, WgsTreError, to_wire
 from wgs_tre.hub.accounts import ensure_project
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
@@ -58,6 +59,24 @@ class UncachedHubAuth(HubAuth):  # type: ignore[misc]
         return super().user_for_token(token, use_cache=False, session_id=session_id, sync=sync)
 
 
+# HTTP status by exit code; the JSON body carries the error itself (wgs_tre.errors.to_wire).
+HTTP_STATUS = {
+    ExitCode.NOT_FOUND: 404,
+    ExitCode.REFUSED: 403,
+    ExitCode.INVALID_INPUT: 400,
+    ExitCode.CONFLICT: 409,
+    ExitCode.CONFIGURATION: 503,
+}
+
+
+class _Failed(web.HTTPError):
+    """A WgsTreError on its way to the session that caused it."""
+
+    def __init__(self, error: WgsTreError) -> None:
+        super().__init__(HTTP_STATUS.get(error.exit_code, 500))
+        self.error = error
+
+
 class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
     def initialize(self, gate: Gate, sessions_root: Path, hub_auth: HubAuth) -> None:
         self.gate, self.sessions_root, self.hub_auth = gate, sessions_root, hub_auth
@@ -68,26 +87,41 @@ class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
     def _identity(self) -> tuple[str, str]:
         model = self.get_current_user()
         if not model:
-            raise web.HTTPError(403, "a session's API token is required")
+            raise _Failed(Refused("a session's API token is required"))
         project = session_project(model)
         if project is None:
-            raise web.HTTPError(403, "this token does not belong to a project session")
+            raise _Failed(Refused("this token does not belong to a project session"))
         return model["name"], project
 
+    def _body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise _Failed(InvalidInput("request", "the body is not JSON")) from None
+        if not isinstance(body, dict):
+            raise _Failed(InvalidInput("request", "the body is not a JSON object"))
+        return body
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors in one format (``wgs_tre.errors.to_wire``), which the session's client turns
+        back into the same exception; anything else is the service's own failure."""
         error = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(error, "log_message", None) or self._reason
-        self.finish({"message": message})
+        if isinstance(error, _Failed):
+            self.finish(to_wire(error.error))
+        else:
+            self.finish({"message": getattr(error, "log_message", None) or self._reason})
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, _Failed):  # the caller's problem, already audited where it matters
+            app_log.info("%s %s: %s", self.request.method, self.request.path, value.error.message)
+        else:
+            super().log_exception(typ, value, tb)
 
     async def _run(self, work: Any) -> Any:
         try:
             return await asyncio.get_running_loop().run_in_executor(None, work)
-        except Refused as refusal:
-            raise web.HTTPError(403, refusal.message) from None
-        except NotFound as missing:
-            raise web.HTTPError(404, missing.message) from None
-        except WgsTreError as problem:
-            raise web.HTTPError(400, problem.message) from None
+        except WgsTreError as error:
+            raise _Failed(error) from None
 
 
 class DatasetsHandler(_Handler):
@@ -100,10 +134,9 @@ class DatasetsHandler(_Handler):
 class OpenHandler(_Handler):
     async def post(self) -> None:
         user, project = self._identity()
-        body = json.loads(self.request.body or b"{}")
-        dataset = body.get("dataset")
+        dataset = self._body().get("dataset")
         if not isinstance(dataset, str) or not dataset:
-            raise web.HTTPError(400, "name the dataset to open")
+            raise _Failed(InvalidInput("request", "name the dataset to open"))
 
         def work() -> dict[str, str]:
             grant = self.gate.decide(user, project, dataset)
@@ -114,8 +147,10 @@ class OpenHandler(_Handler):
         self.finish(await self._run(work))
 
 
-def make_app(gate: Gate, sessions_root: Path, prefix: str) -> web.Application:
-    args = {"gate": gate, "sessions_root": sessions_root, "hub_auth": UncachedHubAuth()}
+def make_app(
+    gate: Gate, sessions_root: Path, prefix: str, hub_auth: HubAuth | None = None
+) -> web.Application:
+    args = {"gate": gate, "sessions_root": sessions_root, "hub_auth": hub_auth or UncachedHubAuth()}
     return web.Application([
         (rf"{prefix}api/datasets", DatasetsHandler, args),
         (rf"{prefix}api/open", OpenHandler, args),
