@@ -1,4 +1,4 @@
-"""L2 audit: an append-only, hash-chained log of who did what, verifiable end to end."""
+"""An append-only, hash-chained log of who did what, verifiable end to end."""
 
 from wgs_tre.audit.chain import GENESIS, event_hash
 from wgs_tre.audit.log import AuditRecord, append, events, record, record_refusal

@@ -1,4 +1,4 @@
-"""L5 boundary: the ``wgs-tre`` command line (typer + rich).
+"""The ``wgs-tre`` command line (typer + rich).
 
 Errors the user can act on print one line to stderr and exit with the code of their class
 (:class:`wgs_tre.errors.ExitCode`); no tracebacks for user mistakes.

@@ -1,1 +1,1 @@
-"""L4 clinical: FHIR resources into tidy tables, and their governed views."""
+"""FHIR resources into tidy tables, and their governed views."""

@@ -1,4 +1,4 @@
-"""L3 consent: the registry of participants' FHIR Consents and the questions asked of it."""
+"""The registry of participants' FHIR Consents and the questions asked of it."""
 
 from wgs_tre.consent.registry import (
     ConsentStatus,

@@ -1,4 +1,4 @@
-"""L2 governance: users, datasets, projects, the review committee and approvals.
+"""Users, datasets, projects, the review committee and approvals.
 
 Every operation takes a :class:`Context` (store, policies, acting user), is authorized by the role
 policy, and writes its audit event in the same transaction as its state change.

@@ -1,4 +1,4 @@
-"""L4 ingest: upstream pipeline outputs (VCF, FHIR) into registered, immutable dataset versions.
+"""Upstream pipeline outputs (VCF, FHIR) into registered, immutable dataset versions.
 
 Every ingest writes into a hidden staging directory beside its destination, registers the
 version in one transaction that also moves the files into place, and removes the staging

@@ -1,4 +1,4 @@
-"""L1 storage: the governance store (SQLAlchemy models, Alembic migrations, engines)."""
+"""The governance store (SQLAlchemy models, Alembic migrations, engines)."""
 
 from wgs_tre.store.engine import Store, open_store
 
