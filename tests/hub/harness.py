@@ -197,8 +197,13 @@ class Hub:
 
     async def _run(self, base: str, kernel_id: str, code: str) -> str:
         url = self.url.replace("http", "ws") + f"{base}/kernels/{kernel_id}/channels"
-        socket_ = await websocket_connect(
-            HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
+        socket_ = await websocket_connect(  # generous: a busy machine starts kernels slowly
+            HTTPRequest(
+                url,
+                headers={"Authorization": f"token {self.token}"},
+                connect_timeout=60,
+                request_timeout=60,
+            )  # fmt: skip
         )
         msg_id = uuid.uuid4().hex
         socket_.write_message(json.dumps({

@@ -169,22 +169,22 @@ def test_sweep_removes_what_a_dead_hub_left(tmp_path: Path, cgroup_filesystem: N
     """A hub that died leaves its sessions' namespaces, cgroups and temporary files; at start
     it removes its own, and nothing of another hub's."""
     from wgs_tre.hub import cgroups
-    from wgs_tre.hub.spawner import _instance, sweep
+    from wgs_tre.hub.spawner import hub_instance, sweep
 
     mine, other = tmp_path / "mine", tmp_path / "other"
     keys = {root: secrets.token_hex(5) for root in (mine, other)}
     for root, key in keys.items():
         (root / "sandboxes" / key / "tmp").mkdir(parents=True)
         netns.create(key, allow=[])
-        cgroups.create(_instance(str(root)), key, cgroups.Limits(processes=100))
+        cgroups.create(hub_instance(str(root)), key, cgroups.Limits(processes=100))
     try:
         assert sweep(mine) == [keys[mine]]
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                                 check=True).stdout  # fmt: skip
         assert f"tre-{keys[mine]}" not in listed and f"tre-{keys[other]}" in listed
         assert not (mine / "sandboxes" / keys[mine]).exists()
-        assert cgroups.find(_instance(str(mine)), keys[mine]) is None
-        assert cgroups.find(_instance(str(other)), keys[other]) is not None
+        assert cgroups.find(hub_instance(str(mine)), keys[mine]) is None
+        assert cgroups.find(hub_instance(str(other)), keys[other]) is not None
     finally:
         sweep(other)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from wgs_tre.hub.sandbox import kill_until_gone
 
-__all__ = ["Limits", "SessionCgroup", "available", "create", "find", "sweep"]
+__all__ = ["Limits", "SessionCgroup", "available", "create", "find", "sessions", "sweep"]
 
 GROUP = "wgs-tre"
 CONTROLLERS = ("memory", "pids", "cpu")
@@ -195,12 +195,17 @@ def find(instance: str, key: str) -> SessionCgroup | None:
     return SessionCgroup(key, present, controllers) if present else None
 
 
-def sweep(instance: str) -> list[str]:
-    """Kill and remove every session cgroup hub ``instance`` left behind."""
+def sessions(instance: str) -> list[SessionCgroup]:
+    """The cgroups of hub ``instance``'s sessions that exist now."""
     bases = [_base_dir(hierarchy, instance) for hierarchy in _mounts()]
     keys = {child.name for base in bases if base.is_dir() for child in base.iterdir()
             if child.is_dir()}  # fmt: skip
-    for key in keys:
-        found = tuple(base / key for base in bases if (base / key).is_dir())
-        SessionCgroup(key, found, frozenset()).remove()
-    return sorted(keys)
+    return [cgroup for key in sorted(keys) if (cgroup := find(instance, key)) is not None]
+
+
+def sweep(instance: str) -> list[str]:
+    """Kill and remove every session cgroup hub ``instance`` left behind."""
+    left = sessions(instance)
+    for cgroup in left:
+        cgroup.remove()
+    return [cgroup.key for cgroup in left]

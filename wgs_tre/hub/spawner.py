@@ -51,7 +51,7 @@ from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
 from wgs_tre.types import Decision
 
-__all__ = ["ProjectSpawner"]
+__all__ = ["ProjectSpawner", "hub_instance", "sweep"]
 
 PACKAGE = Path(__file__).resolve().parents[1]  # wgs_tre/, read-only in every session
 KERNEL_TEMPLATE = PACKAGE.parent / "kernels" / "wgs-tre" / "kernel.json"
@@ -185,7 +185,7 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
     def _prepare_sandbox(self, policy: SessionPolicy) -> sandbox.SandboxSpec:
         """This session's cgroup, identity files and private temporary directory."""
         limits = cgroups.Limits(policy.memory, policy.cpus, policy.processes)
-        self.cgroup = cgroups.create(_instance(self.sessions_root), self.sandbox_key, limits)
+        self.cgroup = cgroups.create(hub_instance(self.sessions_root), self.sandbox_key, limits)
         if self.cgroup is None:
             self.log.warning("no cgroup filesystem: %s runs without memory or CPU limits "
                              "(processes are limited per account)", self._log_name)  # fmt: skip
@@ -406,10 +406,10 @@ class ProjectSpawner(LocalProcessSpawner):  # type: ignore[misc]
         self.sandbox_key = state.get("sandbox", "")
         self.netns_name = f"{netns.PREFIX}{self.sandbox_key}" if self.sandbox_key else ""
         if self.sandbox_key:
-            self.cgroup = cgroups.find(_instance(self.sessions_root), self.sandbox_key)
+            self.cgroup = cgroups.find(hub_instance(self.sessions_root), self.sandbox_key)
 
 
-def _instance(sessions_root: str) -> str:
+def hub_instance(sessions_root: str) -> str:
     """Names this hub's sessions among others on the machine (a demo beside a test run)."""
     return "hub-" + hashlib.sha256(str(Path(sessions_root).resolve()).encode()).hexdigest()[:8]
 
@@ -431,7 +431,7 @@ def sweep(sessions_root: str | Path) -> list[str]:
     for key in keys:
         netns.teardown(f"{netns.PREFIX}{key}")
         shutil.rmtree(directory / key, ignore_errors=True)
-    cgroups.sweep(_instance(str(sessions_root)))
+    cgroups.sweep(hub_instance(str(sessions_root)))
     run = Path(sessions_root) / "run"
     for address in run.iterdir() if run.is_dir() else []:
         address.unlink()
