@@ -203,7 +203,7 @@ class Hub:
                 headers={"Authorization": f"token {self.token}"},
                 connect_timeout=60,
                 request_timeout=60,
-            )  # fmt: skip
+            )
         )
         msg_id = uuid.uuid4().hex
         socket_.write_message(json.dumps({
