@@ -54,6 +54,11 @@ def alive(process: tuple[int, str]) -> bool:
     return fields[19] == process[1]
 
 
+def namespaces() -> set[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in listed.splitlines() if line.strip()}
+
+
 def sign_in_and_open(url: str, user: str, password: str, project: str) -> None:
     """What a researcher does in the browser: sign in, then start the project's session."""
     jar = http.cookiejar.CookieJar()
@@ -125,17 +130,16 @@ def test_sigterm_stops_the_demo_with_every_session_and_service(
     process, state, url = demo
     assert state.stat().st_mode & 0o077 == 0  # raw cohort, store, hub secrets: root's alone
     passwords = dict(line.split() for line in (state / "passwords.txt").read_text().splitlines())
+    before = namespaces()
     sign_in_and_open(url, "alice", passwords["alice"], "lung-cancer")
     running = descendants(process.pid)
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    names = {line.split()[0] for line in namespaces.splitlines() if line.startswith("tre-")}
-    assert len(running) > 6 and names  # hub, proxy, four services, bwrap, the session's server
+    names = namespaces() - before  # the session's
+    assert len(running) > 6 and len(names) == 1  # hub, proxy, services, bwrap, the server
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(30)
     assert time.monotonic() - started < 10
     assert [p for p in running if alive(p)] == []
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not names & {line.split()[0] for line in namespaces.splitlines() if line}
+    assert not names & namespaces()
     output = state.with_suffix(".log").read_text()
     assert "Traceback" not in output and process.returncode == 0
