@@ -16,8 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from wgs_tre.hub import netns
-from wgs_tre.hub.spawner import sweep
+from wgs_tre.config import load_settings
+from wgs_tre.hub import DATA_SERVICE, netns
+from wgs_tre.hub.isolation import sweep
 from wgs_tre.policy import load_policies
 
 c = get_config()  # type: ignore[name-defined]
@@ -58,14 +59,16 @@ c.Spawner.http_timeout = 60
 # user's server token may call it; the service reads the project from the token's scopes.
 data_port = int(os.environ.get("WGS_TRE_DATA_SERVICE_PORT", "8090"))
 data_url = f"http://{netns.HUB_ADDRESS}:{data_port}"
+# Services read the store and policies the hub's settings name (environment or config file).
+settings = load_settings()
 service_env = {
-    name: os.environ[name]
-    for name in ("WGS_TRE_DATABASE_URL", "WGS_TRE_DATA_DIR", "WGS_TRE_POLICY_DIR", "WGS_TRE_CONFIG")
-    if name in os.environ
+    "WGS_TRE_DATABASE_URL": settings.store_url,
+    "WGS_TRE_DATA_DIR": str(settings.data_dir),
+    "WGS_TRE_POLICY_DIR": str(settings.policy_dir),
 }
 c.JupyterHub.services = [
     {
-        "name": "wgs-tre-data",
+        "name": DATA_SERVICE,
         "url": data_url,
         "command": [sys.executable, "-m", "wgs_tre.services.data"],
         "environment": {**service_env, "WGS_TRE_SESSIONS_ROOT": str(STATE / "sessions")},
@@ -87,9 +90,7 @@ if package_proxy_port:
     )
 c.ProjectSpawner.proxy_port = package_proxy_port
 # Session life cycle (policies/sessions.yaml): stop sessions whose access ended, and idle ones.
-session_policy = load_policies(
-    Path(service_env.get("WGS_TRE_POLICY_DIR", REPO / "policies"))
-).sessions
+session_policy = load_policies(settings.policy_dir).sessions
 c.JupyterHub.services += [
     {
         "name": "wgs-tre-session-watch",
@@ -107,7 +108,7 @@ c.JupyterHub.services += [
     },
 ]
 c.JupyterHub.load_roles = [
-    {"name": "user", "scopes": ["self", "access:services!service=wgs-tre-data"]},
+    {"name": "user", "scopes": ["self", f"access:services!service={DATA_SERVICE}"]},
     {"name": "tre-steward", "groups": ["steward"], "scopes": ["custom:wgs-tre:review"]},
     {"name": "tre-expert-panel", "groups": ["expert_panel"], "scopes": ["custom:wgs-tre:reports"]},
     {
@@ -122,9 +123,9 @@ c.JupyterHub.load_roles = [
         ],
     },
 ]
-c.ProjectSpawner.data_service_url = f"{data_url}/services/wgs-tre-data/"
+c.ProjectSpawner.data_service_url = f"{data_url}/services/{DATA_SERVICE}/"
 c.Spawner.server_token_scopes = lambda spawner: [
-    "access:services!service=wgs-tre-data",
+    f"access:services!service={DATA_SERVICE}",
     f"access:servers!server={spawner.user.name}/{spawner.name}",
     "users:activity!user",
 ]

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemons import free_port
-from wgs_tre.hub.spawner import sweep
+from wgs_tre.hub.isolation import sweep
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -169,7 +169,7 @@ def test_sweep_removes_what_a_dead_hub_left(tmp_path: Path, cgroup_filesystem: N
     """A hub that died leaves its sessions' namespaces, cgroups and temporary files; at start
     it removes its own, and nothing of another hub's."""
     from wgs_tre.hub import cgroups
-    from wgs_tre.hub.spawner import hub_instance, sweep
+    from wgs_tre.hub.isolation import hub_instance, sweep
 
     mine, other = tmp_path / "mine", tmp_path / "other"
     keys = {root: secrets.token_hex(5) for root in (mine, other)}

@@ -20,7 +20,7 @@ from tests.hub.harness import Hub
 from tests.world import World
 from wgs_tre.governance import users
 from wgs_tre.hub import cgroups
-from wgs_tre.hub.spawner import hub_instance
+from wgs_tre.hub.isolation import hub_instance
 from wgs_tre.types import Role
 
 MEMORY = 1 << 30

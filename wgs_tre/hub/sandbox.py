@@ -137,19 +137,20 @@ def command(spec: SandboxSpec, argv: list[str]) -> list[str]:
     return [*args, "--", *drop, "/bin/sh", "-c", entry, "sh", *argv]
 
 
-def write_identity(etc: Path, account: str, project_group: str, home: Path, hostname: str) -> None:
+def write_identity(
+    etc: Path, account: str, groups: tuple[tuple[str, int], ...], home: Path, hostname: str
+) -> None:
     """``passwd``, ``group``, ``hosts`` and ``hostname`` for one session, in ``etc``: root,
-    nobody, the session's account (with this project's home) and its two groups, nothing of
-    other users or projects."""
+    nobody, the session's account (with this session's home), its own group and its
+    supplementary ``groups`` (name, gid), nothing of other users or projects."""
     me = pwd.getpwnam(account)
     users = [pwd.getpwuid(0), pwd.getpwnam("nobody")]
     passwd = [":".join(map(str, (u.pw_name, "x", u.pw_uid, u.pw_gid, u.pw_gecos, u.pw_dir,
                                  u.pw_shell))) for u in users]  # fmt: skip
     passwd.append(f"{account}:x:{me.pw_uid}:{me.pw_gid}::{home}:/bin/bash")
-    groups = [grp.getgrgid(0), grp.getgrnam("nogroup"), grp.getgrgid(me.pw_gid)]
-    project = grp.getgrnam(project_group)
-    lines = [f"{g.gr_name}:x:{g.gr_gid}:" for g in groups]
-    lines.append(f"{project.gr_name}:x:{project.gr_gid}:{account}")
+    own = [grp.getgrgid(0), grp.getgrnam("nogroup"), grp.getgrgid(me.pw_gid)]
+    lines = [f"{g.gr_name}:x:{g.gr_gid}:" for g in own]
+    lines += [f"{name}:x:{gid}:{account}" for name, gid in groups]
     files = {
         "passwd": "\n".join(passwd) + "\n",
         "group": "\n".join(lines) + "\n",

@@ -27,6 +27,7 @@ from tornado.log import app_log
 from wgs_tre.access import Gate
 from wgs_tre.config import load_settings
 from wgs_tre.errors import ExitCode, InvalidInput, Refused, WgsTreError, to_wire
+from wgs_tre.hub import DATA_SERVICE
 from wgs_tre.hub.accounts import ensure_project
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
@@ -35,7 +36,7 @@ from wgs_tre.store import Store
 
 __all__ = ["SERVICE_NAME", "make_app", "session_project"]
 
-SERVICE_NAME = "wgs-tre-data"
+SERVICE_NAME = DATA_SERVICE
 _SERVER_SCOPE = re.compile(r"^access:servers!server=(?P<user>[^/]+)/(?P<server>.+)$")
 
 

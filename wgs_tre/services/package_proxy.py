@@ -2,7 +2,7 @@
 
 Sessions reach it through their namespace's allowlist; their ``HTTP(S)_PROXY`` points at it.
 A refusal is audited under the session's user and project, found by the session's address in
-the registry the spawner keeps (``<sessions root>/run/<address>``).
+the registry the spawner keeps (``wgs_tre.hub.registry``).
 """
 
 from __future__ import annotations
@@ -13,34 +13,25 @@ from pathlib import Path
 
 from wgs_tre.audit import record
 from wgs_tre.config import load_settings
-from wgs_tre.hub import netns
+from wgs_tre.hub import netns, registry
 from wgs_tre.hub.proxy import FilteringProxy
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
 from wgs_tre.store import Store
 from wgs_tre.types import Decision
 
-__all__ = ["main", "session_of"]
-
-
-def session_of(registry: Path, address: str) -> tuple[str, str | None]:
-    """(user, project) of the session at ``address``; unknown addresses are reported as such."""
-    try:
-        user, project = (registry / address).read_text().split()
-        return user, project
-    except (OSError, ValueError):
-        return f"unknown@{address}", None
+__all__ = ["main"]
 
 
 def main() -> None:
     settings = load_settings()
     store = Store(settings.store_url)
     policies = load_policies(settings.policy_dir)
-    registry = Path(os.environ["WGS_TRE_SESSIONS_ROOT"]) / "run"
+    sessions_root = Path(os.environ["WGS_TRE_SESSIONS_ROOT"])
     port = int(os.environ["WGS_TRE_PACKAGE_PROXY_PORT"])
 
     def refused(client: str, target: str, reason: str) -> None:
-        user, project = session_of(registry, client)
+        user, project = registry.lookup(sessions_root, client)
         record(store, actor=user, action="egress.refused", project=project,
                decision=Decision.REFUSED, reason=reason, details={"host": target})  # fmt: skip
 
