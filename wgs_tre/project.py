@@ -208,8 +208,36 @@ def open_project(
     user: str | None = None,
     settings: Settings | None = None,
 ) -> ProjectHandle:
-    """Open ``project`` (default: ``$WGS_TRE_PROJECT``) as ``user`` (default: ``$WGS_TRE_USER``
-    or the login name). In a session, both come from the session and cannot be changed."""
+    """A handle on one approved project's governed data.
+
+    In a session, the project and the user come from the session and cannot be changed; every
+    open asks the hub's data service, which runs the gate and audits. On the host (stewards,
+    tests, benchmarks) the gate runs in-process on the store the settings name.
+
+    Parameters
+    ----------
+    project
+        The project's slug; default ``$WGS_TRE_PROJECT`` (set in every session).
+    user
+        Who is asking, on the host; default ``$WGS_TRE_USER`` or the login name.
+    settings
+        Store and policy locations, on the host; default from the environment.
+
+    Returns
+    -------
+    ProjectHandle
+        Nothing is read yet: ``datasets()`` lists what the approval covers, ``variants()``
+        opens genotypes as an xarray Dataset (dims variants, samples, ploidy; VCF Zarr names,
+        ``sample_id`` are per-project pseudonyms) or a Hail MatrixTable, ``clinical(table)`` a
+        pandas DataFrame keyed by ``sample_id``, ``cluster()`` a Dask cluster.
+
+    Raises
+    ------
+    Refused
+        With the reason (not a member, no approval, expired, ...), audited.
+    ConfigurationError
+        No project named and not in a session, or the store is not set up.
+    """
     service = os.environ.get("WGS_TRE_DATA_SERVICE")
     token = os.environ.get("JUPYTERHUB_API_TOKEN")
     if service and token and settings is None:

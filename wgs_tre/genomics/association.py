@@ -19,6 +19,16 @@ from wgs_tre.backends.packed import select_samples
 from wgs_tre.errors import InvalidInput
 from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks
 from wgs_tre.genomics.kernels.regression import linear, logistic
+from wgs_tre.variables import check_outputs
+
+LINEAR_OUTPUTS = (
+    "variant_linreg_beta", "variant_linreg_standard_error", "variant_linreg_t_value",
+    "variant_linreg_p_value", "variant_linreg_n_obs",
+)  # fmt: skip
+LOGISTIC_OUTPUTS = (
+    "variant_logreg_beta", "variant_logreg_standard_error", "variant_logreg_z_value",
+    "variant_logreg_p_value", "variant_logreg_n_obs", "variant_logreg_converged",
+)  # fmt: skip
 
 __all__ = ["gwas_linear", "gwas_logistic"]
 
@@ -82,8 +92,28 @@ def gwas_linear(
 ) -> xr.Dataset:
     """Linear regression of each trait on each variant's alternate allele dosage plus covariates.
 
-    Adds ``variant_linreg_beta``, ``variant_linreg_standard_error``, ``variant_linreg_t_value``,
-    ``variant_linreg_p_value`` (variants, traits) and ``variant_linreg_n_obs`` (variants).
+    A sample with a missing call is left out of that variant's regression (plink2's rule).
+
+    Parameters
+    ----------
+    ds
+        A governed view, from ``open_project().variants()``.
+    traits
+        pandas DataFrame (one column per trait) or Series, indexed by ``sample_id``. Samples
+        missing from it, or missing a value of any trait or covariate, are left out.
+    covariates
+        pandas DataFrame indexed by ``sample_id`` (e.g. age, sex, principal components), or
+        None. An intercept is always included.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with a ``traits`` coordinate and ``variant_linreg_beta``,
+        ``variant_linreg_standard_error``, ``variant_linreg_t_value``,
+        ``variant_linreg_p_value`` of dims (variants, traits) and ``variant_linreg_n_obs``
+        (variants,); ``attrs["gwas_samples_used"]`` counts the samples with every value.
     """
     blocks = blocks_of(ds, "gwas_linear")
     used, y, design, names = _design(ds, traits, covariates, "gwas_linear")
@@ -104,7 +134,7 @@ def gwas_linear(
         variant_linreg_n_obs=("variants", n_obs),
     )
     out.attrs["gwas_samples_used"] = len(used)
-    return out
+    return check_outputs(out, "gwas_linear", *LINEAR_OUTPUTS)
 
 
 def _null_logistic(y: np.ndarray, design: np.ndarray) -> np.ndarray:
@@ -124,10 +154,25 @@ def gwas_logistic(
 ) -> xr.Dataset:
     """Logistic regression of a 0/1 trait on each variant's dosage plus covariates (Wald test).
 
-    Adds ``variant_logreg_beta`` (log odds ratio per alternate allele),
-    ``variant_logreg_standard_error``, ``variant_logreg_z_value``, ``variant_logreg_p_value``,
-    ``variant_logreg_n_obs`` and ``variant_logreg_converged`` (False where the fit did not
-    converge or the classes separate; those variants' estimates are NaN).
+    Parameters
+    ----------
+    ds
+        A governed view, from ``open_project().variants()``.
+    trait
+        pandas Series of 0 and 1 indexed by ``sample_id``.
+    covariates
+        pandas DataFrame indexed by ``sample_id``, or None. An intercept is always included.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with, each of dims (variants,): ``variant_logreg_beta`` (log odds ratio per
+        alternate allele), ``variant_logreg_standard_error``, ``variant_logreg_z_value``,
+        ``variant_logreg_p_value``, ``variant_logreg_n_obs`` and ``variant_logreg_converged``
+        (False where the fit did not converge or the classes separate; those variants'
+        estimates are NaN).
     """
     blocks = blocks_of(ds, "gwas_logistic")
     if isinstance(trait, pd.DataFrame):
@@ -157,4 +202,4 @@ def gwas_logistic(
         variant_logreg_converged=("variants", converged),
     )
     out.attrs["gwas_samples_used"] = len(used)
-    return out
+    return check_outputs(out, "gwas_logistic", *LOGISTIC_OUTPUTS)

@@ -17,6 +17,12 @@ from wgs_tre.errors import InvalidInput
 from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks, persist
 from wgs_tre.genomics.kernels.pca import ld_thin, standardise
 from wgs_tre.genomics.kernels.qc import variant_counts
+from wgs_tre.variables import check_outputs
+
+PCA_OUTPUTS = (
+    "sample_pca_eigenvector", "sample_pca_projection", "sample_pca_explained_variance",
+    "sample_pca_explained_variance_ratio", "variant_pca_used",
+)  # fmt: skip
 
 __all__ = ["pca"]
 
@@ -96,16 +102,35 @@ def pca(
     seed: int = 0,
     progress: bool = True,
 ) -> xr.Dataset:
-    """Top ``k`` principal components of the samples.
+    """Top ``k`` principal components of the samples (randomized, on LD-thinned variants).
 
-    Variants with minor allele frequency >= ``maf_min`` and call rate >= ``call_rate_min`` are
-    thinned in genome order (squared correlation <= ``ld_r2_max`` with the variants kept among
-    the previous ``ld_window`` candidates), standardised by 2p and sqrt(2p(1-p)), missing calls
-    set to the mean.
-    Adds ``sample_pca_projection`` (samples, components: unit eigenvectors scaled by the square
-    root of their eigenvalue), ``sample_pca_eigenvector`` (unit length, as plink2's .eigenvec),
-    ``sample_pca_explained_variance`` (eigenvalues of X X' / M, as plink2's .eigenval),
-    ``sample_pca_explained_variance_ratio`` and ``variant_pca_used`` (the variants used).
+    Parameters
+    ----------
+    ds
+        A governed view, from ``open_project().variants()``.
+    k
+        Number of components.
+    maf_min, call_rate_min
+        Variants used: minor allele frequency and call rate at least these.
+    ld_window, ld_r2_max
+        The used variants are thinned in genome order: a variant is dropped if its squared
+        correlation with one kept among the previous ``ld_window`` candidates exceeds
+        ``ld_r2_max``. They are standardised by 2p and sqrt(2p(1-p)), missing calls set to
+        the mean.
+    oversampling, iterations, seed
+        The randomized algorithm's extra dimensions, power iterations and random seed.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with a ``components`` coordinate and ``sample_pca_projection`` (samples,
+        components: unit eigenvectors scaled by the square root of their eigenvalue),
+        ``sample_pca_eigenvector`` (samples, components: unit length, as plink2's .eigenvec),
+        ``sample_pca_explained_variance`` (components,: eigenvalues of X X' / M, as plink2's
+        .eigenval), ``sample_pca_explained_variance_ratio`` (components,) and
+        ``variant_pca_used`` (variants,: the variants used).
     """
     blocks = blocks_of(ds, "pca")
     n = blocks.samples
@@ -143,10 +168,11 @@ def pca(
     eigenvalues = np.maximum(values[top], 0.0)
     eigenvectors = q @ vectors[:, top]
     components = np.arange(k)
-    return ds.assign_coords(components=components).assign(
+    out = ds.assign_coords(components=components).assign(
         sample_pca_eigenvector=(("samples", "components"), eigenvectors),
         sample_pca_projection=(("samples", "components"), eigenvectors * np.sqrt(eigenvalues)),
         sample_pca_explained_variance=("components", eigenvalues / used),
         sample_pca_explained_variance_ratio=("components", eigenvalues / trace),
         variant_pca_used=("variants", kept),
     )
+    return check_outputs(out, "pca", *PCA_OUTPUTS)

@@ -7,6 +7,17 @@ import xarray as xr
 
 from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks
 from wgs_tre.genomics.kernels.qc import hwe_exact, sample_counts, variant_counts
+from wgs_tre.variables import check_outputs
+
+VARIANT_OUTPUTS = (
+    "variant_n_called", "variant_n_hom_ref", "variant_n_het", "variant_n_hom_alt",
+    "variant_n_missing", "variant_call_rate", "variant_alt_allele_frequency", "variant_maf",
+    "variant_hwe_p_value",
+)  # fmt: skip
+SAMPLE_OUTPUTS = (
+    "sample_n_called", "sample_call_rate", "sample_n_het", "sample_n_hom_alt",
+    "sample_heterozygosity", "sample_observed_hom", "sample_expected_hom", "sample_inbreeding",
+)  # fmt: skip
 
 __all__ = ["sample_stats", "variant_stats"]
 
@@ -19,17 +30,32 @@ def _variant_task(packed: np.ndarray, samples: int, midp: bool) -> tuple[np.ndar
 def variant_stats(ds: xr.Dataset, *, hwe_midp: bool = False, progress: bool = True) -> xr.Dataset:
     """Per-variant counts, call rate, alternate allele frequency and Hardy-Weinberg exact test.
 
-    Adds ``variant_n_called``, ``variant_n_hom_ref``, ``variant_n_het``, ``variant_n_hom_alt``,
-    ``variant_n_missing``, ``variant_call_rate``, ``variant_alt_allele_frequency`` (non-reference
-    alleles over called alleles), ``variant_maf`` and ``variant_hwe_p_value`` (exact, two-sided;
-    NaN where nothing was called; ``hwe_midp`` gives the mid-p variant, as plink2's ``midp`` and
-    Hail do). Multi-allelic sites count every non-reference allele as ALT.
+    Multi-allelic sites count every non-reference allele as ALT.
+
+    Parameters
+    ----------
+    ds
+        A governed view, from ``open_project().variants()``.
+    hwe_midp
+        Give the mid-p variant of the HWE exact test, as plink2's ``midp`` and Hail do.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with, each of dims (variants,): ``variant_n_called``, ``variant_n_hom_ref``,
+        ``variant_n_het``, ``variant_n_hom_alt``, ``variant_n_missing`` (int),
+        ``variant_call_rate``, ``variant_alt_allele_frequency`` (non-reference alleles over
+        called alleles), ``variant_maf`` and ``variant_hwe_p_value`` (exact, two-sided; NaN
+        where nothing was called) (float).
     """
     blocks = blocks_of(ds, "variant_stats")
     parts = compute(map_blocks(blocks, _variant_task, hwe_midp), progress=progress)
     counts = np.concatenate([c for c, _ in parts]) if parts else np.zeros((0, 4), np.int64)
     hwe = np.concatenate([h for _, h in parts]) if parts else np.zeros(0)
-    return ds.assign(_variant_variables(counts, hwe, blocks.samples))
+    out = ds.assign(_variant_variables(counts, hwe, blocks.samples))
+    return check_outputs(out, "variant_stats", *VARIANT_OUTPUTS)
 
 
 def _variant_variables(
@@ -69,17 +95,28 @@ def _sample_task(packed: np.ndarray, samples: int) -> np.ndarray:
 def sample_stats(ds: xr.Dataset, *, progress: bool = True) -> xr.Dataset:
     """Per-sample call rate, heterozygosity and inbreeding coefficient.
 
-    Adds ``sample_n_called``, ``sample_call_rate``, ``sample_n_het``, ``sample_n_hom_alt``,
-    ``sample_heterozygosity`` (heterozygous over called), ``sample_observed_hom``,
-    ``sample_expected_hom`` and ``sample_inbreeding`` (method-of-moments F over polymorphic
-    variants: (O - E) / (N - E), as plink's ``--het``).
+    Parameters
+    ----------
+    ds
+        A governed view, from ``open_project().variants()``.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with, each of dims (samples,): ``sample_n_called``, ``sample_n_het``,
+        ``sample_n_hom_alt``, ``sample_observed_hom`` (int), ``sample_call_rate``,
+        ``sample_heterozygosity`` (heterozygous over called), ``sample_expected_hom`` and
+        ``sample_inbreeding`` (method-of-moments F over polymorphic variants,
+        (O - E) / (N - E), as plink's ``--het``) (float).
     """
     blocks = blocks_of(ds, "sample_stats")
     parts = compute(map_blocks(blocks, _sample_task), progress=progress)
     sums = np.sum(parts, axis=0) if parts else np.zeros((blocks.samples, 6))
     called, het, hom_alt, informative, expected, observed = sums.T
     with np.errstate(invalid="ignore", divide="ignore"):
-        return ds.assign(
+        out = ds.assign(
             sample_n_called=("samples", called.astype(np.int64)),
             sample_call_rate=("samples", called / blocks.variants),
             sample_n_het=("samples", het.astype(np.int64)),
@@ -89,3 +126,4 @@ def sample_stats(ds: xr.Dataset, *, progress: bool = True) -> xr.Dataset:
             sample_expected_hom=("samples", expected),
             sample_inbreeding=("samples", (observed - expected) / (informative - expected)),
         )
+    return check_outputs(out, "sample_stats", *SAMPLE_OUTPUTS)
