@@ -10,11 +10,13 @@ its own project's directories and home. Nobody else can enter any of them.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +84,19 @@ def ensure_account(username: str, root: Path) -> SessionAccount:
 
 
 def ensure_home(account: SessionAccount, slug: str) -> Path:
-    """The home of ``account`` in project ``slug``, its own (0700); made on first use."""
-    home = account.home / slug  # its parent is root's alone: nothing here was planted
-    home.mkdir(mode=0o700, exist_ok=True)
-    if home.stat().st_uid != account.uid:
-        os.chown(home, account.uid, account.gid)
+    """The home of ``account`` in project ``slug``, its own (0700); made on first use.
+
+    Its parent is root's alone now, but an older layout let the account write there: anything
+    at the home's place that is not a plain directory is refused, never followed (root would
+    otherwise hand a symlink's target to the account)."""
+    home = account.home / slug
+    with contextlib.suppress(FileExistsError):
+        home.mkdir(mode=0o700)
+    found = os.lstat(home)
+    if not stat.S_ISDIR(found.st_mode):
+        raise RuntimeError(f"{home} is not a directory (left by an older layout?); remove it")
+    if found.st_uid != account.uid:
+        os.chown(home, account.uid, account.gid, follow_symlinks=False)
     return home
 
 
