@@ -108,7 +108,10 @@ def from_wire(body: Mapping[str, Any]) -> WgsTreError | None:
     fields = body.get("fields")
     if cls is None or not isinstance(fields, Mapping) or set(fields) != set(cls.fields):
         return None
-    return cls(**fields)
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError):  # fields that do not build one (an unknown reason code)
+        return None
 
 
 def _plain(value: Any) -> Any:
