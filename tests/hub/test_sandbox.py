@@ -188,15 +188,20 @@ def test_a_new_session_starts_with_the_compiled_kernels(hub: Hub, second_project
     assert (compiled, loaded >= 7) == (0, True)
 
 
-def test_a_session_cannot_make_user_namespaces(hub: Hub) -> None:
-    """In a user namespace a process is root and reaches kernel code meant for root: sessions
-    get none (seccomp), whether asked for directly or through a tool."""
+def test_a_session_cannot_make_user_namespaces_or_use_keyrings(hub: Hub) -> None:
+    """In a user namespace a process is root and reaches kernel code meant for root; the
+    kernel's keyrings are kept per account, so a user's two projects would share them. Sessions
+    get neither (seccomp), whether asked for directly or through a tool."""
     assert hub.start_server("alice", "brca-study")[0] == 201
     out = hub.execute("alice", "brca-study", (
-        "import ctypes, subprocess\n"
+        "import ctypes, platform, subprocess\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
-        "print(libc.unshare(0x10000000), ctypes.get_errno())\n"
+        "def errno_of(result): return ctypes.get_errno() if result == -1 else 'allowed'\n"
+        "add_key, keyctl = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]\n"
+        "print(errno_of(libc.unshare(0x10000000)))\n"
         "print(subprocess.run(['unshare', '--user', '--map-root-user', 'true'],\n"
         "                     capture_output=True).returncode)\n"
+        "print(errno_of(libc.syscall(add_key, b'user', b'left', b'x', 1, -4)))  # user keyring\n"
+        "print(errno_of(libc.syscall(keyctl, 0, -4, 0)))  # KEYCTL_GET_KEYRING_ID\n"
     ))  # fmt: skip
-    assert out.split() == ["-1", "1", "1"]  # EPERM
+    assert out.split() == ["1", "1", "1", "1"]  # EPERM everywhere

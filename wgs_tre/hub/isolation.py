@@ -207,7 +207,7 @@ class IsolatedSpawner(LocalProcessSpawner):  # type: ignore[misc]
         argv = [*self.cmd, *self.get_args()]
         read_end, write_end = os.pipe()
         rules, rules_in = os.pipe()
-        os.write(rules_in, seccomp.no_user_namespaces())
+        os.write(rules_in, seccomp.session_filter())
         os.close(rules_in)
         spec = dataclasses.replace(spec, info_fd=write_end, seccomp_fd=rules)
         try:

@@ -22,7 +22,7 @@ at stop; ``--die-with-parent`` ends it with the hub) the kernel kills every proc
 session, including those started with ``setsid`` or a double fork. Privileges are dropped inside
 by ``setpriv``: the session's account with its own group and the project's, no capabilities,
 and ``no_new_privs``, so set-uid programs gain nothing; a seccomp filter (``seccomp``) keeps it
-from making user namespaces.
+from making user namespaces and from the kernel's per-account keyrings.
 """
 
 from __future__ import annotations
