@@ -165,9 +165,27 @@ class ProjectHandle:
     def variants(
         self, dataset: str | None = None, *, engine: str = "xarray", compute: str | None = None
     ) -> Any:
-        """Genotypes of the consenting participants, pseudonymised: a lazy xarray Dataset, or
-        with ``engine="hail"`` a Hail MatrixTable of the same view (Hail runs on the Spark
-        profile ``compute`` of compute.yaml, default its first Spark profile)."""
+        """Genotypes of the consenting participants, pseudonymised.
+
+        Parameters
+        ----------
+        dataset
+            ``name@version`` of a variants dataset the approval covers; may be left out when
+            there is only one.
+        engine
+            ``"xarray"`` (default) or ``"hail"``.
+        compute
+            For Hail: the Spark profile of ``compute.yaml`` to run on (default its first).
+
+        Returns
+        -------
+        xarray.Dataset or hail.MatrixTable
+            A lazy view in VCF Zarr names: ``call_genotype`` (variants, samples, ploidy),
+            ``call_dosage_packed`` (variants, samples_packed), ``sample_id`` (samples:
+            per-project pseudonyms, in pseudonym order), ``variant_contig``,
+            ``variant_position``, ``variant_allele`` and the annotations; or the same as a
+            MatrixTable (GT, row fields ``gene``, ``csq``, ``clnsig``).
+        """
         if engine not in ("xarray", "hail"):
             raise InvalidInput("engine", f"{engine!r} is not one of: xarray, hail")
         view = self.source.variants(dataset or self._only("variants"))
@@ -179,8 +197,22 @@ class ProjectHandle:
         return to_hail(view, master=master, spark_conf=conf)
 
     def clinical(self, table: str, dataset: str | None = None) -> pd.DataFrame:
-        """One clinical table (patients, conditions, observations, medications, specimens,
-        questionnaire, survival) for the consenting participants, keyed by ``sample_id``."""
+        """One clinical table for the consenting participants.
+
+        Parameters
+        ----------
+        table
+            ``patients``, ``conditions``, ``observations``, ``medications``, ``specimens``,
+            ``questionnaire`` or ``survival``.
+        dataset
+            ``name@version`` of a clinical dataset; may be left out when there is only one.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per participant-event, keyed by ``sample_id`` (the same pseudonyms as the
+            genotypes, so the two join); birth dates are birth years, no direct identifiers.
+        """
         return self.source.clinical(table, dataset or self._only("clinical"))
 
     @contextmanager

@@ -26,9 +26,22 @@ ANNOTATION = {"variant_GENE": "gene", "variant_CSQ": "consequence",
 
 
 def variant_table(ds: xr.Dataset, variables: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per variant: contig, position, ref, alt (ALTs joined with ``,``), id, the view's
-    annotations, and the given per-variant variables (one column per trait for
-    ``(variants, traits)`` results, named ``<variable>[<trait>]``)."""
+    """The view's variants as a table, for reports and joins.
+
+    Parameters
+    ----------
+    ds
+        A governed view, with or without analysis results.
+    variables
+        Per-variant results to add as columns: dims (variants,) give one column, dims
+        (variants, traits) one column per trait, named ``<variable>[<trait>]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant, in view order: contig, position, ref, alt (ALTs joined with
+        ``,``), id, the view's annotations (gene, consequence, ClinVar) and ``variables``.
+    """
     require_view(ds, "variant_table")
     validate(ds, "contig_id", "variant_contig", "variant_position", "variant_allele")
     alleles = ds.variant_allele.values
@@ -60,11 +73,23 @@ def variant_table(ds: xr.Dataset, variables: Sequence[str] = ()) -> pd.DataFrame
 
 
 def annotate(ds: xr.Dataset, annotations: pd.DataFrame, *, prefix: str = "variant_") -> xr.Dataset:
-    """Join ``annotations`` (columns contig, position, ref, alt and any others) onto the view's
-    variants: each other column becomes ``<prefix><column>``, missing where no row matches.
+    """Join a table of your own onto the view's variants, by contig, position, ref and alt.
 
-    A key that appears twice in ``annotations`` is an error naming it: a join must not
-    silently pick one of two answers.
+    Parameters
+    ----------
+    ds
+        A governed view.
+    annotations
+        pandas DataFrame with columns contig, position, ref, alt and any others. A key that
+        appears twice is an error naming it: a join must not silently pick one of two answers.
+    prefix
+        Each other column becomes the variable ``<prefix><column>``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with one (variants,) variable per annotation column, missing where no row
+        matches.
     """
     missing = [c for c in KEY if c not in annotations.columns]
     if missing:
@@ -107,8 +132,25 @@ def p_values(ds: xr.Dataset, p_value: str, trait: str | None = None) -> np.ndarr
 def top_hits(
     ds: xr.Dataset, p_value: str = "variant_linreg_p_value", n: int = 20, trait: str | None = None
 ) -> pd.DataFrame:
-    """The ``n`` variants with the smallest p-values, with their annotations and every result
-    of the same analysis (beta, standard error, ...), smallest p first."""
+    """The strongest hits of an association scan.
+
+    Parameters
+    ----------
+    ds
+        A view after ``gwas_linear`` or ``gwas_logistic``.
+    p_value
+        The p-value variable: ``variant_linreg_p_value`` or ``variant_logreg_p_value``.
+    n
+        How many rows.
+    trait
+        For a linear scan of several traits, which one (default: the first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n`` rows, smallest p first: the ``variant_table`` columns and every result of the same
+        analysis (beta, standard error, statistic, p-value, samples used).
+    """
     p = p_values(ds, p_value, trait)
     prefix = p_value.rsplit("_p_value", 1)[0]
     siblings = [name for name in ds.data_vars if str(name).startswith(prefix + "_")]

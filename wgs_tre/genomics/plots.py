@@ -41,8 +41,28 @@ def manhattan(
     label: int = 5,
     ax: Any = None,
 ) -> Any:
-    """-log10 p along the genome, contigs in alternating colours, a line at ``threshold`` and
-    the ``label`` strongest hits named by gene (or position)."""
+    """A Manhattan plot: -log10 p along the genome.
+
+    Parameters
+    ----------
+    ds
+        A view after ``gwas_linear`` or ``gwas_logistic``.
+    p_value
+        The p-value variable to plot.
+    trait
+        For a linear scan of several traits, which one (default: the first).
+    threshold
+        A line at this p-value (default genome-wide significance, 5e-8).
+    label
+        Name the strongest hits, this many, by gene (or position).
+    ax
+        matplotlib Axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Contigs in alternating colours, axes labelled.
+    """
     p = p_values(ds, p_value, trait)
     table = variant_table(ds)
     ax = _axes(ax)
@@ -75,7 +95,24 @@ def qq(
     ds: xr.Dataset, p_value: str = "variant_linreg_p_value", *, trait: str | None = None,
     ax: Any = None,
 ) -> Any:  # fmt: skip
-    """Observed against expected -log10 p under the null, with lambda GC in the title."""
+    """A QQ plot: observed against expected -log10 p under the null.
+
+    Parameters
+    ----------
+    ds
+        A view after ``gwas_linear`` or ``gwas_logistic``.
+    p_value
+        The p-value variable to plot.
+    trait
+        For a linear scan of several traits, which one (default: the first).
+    ax
+        matplotlib Axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        With the diagonal and lambda GC (``genomic_inflation``) in the title.
+    """
     p = p_values(ds, p_value, trait)
     p = np.sort(p[np.isfinite(p)])
     ax = _axes(ax)
