@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wgs_tre.audit import append, record, verify_store
 from wgs_tre.store import Store
+from wgs_tre.types import Action
 
 APPEND_TARGET, VERIFY_TARGET = 5_000, 200_000
 
@@ -56,7 +57,9 @@ def fill(store: Store, n: int, batch: int = 5_000) -> None:
     while done < n:
         with store.session() as session:
             for i in range(min(batch, n - done)):
-                append(session, actor="svc", action="dataset.open", reason="bulk", details={"i": i})
+                append(
+                    session, actor="svc", action=Action.DATA_ACCESS, reason="bulk", details={"i": i}
+                )
         done += batch
 
 

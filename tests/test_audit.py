@@ -19,6 +19,7 @@ from tests.world import World
 from wgs_tre.audit import GENESIS, append, event_hash, events, verify
 from wgs_tre.audit.export import ExportFormat, export_lines
 from wgs_tre.store import Store
+from wgs_tre.types import Action
 
 
 @pytest.fixture(params=["sequential", "parallel"])
@@ -38,7 +39,7 @@ def _report(store: Store, mode: str = "sequential"):  # type: ignore[no-untyped-
 def _seed(store: Store, n: int = 10) -> None:
     with store.session() as session:
         for i in range(n):
-            append(session, actor=f"user{i % 3}", action="test.event", reason=f"event {i}")
+            append(session, actor=f"user{i % 3}", action=Action.AUDIT_READ, reason=f"event {i}")
 
 
 @contextmanager
@@ -196,15 +197,27 @@ def test_a_wholesale_rewrite_is_caught_by_an_anchor(store: Store) -> None:
 def test_details_never_carry_participant_data_or_secrets(store: Store) -> None:
     for key in ("participant_id", "pseudonym", "api_token", "password", "patient"):
         with pytest.raises(ValueError, match="no participant data"), store.session() as session:
-            append(session, actor="x", action="y", details={key: "P0001"})
+            append(session, actor="x", action=Action.AUDIT_READ, details={key: "P0001"})
     assert _report(store).events == 0
+
+
+def test_every_event_names_an_action_of_the_enum(store: Store) -> None:
+    """The log names nothing outside ``types.Action`` (the check is where every event is
+    written, so every test that audits anything checks it too)."""
+    for action in ("session.begin", "egress.allowed", "made.up", ""):
+        with pytest.raises(ValueError, match="not a wgs_tre.types.Action"), store.session() as s:
+            append(s, actor="x", action=action)  # type: ignore[arg-type]
+    assert _report(store).events == 0
+    with store.session() as session:
+        append(session, actor="x", action="session.start")  # type: ignore[arg-type]
+    assert _report(store).events == 1  # a value of the enum, spelled as text, is that action
 
 
 def _append_many(url: str, worker: int, count: int) -> None:
     store = Store(url)
     for i in range(count):
         with store.session() as session:
-            append(session, actor=f"worker{worker}", action="test.concurrent", reason=str(i))
+            append(session, actor=f"worker{worker}", action=Action.AUDIT_READ, reason=str(i))
     store.dispose()
 
 
@@ -236,7 +249,7 @@ def test_exports_carry_every_event_with_its_hash(world: World) -> None:
 
 def test_cef_escapes_separators(store: Store) -> None:
     with store.session() as session:
-        append(session, actor="a", action="test.x", reason="a=b\nc\\d|e")
+        append(session, actor="a", action=Action.AUDIT_READ, reason="a=b\nc\\d|e")
         (line,) = export_lines(events(session), ExportFormat.CEF)
     assert "reason=a\\=b\\nc\\\\d|e " in line
     assert "\n" not in line

@@ -163,8 +163,14 @@ CASES: dict[Action, Case] = {
         _nothing, lambda c, _, w: _cli(c, "export", "-o", str(w.tmp / "export.jsonl"))
     ),
 }
-# read_all widens project.list (tested below); consent.withdrawal only names audit events.
-NOT_OPERATIONS = {Action.PROJECT_READ_ALL, Action.CONSENT_WITHDRAWAL}
+# read_all widens project.list (tested below); the others only name audit events.
+NOT_OPERATIONS = {
+    Action.PROJECT_READ_ALL,
+    Action.CONSENT_WITHDRAWAL,
+    Action.SESSION_START,
+    Action.SESSION_STOP,
+    Action.EGRESS_REFUSED,
+}
 
 
 def test_every_action_has_a_case() -> None:

@@ -78,7 +78,10 @@ class Decision(StrEnum):
 
 
 class Action(StrEnum):
-    """Governed actions. ``policies/roles.yaml`` grants them to roles; nothing else does."""
+    """What the audit log records: governed actions, which ``policies/roles.yaml`` grants to
+    roles (nothing else does), and the events that are not operations a role is granted (a
+    consent withdrawal, a session's start and end, an egress refusal). Every audit event names
+    one of these; the log refuses any other."""
 
     USER_CREATE = "user.create"
     USER_APPROVE = "user.approve"
@@ -108,6 +111,11 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_EXPORT = "audit.export"
+    # Events, granted to no role: sessions are decided by project membership, egress by
+    # policies/egress.yaml.
+    SESSION_START = "session.start"
+    SESSION_STOP = "session.stop"
+    EGRESS_REFUSED = "egress.refused"
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from wgs_tre.audit.chain import FIELDS, canonical_json, event_hash
 from wgs_tre.store.engine import Store
 from wgs_tre.store.models import AuditEvent
-from wgs_tre.types import Decision
+from wgs_tre.types import Action, Decision
 
 __all__ = ["AuditRecord", "append", "events", "record", "record_refusal"]
 
@@ -86,11 +86,14 @@ def _statements(paramstyle: str, lock: bool) -> dict[str, str]:
     }
 
 
+_ACTIONS = frozenset(Action)
+
+
 def append(
     session: Session | Connection,
     *,
     actor: str,
-    action: str,
+    action: Action,
     decision: Decision = Decision.ALLOWED,
     reason: str = "",
     project: str | None = None,
@@ -98,7 +101,10 @@ def append(
     details: Mapping[str, Any] | None = None,
     when: dt.datetime | None = None,
 ) -> AuditRecord:
-    """Append one event in the transaction of ``session`` (ORM) or ``connection`` (Core)."""
+    """Append one event in the transaction of ``session`` (ORM) or ``connection`` (Core).
+    ``action`` must be a :class:`~wgs_tre.types.Action`: the log names nothing else."""
+    if action not in _ACTIONS:
+        raise ValueError(f"audit action {action!r} is not a wgs_tre.types.Action")
     conn = session.connection() if isinstance(session, Session) else session
     sql = _statements(conn.dialect.paramstyle, conn.dialect.name == "postgresql")
     cursor = conn.connection.cursor()

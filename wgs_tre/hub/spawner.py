@@ -31,7 +31,7 @@ from wgs_tre.hub import accounts, jupyter_config
 from wgs_tre.hub.isolation import IsolatedSpawner, Placement
 from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
-from wgs_tre.types import Decision
+from wgs_tre.types import Action, Decision
 
 __all__ = ["ProjectSpawner"]
 
@@ -63,12 +63,12 @@ class ProjectSpawner(IsolatedSpawner):
                 with store.session() as session:
                     check_active_member(session, self.policies(), user, slug, utcnow())
             except (AccessRefused, NotFound) as refusal:
-                record(store, actor=user, action="session.start", project=slug,
+                record(store, actor=user, action=Action.SESSION_START, project=slug,
                        decision=Decision.REFUSED, reason=refusal.message)  # fmt: skip
                 raise web.HTTPError(
                     403, f"Cannot start a session of {slug}: {refusal.message}"
                 ) from None
-            record(store, actor=user, action="session.start", project=slug,
+            record(store, actor=user, action=Action.SESSION_START, project=slug,
                    reason="member of an approved project")  # fmt: skip
         finally:
             store.dispose()
@@ -104,7 +104,7 @@ class ProjectSpawner(IsolatedSpawner):
     def ended(self) -> None:
         store = self._store()
         try:
-            record(store, actor=self.user.name, action="session.stop", project=self.name or None,
+            record(store, actor=self.user.name, action=Action.SESSION_STOP, project=self.name,
                    reason="server stopped")  # fmt: skip
         finally:
             store.dispose()

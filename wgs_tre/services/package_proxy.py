@@ -18,7 +18,7 @@ from wgs_tre.hub.proxy import FilteringProxy
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
 from wgs_tre.store import Store
-from wgs_tre.types import Decision
+from wgs_tre.types import Action, Decision
 
 __all__ = ["main"]
 
@@ -32,7 +32,7 @@ def main() -> None:
 
     def refused(client: str, target: str, reason: str) -> None:
         user, project = registry.lookup(sessions_root, client)
-        record(store, actor=user, action="egress.refused", project=project,
+        record(store, actor=user, action=Action.EGRESS_REFUSED, project=project,
                decision=Decision.REFUSED, reason=reason, details={"host": target})  # fmt: skip
 
     async def serve() -> None:

@@ -22,7 +22,7 @@ from wgs_tre.policy import Policies, load_policies
 from wgs_tre.services import run_service
 from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
-from wgs_tre.types import Decision
+from wgs_tre.types import Action, Decision
 
 __all__ = ["main", "sweep_once"]
 
@@ -59,7 +59,7 @@ def sweep_once(store: Store, policies: Policies, hub: HubAPI) -> list[tuple[str,
         except (AccessRefused, NotFound) as ended:
             reason = ended.message
         hub.call("DELETE", f"/users/{user}/servers/{project}")
-        record(store, actor="session-watcher", action="session.stop", project=project,
+        record(store, actor="session-watcher", action=Action.SESSION_STOP, project=project,
                decision=Decision.REFUSED, reason=f"{user}'s access ended: {reason}")  # fmt: skip
         stopped.append((user, project))
     return stopped
