@@ -19,23 +19,22 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wgs_tre.audit import record
 from wgs_tre.consent.registry import permitted_participants
 from wgs_tre.duo import Purpose
-from wgs_tre.errors import NotFound
+from wgs_tre.errors import AccessRefused, Reason
+from wgs_tre.governance.context import Context
 from wgs_tre.governance.datasets import parse_label
-from wgs_tre.governance.membership import AccessRefused, Reason, check_active_member
+from wgs_tre.governance.rules import ProjectAccess
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import (
-    Approval,
     DatasetVersion,
     Project,
     ProjectKey,
     dataset_participant,
     utcnow,
 )
-from wgs_tre.types import Action, Decision, OrgType
+from wgs_tre.types import Action, OrgType
 
 __all__ = ["AccessRefused", "Gate", "Grant", "Reason", "pseudonym"]
 
@@ -67,6 +66,10 @@ def pseudonym(key: bytes, participant: str) -> str:
 
 @dataclass
 class Gate:
+    """Data access decisions, through the one authorisation decision (``data.access`` on the
+    project: role policy, then active membership of an approval in force), audited in the
+    transaction that decides."""
+
     store: Store
     policies: Policies
 
@@ -82,114 +85,69 @@ class Gate:
         """Allow or refuse ``user`` reading ``dataset`` (``name`` or ``name@version``) in
         ``project``; audited either way."""
         when = at or utcnow()
-        label = dataset
-        try:
-            with self.store.session() as session:
-                grant = self._decide(session, user, project, dataset, purpose, when)
-                label = grant.dataset
-        except AccessRefused as refusal:
-            self._audit(user, project, label, Decision.REFUSED, refusal.reason, {}, when)
-            raise
-        except NotFound as missing:  # probing for projects is worth a line in the SIEM too
-            self._audit(user, project, label, Decision.REFUSED, missing.message, {}, when)
-            raise
-        self._audit(
-            user,
-            project,
-            grant.dataset,
-            Decision.ALLOWED,
-            "consented participants of an approved dataset",
-            {"sample_count": len(grant.participants), "purpose": grant.purpose.code},
-            when,
-        )
-        return grant
+        ctx = Context(self.store, self.policies, user, clock=lambda: when)
+        with ctx.transaction(Action.DATA_ACCESS, project=project, dataset=dataset) as tx:
+            grant = _grant(tx.session, tx.found, user, dataset, purpose, when)
+            tx.dataset = grant.dataset
+            tx.audit(
+                "consented participants of an approved dataset",
+                details={"sample_count": len(grant.participants), "purpose": grant.purpose.code},
+            )
+            return grant
 
     def approved_datasets(self, user: str, project: str) -> list[tuple[str, str]]:
-        """(label, kind) of what ``project``'s approval covers, if ``user`` may see it."""
-        when = utcnow()
-        try:
-            with self.store.session() as session:
-                _, approval = self._check_member(session, user, project, when)
-                found = [(v.label, v.dataset.kind.value) for v in approval.dataset_versions]
-        except AccessRefused as refusal:
-            self._audit(user, project, None, Decision.REFUSED, refusal.reason, {}, when)
-            raise
-        return found
+        """(label, kind) of what ``project``'s approval covers, if ``user`` may see it (a
+        refusal is audited; listing is not)."""
+        ctx = Context(self.store, self.policies, user)
+        with ctx.transaction(Action.DATA_ACCESS, project=project, audited=False) as tx:
+            access: ProjectAccess = tx.found
+            return [(v.label, v.dataset.kind.value) for v in access.approval.dataset_versions]
 
-    # -- the decision -------------------------------------------------------------------------
-    def _check_member(
-        self, session: Session, username: str, slug: str, when: dt.datetime
-    ) -> tuple[Project, Approval]:
-        _, project, approval = check_active_member(session, self.policies, username, slug, when)
-        return project, approval
 
-    def _decide(
-        self,
-        session: Session,
-        username: str,
-        slug: str,
-        dataset: str,
-        purpose: Purpose | None,
-        when: dt.datetime,
-    ) -> Grant:
-        project, approval = self._check_member(session, username, slug, when)
-        name, number = parse_label(dataset)
-        approved = [
-            v
-            for v in approval.dataset_versions
-            if v.dataset.name == name and (number is None or v.version == number)
-        ]
-        if not approved:
-            raise AccessRefused(Reason.DATASET_NOT_APPROVED, dataset)
-        version: DatasetVersion = max(approved, key=lambda v: v.version)
-        approved_purpose = Purpose(project.purpose_code, project.purpose_disease)
-        if purpose is not None and purpose != approved_purpose:
-            raise AccessRefused(
-                Reason.PURPOSE_MISMATCH, f"{purpose} asked, {approved_purpose} approved"
-            )
-        org_type = project.organisation.org_type
-        consented = permitted_participants(session, approved_purpose, org_type, when)
-        in_version = set(
-            session.scalars(
-                select(dataset_participant.c.participant_id).where(
-                    dataset_participant.c.dataset_version_id == version.id
-                )
+def _grant(
+    session: Session,
+    access: ProjectAccess,
+    username: str,
+    dataset: str,
+    purpose: Purpose | None,
+    when: dt.datetime,
+) -> Grant:
+    project, approval = access.project, access.approval
+    name, number = parse_label(dataset)
+    approved = [
+        v
+        for v in approval.dataset_versions
+        if v.dataset.name == name and (number is None or v.version == number)
+    ]
+    if not approved:
+        raise AccessRefused(Reason.DATASET_NOT_APPROVED, dataset)
+    version: DatasetVersion = max(approved, key=lambda v: v.version)
+    approved_purpose = Purpose(project.purpose_code, project.purpose_disease)
+    if purpose is not None and purpose != approved_purpose:
+        raise AccessRefused(
+            Reason.PURPOSE_MISMATCH, f"{purpose} asked, {approved_purpose} approved"
+        )
+    org_type = project.organisation.org_type
+    consented = permitted_participants(session, approved_purpose, org_type, when)
+    in_version = set(
+        session.scalars(
+            select(dataset_participant.c.participant_id).where(
+                dataset_participant.c.dataset_version_id == version.id
             )
         )
-        return Grant(
-            user=username,
-            project=slug,
-            purpose=approved_purpose,
-            org_type=org_type,
-            dataset=version.label,
-            kind=version.dataset.kind.value,
-            uri=version.uri,
-            participants=frozenset(consented & in_version),
-            key=_project_key(session, project, when),
-            at=when,
-        )
-
-    def _audit(
-        self,
-        user: str,
-        project: str,
-        dataset: str | None,
-        decision: Decision,
-        reason: str,
-        details: dict[str, object],
-        when: dt.datetime,
-    ) -> None:
-        record(
-            self.store,
-            actor=user,
-            action=Action.DATA_ACCESS,
-            project=project,
-            dataset=dataset,
-            decision=decision,
-            reason=reason,
-            details=details,
-            when=when,
-        )
+    )
+    return Grant(
+        user=username,
+        project=project.slug,
+        purpose=approved_purpose,
+        org_type=org_type,
+        dataset=version.label,
+        kind=version.dataset.kind.value,
+        uri=version.uri,
+        participants=frozenset(consented & in_version),
+        key=_project_key(session, project, when),
+        at=when,
+    )
 
 
 def _project_key(session: Session, project: Project, when: dt.datetime) -> bytes:

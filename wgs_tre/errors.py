@@ -14,10 +14,10 @@ pseudonyms or secrets. Each class carries the process exit code the CLI uses for
     ├── NotFound                a named thing does not exist
     ├── AlreadyExists           a name is taken
     ├── Refused                 a governed action was refused (reason is audited)
-    │   ├── PermissionDenied    the actor's roles do not allow the action
-    │   │   └── AccessRefused   data or a session refused, with a Reason code
-    │   ├── ConflictOfInterest  a steward may not vote on this application
-    │   └── QuorumNotMet        the committee has not voted enough
+    │   └── PermissionDenied
+    │       └── AccessRefused   what every authorisation decision raises, with a Reason code
+    │           ├── ConflictOfInterest  a steward may not review this application
+    │           └── QuorumNotMet        the committee's votes do not decide it
     ├── InvalidTransition       a state machine does not allow the step
     └── IntegrityError          stored data does not verify (audit chain, dataset checksums)
 
@@ -200,10 +200,14 @@ class PermissionDenied(Refused):
 
 
 class Reason(StrEnum):
-    """Why data or a session was refused; each is a distinct, audited outcome."""
+    """Why an authorisation decision refused; each is a distinct, audited outcome."""
 
     UNKNOWN_USER = "unknown or inactive account"
     ROLE_NOT_ALLOWED = "role not allowed"
+    NOT_THE_LEAD = "only the project lead may"
+    CONFLICT_OF_INTEREST = "conflict of interest"
+    QUORUM_NOT_MET = "the committee's votes do not decide it"
+    POLICY_UNSET = "the policy does not allow it"
     NOT_A_MEMBER = "not a member of the project"
     NO_APPROVAL = "the project has no approval"
     EXPIRED = "the approval has expired"
@@ -214,9 +218,10 @@ class Reason(StrEnum):
 
 
 class AccessRefused(PermissionDenied):
-    """Data or a session refused: ``code`` says which rule, ``detail`` for whom or what."""
+    """A governed action refused by the role policy or the resource's own rule: ``code`` says
+    which rule, ``detail`` for whom or what."""
 
-    fields = ("code", "detail")
+    fields: ClassVar[tuple[str, ...]] = ("code", "detail")
 
     def __init__(self, code: Reason | str, detail: str = "") -> None:
         code = Reason(code)
@@ -225,12 +230,18 @@ class AccessRefused(PermissionDenied):
         self.detail = detail
 
 
-class ConflictOfInterest(Refused):
-    pass
+class ConflictOfInterest(AccessRefused):
+    fields = ("detail",)
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Reason.CONFLICT_OF_INTEREST, detail)
 
 
-class QuorumNotMet(Refused):
-    pass
+class QuorumNotMet(AccessRefused):
+    fields = ("detail",)
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Reason.QUORUM_NOT_MET, detail)
 
 
 class InvalidTransition(WgsTreError):

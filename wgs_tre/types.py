@@ -80,7 +80,7 @@ class Decision(StrEnum):
 class Action(StrEnum):
     """What the audit log records: governed actions, which ``policies/roles.yaml`` grants to
     roles (nothing else does), and the events that are not operations a role is granted (a
-    consent withdrawal, a session's start and end, an egress refusal). Every audit event names
+    consent withdrawal, a session's end, an egress refusal). Every audit event names
     one of these; the log refuses any other."""
 
     USER_CREATE = "user.create"
@@ -111,9 +111,9 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_EXPORT = "audit.export"
-    # Events, granted to no role: sessions are decided by project membership, egress by
-    # policies/egress.yaml.
     SESSION_START = "session.start"
+    # Events, granted to no role: a session ends with its server, egress is decided by
+    # policies/egress.yaml.
     SESSION_STOP = "session.stop"
     EGRESS_REFUSED = "egress.refused"
 

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from wgs_tre.errors import InvalidInput, NotFound, Refused
+from wgs_tre.errors import InvalidInput
 from wgs_tre.governance.context import Context, Tx
-from wgs_tre.governance.projects import get_project, latest_approval, project_view, resolve_members
+from wgs_tre.governance.projects import project_view, resolve_members
 from wgs_tre.governance.transitions import APPROVAL
 from wgs_tre.governance.views import ProjectView, effective_state
 from wgs_tre.store.models import Approval
@@ -29,19 +29,16 @@ __all__ = [
 ]
 
 
-def _step(tx: Tx, slug: str, action: Action) -> Approval:
-    project = get_project(tx.session, slug)
-    approval = latest_approval(tx.session, project)
-    if approval is None:
-        raise NotFound("approval for project", slug)
-    before = effective_state(approval, tx.now)
-    approval.state = APPROVAL.next(before, action)
+def _step(tx: Tx, action: Action) -> Approval:
+    """Take the step on the approval the rule found (it checked the step is allowed)."""
+    approval: Approval = tx.found
+    approval.state = APPROVAL.next(effective_state(approval, tx.now), action)
     return approval
 
 
 def _simple(ctx: Context, slug: str, action: Action, reason: str) -> ProjectView:
     with ctx.transaction(action, project=slug) as tx:
-        approval = _step(tx, slug, action)
+        approval = _step(tx, action)
         tx.audit(reason, details={"approval": approval.id, "state": approval.state.value})
         return project_view(tx, approval.project)
 
@@ -63,8 +60,7 @@ def revoke(ctx: Context, slug: str, reason: str) -> ProjectView:
 def renew(ctx: Context, slug: str, until: dt.date, reason: str = "") -> ProjectView:
     with ctx.transaction(Action.APPROVAL_RENEW, project=slug) as tx:
         max_days = ctx.policies.review.max_approval_days
-        if max_days is None:
-            raise Refused("the review policy sets no maximum approval length")
+        assert max_days is not None  # the rule refuses without one
         latest = (tx.now + dt.timedelta(days=max_days)).date()
         if until <= tx.now.date():
             raise InvalidInput("renew until", f"{until} is not in the future")
@@ -73,7 +69,7 @@ def renew(ctx: Context, slug: str, until: dt.date, reason: str = "") -> ProjectV
                 "renew until",
                 f"{until} is beyond the policy maximum of {max_days} days (latest: {latest})",
             )
-        approval = _step(tx, slug, Action.APPROVAL_RENEW)
+        approval = _step(tx, Action.APPROVAL_RENEW)
         approval.expires_at = dt.datetime.combine(until, dt.time(23, 59, 59), tzinfo=dt.UTC)
         tx.audit(
             reason or f"renewed until {until}",
@@ -88,7 +84,7 @@ def amend_members(
     if not add and not remove:
         raise InvalidInput("members", "name at least one member to add or remove")
     with ctx.transaction(Action.APPROVAL_AMEND_MEMBERS, project=slug) as tx:
-        approval = _step(tx, slug, Action.APPROVAL_AMEND_MEMBERS)
+        approval = _step(tx, Action.APPROVAL_AMEND_MEMBERS)
         lead = approval.project.lead
         current = {u.username: u for u in approval.members}
         for name in remove:

@@ -2,12 +2,14 @@
 
 Every governance operation runs inside :meth:`Context.transaction`, which
 
-1. loads the acting user (unknown or inactive accounts are refused),
-2. checks ``policies/roles.yaml`` for the action (default deny),
-3. yields a :class:`Tx` whose ``audit()`` appends the event in the same database transaction as
+1. decides the action with :func:`~wgs_tre.governance.authority.authorize` (the acting user's
+   account, ``policies/roles.yaml`` with default deny, and the resource's own rule),
+2. yields a :class:`Tx` whose ``audit()`` appends the event in the same database transaction as
    the state change it records (a write that forgets to audit is a programming error), and
-4. on a refusal or an invalid transition, rolls the work back and audits the refusal in a
-   transaction of its own, then re-raises.
+3. on a refusal, an invalid transition or a name that does not exist, rolls the work back and
+   audits the refusal in a transaction of its own, then re-raises.
+
+:meth:`Context.can` asks the same question without acting or auditing.
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wgs_tre.audit import append, record_refusal
-from wgs_tre.errors import InvalidTransition, NotFound, PermissionDenied, Refused
+from wgs_tre.errors import InvalidTransition, NotFound, Refused
+from wgs_tre.governance.authority import RULES, Resource, ResourceKind, authorize, why_not
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import User, utcnow
-from wgs_tre.types import Action, UserState
+from wgs_tre.types import Action
 
-__all__ = ["Context", "Tx", "get_user"]
+__all__ = ["Context", "Tx"]
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Tx:
     now: dt.datetime
     project: str | None = None
     dataset: str | None = None
+    found: Any = None  # what the resource's rule found (see governance.rules)
     audited: bool = field(default=False, init=False)
 
     def audit(
@@ -79,18 +82,22 @@ class Context:
         *,
         project: str | None = None,
         dataset: str | None = None,
+        resource: Resource | None = None,
         audited: bool = True,
     ) -> Iterator[Tx]:
-        """Authorize ``action`` for the actor and run it; see the module docstring."""
+        """Authorize ``action`` for the actor on ``resource`` (by default the project named,
+        for actions decided on a project) and run it; see the module docstring."""
+        resource = resource or self._resource(action, project)
         tx: Tx | None = None
         try:
             with self.store.session() as session:
-                user = self._authorize(session, action)
-                tx = Tx(session, user, action, self.clock(), project, dataset)
+                now = self.clock()
+                permit = authorize(session, self.policies, self.actor, action, resource, now)
+                tx = Tx(session, permit.user, action, now, project, dataset, permit.found)
                 yield tx
                 if audited and not tx.audited:
                     raise RuntimeError(f"{action} changed state without an audit event")
-        except (Refused, InvalidTransition) as exc:
+        except (Refused, InvalidTransition, NotFound) as exc:
             record_refusal(
                 self.store,
                 actor=self.actor,
@@ -102,35 +109,26 @@ class Context:
             )
             raise
 
-    def check(self, action: Action) -> None:
+    def check(self, action: Action, *, project: str | None = None) -> None:
         """Refuse (and audit) early, before expensive work, if the actor may not do ``action``."""
-        with self.transaction(action, audited=False):
+        with self.transaction(action, project=project, audited=False):
             pass
 
-    def _authorize(self, session: Session, action: Action) -> User:
-        user = session.scalar(select(User).where(User.username == self.actor))
-        if user is None:
-            raise PermissionDenied(f"no account named {self.actor!r}")
-        if user.state is not UserState.ACTIVE:
-            raise PermissionDenied(f"account {self.actor!r} is {user.state.value}")
-        if self.policies.roles.allows(user.roles, action):
-            return user
-        held = ", ".join(sorted(r.value for r in user.roles)) or "no roles"
-        allowed = self.policies.roles.roles_allowed(action)
-        if allowed:
-            who = ", ".join(r.value for r in allowed)
-            hint = f"it needs one of these roles: {who}"
-        else:
-            hint = f"no role is granted it by {self._roles_file()} (default deny)"
-        raise PermissionDenied(f"{self.actor} ({held}) may not {action.value}: {hint}")
+    def can(
+        self, action: Action, *, project: str | None = None, resource: Resource | None = None
+    ) -> bool:
+        """Would ``action`` on ``resource`` (or ``project``) be allowed now? Nothing is written
+        or audited: for user interfaces, which show only the buttons that would work."""
+        resource = resource or self._resource(action, project)
+        return (
+            why_not(self.store, self.policies, self.actor, action, resource, self.clock()) is None
+        )
 
-    def _roles_file(self) -> str:
-        source = self.policies.source
-        return str(source / "roles.yaml") if source else "the role policy"
+    def allowed_on(self, project: str) -> list[Action]:
+        """The actions decided on a project that the actor could take on ``project`` now."""
+        on_projects = [a for a, (kind, _) in RULES.items() if kind is ResourceKind.PROJECT]
+        return [action for action in on_projects if self.can(action, project=project)]
 
-
-def get_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise NotFound("user", username)
-    return user
+    @staticmethod
+    def _resource(action: Action, project: str | None) -> Resource | None:
+        return Resource.project(project) if project is not None and action in RULES else None

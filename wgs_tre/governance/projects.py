@@ -14,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wgs_tre.duo import Purpose
-from wgs_tre.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
-from wgs_tre.governance.context import Context, Tx, get_user
+from wgs_tre.errors import AlreadyExists, InvalidInput, NotFound
+from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.datasets import get_version
+from wgs_tre.governance.lookup import get_project, get_user, latest_application, latest_approval
 from wgs_tre.governance.transitions import APPLICATION
 from wgs_tre.governance.views import ProjectView
-from wgs_tre.store.models import Application, Approval, Project, User
+from wgs_tre.store.models import Application, Project, User
 from wgs_tre.types import Action, ApplicationState, Role, UserState
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "latest_application",
     "latest_approval",
     "list_projects",
+    "open_session",
     "project_view",
     "resolve_members",
     "show_project",
@@ -36,31 +38,6 @@ __all__ = [
 
 # Project slugs name JupyterHub servers and unix groups later, so keep them tame.
 SLUG = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
-
-
-def get_project(session: Session, slug: str) -> Project:
-    project = session.scalar(select(Project).where(Project.slug == slug))
-    if project is None:
-        raise NotFound("project", slug)
-    return project
-
-
-def latest_application(session: Session, project: Project) -> Application | None:
-    return session.scalar(
-        select(Application)
-        .where(Application.project_id == project.id)
-        .order_by(Application.id.desc())
-        .limit(1)
-    )
-
-
-def latest_approval(session: Session, project: Project) -> Approval | None:
-    return session.scalar(
-        select(Approval)
-        .where(Approval.project_id == project.id)
-        .order_by(Approval.id.desc())
-        .limit(1)
-    )
 
 
 def project_view(tx: Tx, project: Project) -> ProjectView:
@@ -151,17 +128,20 @@ def apply(
 def withdraw(ctx: Context, slug: str, reason: str = "") -> ProjectView:
     """The project lead withdraws an application still in review."""
     with ctx.transaction(Action.APPLICATION_WITHDRAW, project=slug) as tx:
-        project = get_project(tx.session, slug)
-        if project.lead_id != tx.user.id:
-            raise PermissionDenied(f"only the project lead ({project.lead.username}) can withdraw")
-        application = latest_application(tx.session, project)
-        if application is None:
-            raise NotFound("application for project", slug)
+        application: Application = tx.found  # the lead's, still in review (governance.rules)
+        project = application.project
         application.state = APPLICATION.next(application.state, Action.APPLICATION_WITHDRAW)
         application.decided_at = tx.now
         application.decision_reason = reason or "withdrawn by the lead"
         tx.audit(application.decision_reason, details={"application": application.id})
         return project_view(tx, project)
+
+
+def open_session(ctx: Context, slug: str) -> None:
+    """Allow (and audit) the actor starting a session of ``slug``: an active member of an
+    approval in force. The hub's spawner asks this before anything starts."""
+    with ctx.transaction(Action.SESSION_START, project=slug) as tx:
+        tx.audit("member of an approved project")
 
 
 def _visible(tx: Tx, ctx: Context, project: Project) -> bool:

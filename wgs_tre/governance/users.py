@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from wgs_tre.audit import append
 from wgs_tre.errors import AlreadyExists, InvalidInput, NotFound
-from wgs_tre.governance.context import Context, get_user
+from wgs_tre.governance.context import Context
+from wgs_tre.governance.lookup import get_user
 from wgs_tre.governance.transitions import USER
 from wgs_tre.governance.views import OrganisationView, UserView
 from wgs_tre.store import Store

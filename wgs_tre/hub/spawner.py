@@ -25,13 +25,12 @@ from traitlets import Unicode
 
 from wgs_tre.audit import record
 from wgs_tre.config import load_settings
-from wgs_tre.errors import AccessRefused, NotFound
-from wgs_tre.governance.membership import check_active_member
+from wgs_tre.errors import NotFound, Refused
+from wgs_tre.governance import Context, projects
 from wgs_tre.hub import accounts, jupyter_config
 from wgs_tre.hub.isolation import IsolatedSpawner, Placement
 from wgs_tre.store import Store
-from wgs_tre.store.models import utcnow
-from wgs_tre.types import Action, Decision
+from wgs_tre.types import Action
 
 __all__ = ["ProjectSpawner"]
 
@@ -57,19 +56,13 @@ class ProjectSpawner(IsolatedSpawner):
             raise web.HTTPError(
                 400, "Sessions are per project: start a named server called after the project."
             )
-        store, slug, user = self._store(), self.name, self.user.name
+        store = self._store()
         try:
-            try:
-                with store.session() as session:
-                    check_active_member(session, self.policies(), user, slug, utcnow())
-            except (AccessRefused, NotFound) as refusal:
-                record(store, actor=user, action=Action.SESSION_START, project=slug,
-                       decision=Decision.REFUSED, reason=refusal.message)  # fmt: skip
-                raise web.HTTPError(
-                    403, f"Cannot start a session of {slug}: {refusal.message}"
-                ) from None
-            record(store, actor=user, action=Action.SESSION_START, project=slug,
-                   reason="member of an approved project")  # fmt: skip
+            projects.open_session(Context(store, self.policies(), self.user.name), self.name)
+        except (Refused, NotFound) as refusal:  # audited by the decision
+            raise web.HTTPError(
+                403, f"Cannot start a session of {self.name}: {refusal.message}"
+            ) from None
         finally:
             store.dispose()
 

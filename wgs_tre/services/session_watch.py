@@ -1,9 +1,10 @@
 """The session watcher: running sessions stop once their access ends.
 
 Every ``revocation_grace_seconds / 2`` it lists the hub's running named servers and asks the
-governance store whether each user is still an active member of an approved project (the same
-check as the spawner). A server whose approval was suspended, revoked or expired, or whose user
-was removed from the project or disabled, is stopped through the hub API and the stop audited.
+governance store whether each user may still start a session of it (the one authorisation
+decision, as the spawner asks it). A server whose approval was suspended, revoked or expired,
+or whose user was removed from the project or disabled, is stopped through the hub API and the
+stop audited.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from collections.abc import Iterator
 
 from wgs_tre.audit import record
 from wgs_tre.config import load_settings
-from wgs_tre.errors import NotFound
-from wgs_tre.governance.membership import AccessRefused, check_active_member
+from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.policy import Policies, load_policies
 from wgs_tre.services import run_service
 from wgs_tre.store import Store
-from wgs_tre.store.models import utcnow
 from wgs_tre.types import Action, Decision
 
 __all__ = ["main", "sweep_once"]
@@ -52,12 +51,10 @@ def sweep_once(store: Store, policies: Policies, hub: HubAPI) -> list[tuple[str,
     """Stop every running session whose user may no longer use its project; return them."""
     stopped = []
     for user, project in list(hub.running()):
-        try:
-            with store.session() as session:
-                check_active_member(session, policies, user, project, utcnow())
+        ended = why_not(store, policies, user, Action.SESSION_START, Resource.project(project))
+        if ended is None:
             continue
-        except (AccessRefused, NotFound) as ended:
-            reason = ended.message
+        reason = ended.message
         hub.call("DELETE", f"/users/{user}/servers/{project}")
         record(store, actor="session-watcher", action=Action.SESSION_STOP, project=project,
                decision=Decision.REFUSED, reason=f"{user}'s access ended: {reason}")  # fmt: skip

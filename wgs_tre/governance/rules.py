@@ -1,0 +1,178 @@
+"""Resources' own rules: what decides an action on one resource once the role policy allows it.
+
+``policies/roles.yaml`` says whether a role may do an action at all; a rule says whether this
+user may do it to this resource now: is alice an active member of lung-cancer's approval, is sam
+free of conflicts with its application and has the committee voted enough. A rule returns what it
+looked at (the operation then works on the same rows) or raises: :class:`AccessRefused` (or a
+subclass) with a reason code, :class:`NotFound`, :class:`InvalidTransition`.
+
+:data:`wgs_tre.governance.authority.RULES` names the rule of each action; adding a governed
+resource (a case report, an output request) is a rule here and a line there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from wgs_tre.errors import (
+    AccessRefused,
+    AlreadyExists,
+    ConflictOfInterest,
+    NotFound,
+    QuorumNotMet,
+    Reason,
+)
+from wgs_tre.governance.lookup import get_project, latest_application, latest_approval
+from wgs_tre.governance.transitions import APPLICATION, APPROVAL
+from wgs_tre.governance.views import effective_state
+from wgs_tre.policy import Policies
+from wgs_tre.store.models import Application, Approval, Project, User
+from wgs_tre.types import Action, ApprovalState, Vote
+
+__all__ = [
+    "ProjectAccess",
+    "Rule",
+    "active_member",
+    "approval_step",
+    "conflict_of_interest",
+    "decider",
+    "lead",
+    "voter",
+]
+
+# (session, policies, user, resource name, now) -> what the rule found
+Rule = Callable[[Session, Policies, User, str, dt.datetime], object]
+
+_NO_MAX_DAYS = "the review policy sets no maximum approval length (review.yaml max_approval_days)"
+_STATE_REASONS = {
+    ApprovalState.EXPIRED: Reason.EXPIRED,
+    ApprovalState.SUSPENDED: Reason.SUSPENDED,
+    ApprovalState.REVOKED: Reason.REVOKED,
+}
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A member's way in: the project and the approval in force."""
+
+    project: Project
+    approval: Approval
+
+
+def active_member(
+    session: Session, policies: Policies, user: User, slug: str, when: dt.datetime
+) -> ProjectAccess:
+    """The user is a member of the project's approval, and the approval is in force."""
+    project = get_project(session, slug)
+    approval = latest_approval(session, project)
+    application = latest_application(session, project)
+    people = approval.members if approval else application.members if application else []
+    if all(member.id != user.id for member in people):
+        raise AccessRefused(Reason.NOT_A_MEMBER, f"{user.username} in {slug}")
+    if approval is None:
+        raise AccessRefused(Reason.NO_APPROVAL, slug)
+    state = effective_state(approval, when)
+    if state in _STATE_REASONS:
+        raise AccessRefused(_STATE_REASONS[state], slug)
+    return ProjectAccess(project, approval)
+
+
+def lead(
+    session: Session, policies: Policies, user: User, slug: str, when: dt.datetime
+) -> Application:
+    """The user leads the project, whose application can still be withdrawn."""
+    project = get_project(session, slug)
+    if project.lead_id != user.id:
+        raise AccessRefused(Reason.NOT_THE_LEAD, f"{project.lead.username} leads {slug}")
+    return _application_at(session, project, Action.APPLICATION_WITHDRAW)
+
+
+def conflict_of_interest(steward: User, application: Application) -> str | None:
+    """Why this steward may not review this application, or None."""
+    project = application.project
+    if steward.id == project.lead_id or any(m.id == steward.id for m in application.members):
+        return f"{steward.username} is a member of project {project.slug}"
+    if steward.organisation_id is not None and steward.organisation_id == project.organisation_id:
+        org = project.organisation.name
+        return f"{steward.username} belongs to the applicant's organisation ({org})"
+    return None
+
+
+def _application_at(session: Session, project: Project, action: Action) -> Application:
+    application = latest_application(session, project)
+    if application is None:
+        raise NotFound("application for project", project.slug)
+    APPLICATION.next(application.state, action)  # raises unless the step is allowed
+    return application
+
+
+def _reviewable(session: Session, user: User, slug: str, action: Action) -> Application:
+    application = _application_at(session, get_project(session, slug), action)
+    conflict = conflict_of_interest(user, application)
+    if conflict:
+        raise ConflictOfInterest(conflict)
+    return application
+
+
+def voter(
+    session: Session, policies: Policies, user: User, slug: str, when: dt.datetime
+) -> Application:
+    """A steward without conflicts who has not voted on the application in review."""
+    application = _reviewable(session, user, slug, Action.APPLICATION_VOTE)
+    if any(v.steward_id == user.id for v in application.votes):
+        raise AlreadyExists(f"vote of {user.username} on", slug)
+    return application
+
+
+def tally(policies: Policies, application: Application) -> tuple[int, int, int]:
+    """(quorum, approving, rejecting), once the quorum of ``policies/review.yaml`` is met."""
+    quorum = policies.review.quorum
+    if quorum is None:
+        raise QuorumNotMet("the review policy sets no quorum, so nothing can be decided")
+    approvals = sum(v.vote is Vote.APPROVE for v in application.votes)
+    rejections = sum(v.vote is Vote.REJECT for v in application.votes)
+    if approvals + rejections < quorum:
+        raise QuorumNotMet(f"{approvals + rejections} of the {quorum} votes needed have been cast")
+    return quorum, approvals, rejections
+
+
+def decider(action: Action) -> Rule:
+    """Approving or rejecting: a steward without conflicts, and the votes decide it that way."""
+    approving = action is Action.APPLICATION_APPROVE
+
+    def rule(
+        session: Session, policies: Policies, user: User, slug: str, when: dt.datetime
+    ) -> Application:
+        application = _reviewable(session, user, slug, action)
+        if approving and policies.review.max_approval_days is None:
+            raise AccessRefused(Reason.POLICY_UNSET, _NO_MAX_DAYS)
+        _, approvals, rejections = tally(policies, application)
+        if (approvals <= rejections) if approving else (rejections < approvals):
+            verb = "approve" if approving else "reject"
+            raise QuorumNotMet(
+                f"{approvals} approving and {rejections} rejecting votes: no majority to {verb}"
+            )
+        return application
+
+    return rule
+
+
+def approval_step(action: Action) -> Rule:
+    """A step in the approval's life cycle that its state allows now."""
+
+    def rule(
+        session: Session, policies: Policies, user: User, slug: str, when: dt.datetime
+    ) -> Approval:
+        if action is Action.APPROVAL_RENEW and policies.review.max_approval_days is None:
+            raise AccessRefused(Reason.POLICY_UNSET, _NO_MAX_DAYS)
+        approval = latest_approval(session, get_project(session, slug))
+        if approval is None:
+            raise NotFound("approval for project", slug)
+        APPROVAL.next(effective_state(approval, when), action)  # raises unless allowed
+        return approval
+
+    return rule
