@@ -10,7 +10,6 @@ boundaries: the hub's token check accepts one test token for alice's session of 
 
 from __future__ import annotations
 
-import asyncio
 import http.server
 import threading
 from collections.abc import Iterator
@@ -18,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.ioloop import IOLoop
 
 from tests.daemons import free_port
+from tests.data_service import TOKEN, data_service
 from wgs_tre import errors
 from wgs_tre.errors import (
     AccessRefused,
@@ -42,9 +41,7 @@ from wgs_tre.errors import (
     WgsTreError,
 )
 from wgs_tre.project import _ServiceSource
-from wgs_tre.services.data import make_app
 
-TOKEN = "session-token"
 # One instance of every exception the service can raise (every WgsTreError): a new class must
 # be added here, or the first test fails.
 EXAMPLES: list[WgsTreError] = [
@@ -79,38 +76,11 @@ class _Gate:
         raise self.error
 
 
-class _HubAuth:
-    """Accepts TOKEN as alice's session of ``study``; nothing else."""
-
-    access_scopes = None
-
-    def get_user(self, handler: Any, **_: Any) -> dict[str, Any] | None:
-        sent = handler.request.headers.get("Authorization", "")
-        if sent != f"token {TOKEN}":
-            return None
-        return {"kind": "user", "name": "alice", "scopes": ["access:servers!server=alice/study"]}
-
-    def _persist_url_token_if_set(self, handler: Any) -> None:
-        return
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Gate]]:
-    gate, port, ready = _Gate(), free_port(), threading.Event()
-    loops: list[IOLoop] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        app = make_app(gate, tmp_path_factory.mktemp("sessions"), "/s/", hub_auth=_HubAuth())
-        app.listen(port, address="127.0.0.1")
-        loops.append(IOLoop.current())
-        ready.set()
-        IOLoop.current().start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    ready.wait(10)
-    yield f"http://127.0.0.1:{port}/s/", gate
-    loops[0].add_callback(loops[0].stop)
+    gate = _Gate()
+    with data_service(gate, tmp_path_factory.mktemp("sessions"), "alice", "study") as url:
+        yield url, gate
 
 
 def fields(error: WgsTreError) -> dict[str, Any]:
@@ -130,7 +100,7 @@ def test_the_session_gets_the_error_the_service_raised(
     gate.error = error
     client = _ServiceSource(url, TOKEN)
     with pytest.raises(WgsTreError) as raised:
-        client.datasets() if call == "datasets" else client.variants("wgs")
+        client.datasets() if call == "datasets" else client.open("wgs", None, None)
     assert type(raised.value) is type(error)
     assert raised.value.exit_code == error.exit_code
     assert raised.value.message == error.message

@@ -39,7 +39,7 @@ def test_verify_finds_changed_missing_and_extra_files(world: World) -> None:
     release.mkdir()
     (release / "a.txt").write_text("a")
     (release / "b.txt").write_text("b")
-    datasets.register_version(world.ctx("sam"), "panel", release, kind=DatasetKind.ANNOTATIONS)
+    datasets.register_version(world.ctx("sam"), "panel", release, kind=DatasetKind.CLINICAL)
     assert datasets.verify_version(world.ctx("sam"), "panel@1") == []
     (release / "a.txt").write_text("A")
     (release / "b.txt").unlink()

@@ -34,7 +34,7 @@ from wgs_tre.store.models import (
     dataset_participant,
     utcnow,
 )
-from wgs_tre.types import Action, OrgType
+from wgs_tre.types import Action, DatasetKind, OrgType
 
 __all__ = ["AccessRefused", "Gate", "Grant", "Reason", "pseudonym"]
 
@@ -48,7 +48,7 @@ class Grant:
     purpose: Purpose
     org_type: OrgType
     dataset: str  # name@version
-    kind: str
+    kind: DatasetKind
     uri: str
     participants: frozenset[str]  # internal ids: consented and in the dataset version
     key: bytes  # the project's pseudonym key
@@ -101,7 +101,7 @@ class Gate:
         ctx = Context(self.store, self.policies, user)
         with ctx.transaction(Action.DATA_ACCESS, project=project, audited=False) as tx:
             access: ProjectAccess = tx.found
-            return [(v.label, v.dataset.kind.value) for v in access.approval.dataset_versions]
+            return [(v.label, str(v.dataset.kind)) for v in access.approval.dataset_versions]
 
 
 def _grant(
@@ -142,7 +142,7 @@ def _grant(
         purpose=approved_purpose,
         org_type=org_type,
         dataset=version.label,
-        kind=version.dataset.kind.value,
+        kind=version.dataset.kind,
         uri=version.uri,
         participants=frozenset(consented & in_version),
         key=_project_key(session, project, when),

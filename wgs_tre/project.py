@@ -29,10 +29,8 @@ import xarray as xr
 
 from wgs_tre import compute
 from wgs_tre.access import Gate
-from wgs_tre.backends.vcf_zarr import open_vcf_zarr
-from wgs_tre.clinical.views import clinical_view
 from wgs_tre.config import Settings, load_settings
-from wgs_tre.dispense import variants_view
+from wgs_tre.dispense import dispenser_for
 from wgs_tre.errors import (
     ConfigurationError,
     InvalidInput,
@@ -43,14 +41,19 @@ from wgs_tre.errors import (
 )
 from wgs_tre.policy import ComputePolicy, load_policies
 from wgs_tre.store import Store
+from wgs_tre.types import DatasetKind
 
 __all__ = ["ProjectHandle", "open_project"]
 
 
 class _Source(Protocol):
     def datasets(self) -> list[tuple[str, str]]: ...
-    def variants(self, dataset: str) -> xr.Dataset: ...
-    def clinical(self, table: str, dataset: str) -> pd.DataFrame: ...
+    def open(self, dataset: str, part: str | None, expect: DatasetKind | None) -> Any: ...
+
+
+def _check_kind(dataset: str, kind: str, expect: DatasetKind | None) -> None:
+    if expect is not None and kind != expect:
+        raise InvalidInput(f"dataset {dataset}", f"is {kind} data, not {expect}")
 
 
 @dataclass
@@ -62,11 +65,10 @@ class _HostSource:
     def datasets(self) -> list[tuple[str, str]]:
         return self.gate.approved_datasets(self.user, self.project)
 
-    def variants(self, dataset: str) -> xr.Dataset:
-        return variants_view(self.gate.decide(self.user, self.project, dataset))
-
-    def clinical(self, table: str, dataset: str) -> pd.DataFrame:
-        return clinical_view(self.gate.decide(self.user, self.project, dataset), table)
+    def open(self, dataset: str, part: str | None, expect: DatasetKind | None) -> Any:
+        grant = self.gate.decide(self.user, self.project, dataset)
+        _check_kind(grant.dataset, grant.kind, expect)
+        return dispenser_for(grant.kind).view(grant, part)
 
 
 @dataclass
@@ -100,19 +102,11 @@ class _ServiceSource:
         assert isinstance(found, list)
         return [(item["dataset"], item["kind"]) for item in found]
 
-    def _open(self, dataset: str) -> Path:
+    def open(self, dataset: str, part: str | None, expect: DatasetKind | None) -> Any:
         answer = self._call("api/open", {"dataset": dataset})
         assert isinstance(answer, dict)
-        return Path(answer["path"])
-
-    def variants(self, dataset: str) -> xr.Dataset:
-        return open_vcf_zarr(self._open(dataset))
-
-    def clinical(self, table: str, dataset: str) -> pd.DataFrame:
-        path = self._open(dataset) / f"{table}.parquet"
-        if not path.exists():
-            raise InvalidInput(f"table {table!r}", "no such clinical table")
-        return pd.read_parquet(path)
+        _check_kind(answer["dataset"], answer["kind"], expect)
+        return dispenser_for(answer["kind"]).read(Path(answer["path"]), part)
 
 
 def _rebuilt(error: urllib.error.HTTPError) -> WgsTreError:
@@ -144,6 +138,24 @@ class ProjectHandle:
     def datasets(self) -> list[tuple[str, str]]:
         """The dataset versions the project's approval covers, as (name@version, kind)."""
         return self.source.datasets()
+
+    def open(self, dataset: str, part: str | None = None) -> Any:
+        """Any dataset the approval covers, as its kind's dispenser presents it.
+
+        Parameters
+        ----------
+        dataset
+            ``name`` or ``name@version``.
+        part
+            The piece to open, for kinds with several (a clinical table).
+
+        Returns
+        -------
+        object
+            The project's view: an xarray Dataset for variants, a pandas DataFrame for a
+            clinical table, what the kind's dispenser returns for others.
+        """
+        return self.source.open(dataset, part, None)
 
     def _only(self, kind: str) -> str:
         found = [label for label, k in self.datasets() if k == kind]
@@ -188,7 +200,8 @@ class ProjectHandle:
         """
         if engine not in ("xarray", "hail"):
             raise InvalidInput("engine", f"{engine!r} is not one of: xarray, hail")
-        view = self.source.variants(dataset or self._only("variants"))
+        kind = DatasetKind.VARIANTS
+        view = self.source.open(dataset or self._only(kind), None, kind)
         if engine == "xarray":
             return view
         from wgs_tre.genomics.hail import to_hail
@@ -213,7 +226,9 @@ class ProjectHandle:
             One row per participant-event, keyed by ``sample_id`` (the same pseudonyms as the
             genotypes, so the two join); birth dates are birth years, no direct identifiers.
         """
-        return self.source.clinical(table, dataset or self._only("clinical"))
+        kind = DatasetKind.CLINICAL
+        frame: pd.DataFrame = self.source.open(dataset or self._only(kind), table, kind)
+        return frame
 
     @contextmanager
     def cluster(self, profile: str | None = None) -> Iterator[Any]:

@@ -1,13 +1,15 @@
-"""Closed vocabularies of the domain: roles, organisation types, states, actions, DUO codes.
+"""Vocabularies of the domain: roles, organisation types, states, actions, dataset kinds.
 
 Enums, not strings, so that a typo is a type error and an unknown value from a user or a file is
-refused with the list of valid values (:func:`parse_enum`).
+refused with the list of valid values (:func:`parse_enum`). Dataset kinds are the one open
+vocabulary: names registered by the dispensers that serve them.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from wgs_tre.errors import InvalidInput
 
@@ -44,11 +46,52 @@ class UserState(StrEnum):
     DISABLED = "disabled"
 
 
-class DatasetKind(StrEnum):
-    VARIANTS = "variants"
-    CLINICAL = "clinical"
-    ANNOTATIONS = "annotations"
-    REPORTS = "reports"
+class DatasetKind(str):
+    """What a dataset holds, which decides how it is dispensed (``wgs_tre.dispense``).
+
+    Open, unlike the enums here: each kind is registered once, by the dispenser that serves it,
+    so a new kind touches no other module. The built-in kinds are registered below, so that
+    governance knows their names without loading the data stack. ``DatasetKind(name)`` names a
+    kind; :meth:`parse` checks a user's input against the registered ones.
+    """
+
+    __slots__ = ()
+    _registered: ClassVar[dict[str, str]] = {}  # name -> description
+
+    VARIANTS: ClassVar[DatasetKind]
+    CLINICAL: ClassVar[DatasetKind]
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    @property
+    def description(self) -> str:
+        return self._registered.get(self, "")
+
+    @classmethod
+    def register(cls, name: str, description: str = "") -> DatasetKind:
+        if not _KIND_NAME.match(name):
+            raise ValueError(f"dataset kind {name!r}: use 2-32 lower-case letters, digits or '_'")
+        cls._registered[name] = description or cls._registered.get(name, "")
+        return cls(name)
+
+    @classmethod
+    def registered(cls) -> list[DatasetKind]:
+        return [cls(name) for name in sorted(cls._registered)]
+
+    @classmethod
+    def parse(cls, value: str, *, where: str = "") -> DatasetKind:
+        """``value`` as a registered kind, or :class:`InvalidInput` listing them."""
+        if value not in cls._registered:
+            valid = ", ".join(cls._registered)
+            raise InvalidInput(where, f"unknown dataset kind {value!r}; registered kinds: {valid}")
+        return cls(value)
+
+
+_KIND_NAME = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+DatasetKind.VARIANTS = DatasetKind.register("variants", "genotypes as VCF Zarr")
+DatasetKind.CLINICAL = DatasetKind.register("clinical", "clinical tables from FHIR, as Parquet")
 
 
 class ApplicationState(StrEnum):

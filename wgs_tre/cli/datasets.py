@@ -27,7 +27,12 @@ def register(
     name: Annotated[str, typer.Argument(help="Dataset name, e.g. wgs-cohort.")],
     path: Annotated[Path, typer.Argument(help="File or directory holding this version.")],
     kind: Annotated[
-        DatasetKind | None, typer.Option(help="Kind of data (required for a new dataset).")
+        str | None,
+        typer.Option(
+            help="Kind of data, required for a new dataset: "
+            + ", ".join(f"{k} ({k.description})" for k in DatasetKind.registered())
+            + "."
+        ),
     ] = None,
     description: Annotated[str, typer.Option(help="What the dataset is.")] = "",
 ) -> None:

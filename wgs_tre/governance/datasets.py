@@ -95,7 +95,7 @@ def register_version(
     name: str,
     path: Path,
     *,
-    kind: DatasetKind | None = None,
+    kind: str | None = None,
     description: str = "",
     manifest: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -121,13 +121,12 @@ def register_version(
         if dataset is None:
             if kind is None:
                 raise InvalidInput(f"dataset {name!r}", "a new dataset needs a kind")
-            dataset = Dataset(name=name, kind=kind, description=description, created_at=tx.now)
+            known = DatasetKind.parse(kind, where=f"dataset {name!r}")
+            dataset = Dataset(name=name, kind=known, description=description, created_at=tx.now)
             tx.session.add(dataset)
             tx.session.flush()
-        elif kind is not None and kind is not dataset.kind:
-            raise InvalidInput(
-                f"dataset {name!r}", f"is of kind {dataset.kind.value}, not {kind.value}"
-            )
+        elif kind is not None and kind != dataset.kind:
+            raise InvalidInput(f"dataset {name!r}", f"is of kind {dataset.kind}, not {kind}")
         latest = tx.session.scalar(
             select(func.max(DatasetVersion.version)).where(DatasetVersion.dataset_id == dataset.id)
         )

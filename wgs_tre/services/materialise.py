@@ -3,7 +3,8 @@
 The directory name carries a fingerprint of what was granted (dataset version, the set of
 participants, the pseudonym key), so a consent change or a new version produces a new directory
 and an unchanged grant reuses the old one. Views are written aside and renamed into place:
-a session never sees half a dispensal. Files belong to root and the project's group, read-only.
+a session never sees half a dispensal. What is written is the dataset kind's dispenser's
+business (``wgs_tre.dispense``). Files belong to root and the project's group, read-only.
 """
 
 from __future__ import annotations
@@ -13,13 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from wgs_tre.access import Grant
-from wgs_tre.backends.vcf_zarr import CHUNK_SAMPLES, CHUNK_VARIANTS, PACKED_COMPRESSOR
-from wgs_tre.clinical.fhir import TABLES
-from wgs_tre.clinical.views import clinical_view
-from wgs_tre.dispense import variants_view
+from wgs_tre.dispense import dispenser_for
 
 __all__ = ["fingerprint", "materialise"]
 
@@ -52,19 +48,8 @@ def materialise(grant: Grant, dispensal: Path, gid: int) -> Path:
     staging = dispensal / f".writing-{final.name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        if grant.kind == "variants":
-            view = variants_view(grant)
-            view = view.chunk({"variants": CHUNK_VARIANTS, "samples": CHUNK_SAMPLES})
-            for variable in view.variables.values():
-                variable.encoding = {}  # the stored chunking does not fit the selection
-            view.call_dosage_packed.encoding = {"compressors": [PACKED_COMPRESSOR]}
-            # Variable-length strings: Zarr v3 has no stable fixed-width unicode type
-            view["sample_id"] = view.sample_id.astype(np.dtypes.StringDType())
-            view.to_zarr(str(staging), zarr_format=3, consolidated=False)
-        else:
-            staging.mkdir()
-            for table in TABLES:
-                clinical_view(grant, table).to_parquet(staging / f"{table}.parquet", index=False)
+        staging.mkdir()
+        dispenser_for(grant.kind).write(grant, staging)
         _share(staging, gid)
         staging.rename(final)
     except BaseException:

@@ -105,6 +105,20 @@ def _enum(kind: type[StrEnum]) -> SAEnum:
     )
 
 
+class DatasetKindType(TypeDecorator[DatasetKind]):
+    """Dataset kinds as text: an open vocabulary (``types.DatasetKind``), checked when a
+    dataset is registered rather than by the column, so a new kind needs no migration."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> DatasetKind | None:
+        return None if value is None else DatasetKind(value)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -148,7 +162,7 @@ class Dataset(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[DatasetKind] = mapped_column(_enum(DatasetKind))
+    kind: Mapped[DatasetKind] = mapped_column(DatasetKindType())
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

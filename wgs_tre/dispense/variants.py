@@ -1,6 +1,6 @@
-"""Dispensal: what a :class:`~wgs_tre.access.Grant` allows, as a lazy, pseudonymised view.
+"""Variant datasets: genotypes as VCF Zarr.
 
-The variant view selects the granted participants' columns of the registered VCF Zarr lazily
+The project's view selects the granted participants' columns of the registered VCF Zarr lazily
 (no genotype is read until computed) and replaces ``sample_id`` with per-project pseudonyms.
 Internal ids never appear in a view: not as values, coordinates or attributes; and samples are
 ordered by pseudonym, so the position of a sample does not link views of different projects.
@@ -8,22 +8,27 @@ ordered by pseudonym, so the position of a sample does not link views of differe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dask.array as da
 import numpy as np
 import xarray as xr
 
 from wgs_tre.access import Grant, pseudonym
 from wgs_tre.backends.packed import pack_dosages, packed_width, select_samples
-from wgs_tre.backends.vcf_zarr import open_vcf_zarr
-from wgs_tre.errors import InvalidInput
+from wgs_tre.backends.vcf_zarr import (
+    CHUNK_SAMPLES,
+    CHUNK_VARIANTS,
+    PACKED_COMPRESSOR,
+    open_vcf_zarr,
+)
+from wgs_tre.dispense.kinds import Dispenser
 
-__all__ = ["variants_view"]
+__all__ = ["VariantsDispenser", "variants_view"]
 
 
 def variants_view(grant: Grant) -> xr.Dataset:
     """The project's view of a variants dataset version: consented samples, pseudonymised."""
-    if grant.kind != "variants":
-        raise InvalidInput(f"dataset {grant.dataset}", f"is {grant.kind} data, not variants")
     stored = open_vcf_zarr(grant.uri)
     ids = np.array([str(x) for x in stored.sample_id.values])
     keep = np.flatnonzero(np.isin(ids, np.array(sorted(grant.participants), dtype=str)))
@@ -59,3 +64,23 @@ def _packed(stored: xr.Dataset, columns: np.ndarray) -> da.Array:
         select_samples, columns, dtype=np.uint8, chunks=(source.chunks[0], width)
     )
     return selected
+
+
+class VariantsDispenser(Dispenser):
+    kind = "variants"
+    description = "genotypes as VCF Zarr"
+
+    def view(self, grant: Grant, part: str | None = None) -> xr.Dataset:
+        return variants_view(grant)
+
+    def write(self, grant: Grant, directory: Path) -> None:
+        view = variants_view(grant).chunk({"variants": CHUNK_VARIANTS, "samples": CHUNK_SAMPLES})
+        for variable in view.variables.values():
+            variable.encoding = {}  # the stored chunking does not fit the selection
+        view.call_dosage_packed.encoding = {"compressors": [PACKED_COMPRESSOR]}
+        # Variable-length strings: Zarr v3 has no stable fixed-width unicode type
+        view["sample_id"] = view.sample_id.astype(np.dtypes.StringDType())
+        view.to_zarr(str(directory), zarr_format=3, consolidated=False)
+
+    def read(self, directory: Path, part: str | None = None) -> xr.Dataset:
+        return open_vcf_zarr(directory)
