@@ -13,9 +13,30 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["MISSING", "pack_dosages", "packed_width", "select_samples", "unpack_dosages"]
+__all__ = [
+    "MISSING",
+    "call_code",
+    "pack_dosages",
+    "packed_width",
+    "select_samples",
+    "slot_code",
+    "unpack_dosages",
+]
 
 MISSING = 3
+
+
+# The layout, stated once: every kernel reads calls through these two (numba inlines them).
+@numba.njit(nogil=True, cache=True, inline="always")
+def slot_code(byte: np.uint8, slot: int) -> int:
+    """The call in ``slot`` (0-3) of a packed byte: 0, 1, 2 or MISSING."""
+    return int((byte >> (slot << 1)) & 3)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def call_code(packed: np.ndarray, v: int, j: int) -> int:
+    """Call ``j`` of packed row ``v``: 0, 1, 2 or MISSING."""
+    return slot_code(packed[v, j >> 2], j & 3)
 
 
 def packed_width(samples: int) -> int:
@@ -56,10 +77,8 @@ def _select(packed: np.ndarray, columns: np.ndarray, out: np.ndarray) -> None:
     for v in range(packed.shape[0]):
         for b in range(packed.shape[1]):  # unpack the row once, then gather from it
             byte = packed[v, b]
-            codes[4 * b] = byte & 3
-            codes[4 * b + 1] = (byte >> 2) & 3
-            codes[4 * b + 2] = (byte >> 4) & 3
-            codes[4 * b + 3] = byte >> 6
+            for slot in range(4):
+                codes[4 * b + slot] = slot_code(byte, slot)
         full = n // 4
         for b in range(full):
             j = 4 * b
@@ -89,7 +108,7 @@ def select_samples(packed: np.ndarray, columns: np.ndarray) -> np.ndarray:
 def _unpack(packed: np.ndarray, samples: int, out: np.ndarray) -> None:
     for v in range(packed.shape[0]):
         for j in range(samples):
-            out[v, j] = (packed[v, j >> 2] >> ((j & 3) << 1)) & 3
+            out[v, j] = call_code(packed, v, j)
 
 
 def unpack_dosages(packed: np.ndarray, samples: int) -> np.ndarray:

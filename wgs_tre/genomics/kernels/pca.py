@@ -9,6 +9,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from wgs_tre.backends.packed import MISSING, call_code
+
 __all__ = ["ld_thin", "standardise"]
 
 
@@ -26,9 +28,9 @@ def _standardise(
         v = rows[i]
         for code in range(3):
             table[code] = (code - mean[v]) * scale[v]
-        table[3] = 0.0
+        table[MISSING] = 0.0
         for j in range(samples):
-            out[i, j] = table[(packed[v, j >> 2] >> ((j & 3) << 1)) & 3]
+            out[i, j] = table[call_code(packed, v, j)]
 
 
 def standardise(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from wgs_tre.backends.packed import MISSING, call_code, slot_code
+
 __all__ = ["hwe_exact", "sample_counts", "variant_counts"]
 
 
@@ -39,10 +41,10 @@ def _variant_counts(packed: np.ndarray, samples: int, out: np.ndarray) -> None:
         n1, n2, n3 = int(het), int(hom_alt), int(missing)
         for b in range(words * 8, width):  # the last few bytes, one call at a time
             for slot in range(4):
-                code = (row[b] >> (2 * slot)) & 3
+                code = slot_code(row[b], slot)
                 n1 += code == 1
                 n2 += code == 2
-                n3 += code == 3
+                n3 += code == MISSING
         out[v, 0] = width * 4 - n1 - n2 - n3
         out[v, 1] = n1
         out[v, 2] = n2
@@ -64,8 +66,8 @@ def _sample_counts(
         e = expected_hom[v]
         use = not np.isnan(e)
         for j in range(samples):
-            code = (packed[v, j >> 2] >> ((j & 3) << 1)) & 3
-            if code == 3:
+            code = call_code(packed, v, j)
+            if code == MISSING:
                 continue
             out[j, 0] += 1.0
             if code == 1:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from wgs_tre.backends.packed import MISSING, call_code
+
 __all__ = ["linear", "logistic"]
 
 
@@ -77,10 +79,10 @@ def _linear(
         syy[:] = yty
         missing = 0
         for j in range(samples):
-            code = (packed[v, j >> 2] >> ((j & 3) << 1)) & 3
+            code = call_code(packed, v, j)
             if code == 0:
                 continue
-            if code == 3:
+            if code == MISSING:
                 missing += 1
                 for a in range(c):
                     ca = covariates[j, a]
@@ -161,9 +163,9 @@ def _logistic(
     for v in range(packed.shape[0]):
         n = 0
         for j in range(samples):
-            code = (packed[v, j >> 2] >> ((j & 3) << 1)) & 3
-            x[j] = -1.0 if code == 3 else float(code)
-            if code != 3:
+            code = call_code(packed, v, j)
+            x[j] = -1.0 if code == MISSING else float(code)
+            if code != MISSING:
                 n += 1
         observed[v] = n
         b[:c] = start
