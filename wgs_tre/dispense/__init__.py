@@ -6,7 +6,7 @@ dispenser up by the dataset's kind. A new kind: a module beside these and one li
 """
 
 from wgs_tre.dispense.clinical import ClinicalDispenser, clinical_view
-from wgs_tre.dispense.kinds import Dispenser, dispenser_for, register, registered
+from wgs_tre.dispense.kinds import Dispenser, dispenser_for, register
 from wgs_tre.dispense.variants import VariantsDispenser, variants_view
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "clinical_view",
     "dispenser_for",
     "register",
-    "registered",
     "variants_view",
 ]
 

@@ -38,8 +38,7 @@ def clinical_view(grant: Grant, table: str) -> pd.DataFrame:
 
 
 class ClinicalDispenser(Dispenser):
-    kind = "clinical"
-    description = "clinical tables from FHIR, as Parquet"
+    kind = "clinical"  # described where the built-in kinds are named (types.DatasetKind)
 
     def view(self, grant: Grant, part: str | None = None) -> pd.DataFrame:
         return clinical_view(grant, _table(part))

@@ -17,7 +17,7 @@ from wgs_tre.access import Grant
 from wgs_tre.errors import InvalidInput
 from wgs_tre.types import DatasetKind
 
-__all__ = ["Dispenser", "dispenser_for", "register", "registered"]
+__all__ = ["Dispenser", "dispenser_for", "register"]
 
 
 class Dispenser(ABC):
@@ -25,7 +25,7 @@ class Dispenser(ABC):
     several (a clinical table); kinds with one piece ignore it."""
 
     kind: ClassVar[str]
-    description: ClassVar[str]
+    description: ClassVar[str] = ""  # for a new kind: what it holds (``--help`` lists it)
 
     @abstractmethod
     def view(self, grant: Grant, part: str | None = None) -> Any:
@@ -54,13 +54,9 @@ def register(dispenser: Dispenser) -> Dispenser:
     return dispenser
 
 
-def registered() -> list[DatasetKind]:
-    return sorted(_DISPENSERS)
-
-
 def dispenser_for(kind: str) -> Dispenser:
     found = _DISPENSERS.get(DatasetKind(kind))
     if found is None:
-        known = ", ".join(registered()) or "none"
+        known = ", ".join(sorted(_DISPENSERS)) or "none"
         raise InvalidInput(f"dataset kind {kind!r}", f"nothing dispenses it (dispensed: {known})")
     return found

@@ -67,8 +67,7 @@ def _packed(stored: xr.Dataset, columns: np.ndarray) -> da.Array:
 
 
 class VariantsDispenser(Dispenser):
-    kind = "variants"
-    description = "genotypes as VCF Zarr"
+    kind = "variants"  # described where the built-in kinds are named (types.DatasetKind)
 
     def view(self, grant: Grant, part: str | None = None) -> xr.Dataset:
         return variants_view(grant)

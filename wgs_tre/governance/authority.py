@@ -6,8 +6,8 @@ the resource's own rule (:data:`RULES`, from :mod:`wgs_tre.governance.rules`) mu
 returns a :class:`Permit` holding what the rule found, or raises :class:`AccessRefused` with a
 reason code (or NotFound / InvalidTransition from the rule). It writes nothing:
 :meth:`Context.transaction <wgs_tre.governance.context.Context.transaction>` calls it and audits
-the outcome; :func:`can` asks the same question without acting, so a user interface shows only
-the buttons that would work.
+the outcome; :func:`why_not` (and ``Context.can`` on it) asks the same question without acting,
+so a user interface shows only the buttons that would work.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from wgs_tre.store import Store
 from wgs_tre.store.models import User, utcnow
 from wgs_tre.types import Action, UserState
 
-__all__ = ["RULES", "Permit", "Resource", "ResourceKind", "authorize", "can", "why_not"]
+__all__ = ["RULES", "Permit", "Resource", "ResourceKind", "authorize", "why_not"]
 
 
 class ResourceKind(StrEnum):
@@ -116,18 +116,6 @@ def why_not(
         finally:
             session.rollback()
     return None
-
-
-def can(
-    store: Store,
-    policies: Policies,
-    actor: str,
-    action: Action,
-    resource: Resource | None = None,
-    when: dt.datetime | None = None,
-) -> bool:
-    """Would :func:`authorize` allow it? For user interfaces: show only what would work."""
-    return why_not(store, policies, actor, action, resource, when) is None
 
 
 def _role_hint(policies: Policies, user: User, action: Action) -> str:

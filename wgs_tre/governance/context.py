@@ -109,9 +109,9 @@ class Context:
             )
             raise
 
-    def check(self, action: Action, *, project: str | None = None) -> None:
+    def check(self, action: Action) -> None:
         """Refuse (and audit) early, before expensive work, if the actor may not do ``action``."""
-        with self.transaction(action, project=project, audited=False):
+        with self.transaction(action, audited=False):
             pass
 
     def can(
