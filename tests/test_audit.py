@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import multiprocessing
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -114,9 +118,9 @@ def _shift_up_from(conn: Connection, seq: int) -> None:
     conn.execute(text("UPDATE audit_event SET seq = -seq WHERE seq < 0"))
 
 
-def test_inserting_a_well_forged_event_is_detected_after_it(store: Store, mode: str) -> None:
+def test_inserting_a_well_forged_event_is_named(store: Store, mode: str) -> None:
     """An attacker who knows the algorithm chains the forged event to event 5 correctly; the
-    event after it still points at event 5, so the chain breaks there."""
+    genuine event after it still points at event 5, past the forgery, which is named."""
     _seed(store)
     forged = {
         "seq": 6,
@@ -138,8 +142,70 @@ def test_inserting_a_well_forged_event_is_detected_after_it(store: Store, mode: 
             text(f"INSERT INTO audit_event ({columns}) VALUES (:{', :'.join(forged)})"), forged
         )
     report = _report(store, mode)
-    assert not report.ok and report.first_bad_seq == 7
-    assert "prev_hash" in report.problem
+    assert not report.ok and report.first_bad_seq == 6
+    assert "inserted" in report.problem and "forged" in report.problem
+
+
+def test_a_forgery_in_the_last_event_of_a_range_is_named(store: Store) -> None:
+    """The same insertion where it ends one worker's range: the link is checked across."""
+    _seed(store, 11)
+    forged = dict(_hash_of_event(store, 4), seq=4, reason="forged", prev_hash=_hash_of(store, 3))
+    forged["hash"] = event_hash(forged)
+    with as_dba(store) as conn:
+        _shift_up_from(conn, 4)
+        columns = ", ".join(c for c in forged)
+        conn.execute(
+            text(f"INSERT INTO audit_event ({columns}) VALUES (:{', :'.join(forged)})"), forged
+        )
+    with store.session() as session:  # 12 events in ranges 1-4, 5-8, 9-12: event 4 ends one
+        url = store.url.render_as_string(hide_password=False)
+        report = verify(session, workers=3, url=url, min_parallel=0)
+    assert not report.ok and report.first_bad_seq == 4 and "inserted" in report.problem
+
+
+def _hash_of_event(store: Store, seq: int) -> dict[str, object]:
+    with store.session() as session:
+        event = next(events(session, after=seq - 1, limit=1)).as_dict()
+    event.pop("hash")
+    return event
+
+
+def _forge_beyond_the_head(store: Store) -> None:
+    """A well-formed event appended after the head, the head row left alone."""
+    with store.session() as session:
+        head_seq, head_hash = session.execute(text("SELECT seq, hash FROM audit_head")).one()
+    forged = dict(_hash_of_event(store, head_seq), seq=head_seq + 1, prev_hash=head_hash)
+    forged["reason"] = "never happened"
+    forged["hash"] = event_hash(forged)
+    with store.engine.begin() as conn:  # an insert: the append-only triggers allow it
+        columns = ", ".join(forged)
+        conn.execute(
+            text(f"INSERT INTO audit_event ({columns}) VALUES (:{', :'.join(forged)})"), forged
+        )
+
+
+def test_an_event_forged_beyond_the_head_is_named(store: Store, mode: str) -> None:
+    _seed(store)
+    _forge_beyond_the_head(store)
+    report = _report(store, mode)
+    assert not report.ok and report.first_bad_seq == 11
+    assert "beyond the head" in report.problem
+
+
+def test_a_deleted_head_row_is_reported(store: Store, mode: str) -> None:
+    _seed(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_head"))
+    report = _report(store, mode)
+    assert not report.ok and "head row" in report.problem and "missing" in report.summary()
+
+
+def test_a_rewritten_head_hash_is_named(store: Store, mode: str) -> None:
+    _seed(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": "a" * 64})
+    report = _report(store, mode)
+    assert not report.ok and report.first_bad_seq == 10 and "head's hash" in report.problem
 
 
 def test_appending_a_naive_forgery_is_detected(store: Store, mode: str) -> None:
@@ -234,6 +300,47 @@ def test_concurrent_appends_from_many_processes_never_fork_or_lose_events(store:
     assert seen == {(f"worker{w}", str(i)) for w in range(workers) for i in range(each)}
 
 
+def _append_until(url: str, worker: int, stop: Any) -> int:
+    store = Store(url)
+    count = 0
+    while not stop.is_set():
+        with store.session() as session:
+            append(session, actor=f"worker{worker}", action=Action.AUDIT_READ, reason=str(count))
+        count += 1
+    store.dispose()
+    return count
+
+
+def _verify_repeatedly(url: str, times: int) -> list[str]:
+    store = Store(url)
+    while _last_seq(store) < 200:  # until the writers are under way
+        time.sleep(0.05)
+    found = []
+    for _ in range(times):
+        with store.session() as session:
+            found.append(verify(session).summary())
+    store.dispose()
+    return found
+
+
+def test_verifying_beside_eight_writers_raises_no_false_alarm(store: Store) -> None:
+    """Eight processes append while two verify, 50 verifies in all: every one sees a whole
+    chain (on PostgreSQL the head and the last event come from one snapshot)."""
+    url = store.url.render_as_string(hide_password=False)
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, ProcessPoolExecutor(10, mp_context=spawn) as pool:
+        stop = manager.Event()
+        writers = [pool.submit(_append_until, url, w, stop) for w in range(8)]
+        verifiers = [pool.submit(_verify_repeatedly, url, 25) for _ in range(2)]
+        summaries = [s for v in verifiers for s in v.result()]
+        stop.set()
+        appended = sum(w.result() for w in writers)
+    assert len(summaries) == 50
+    assert [s for s in summaries if "intact" not in s] == []
+    final = _report(store)
+    assert final.ok and final.events == appended
+
+
 def test_exports_carry_every_event_with_its_hash(world: World) -> None:
     with world.store.session() as session:
         chain = list(events(session))
@@ -255,22 +362,82 @@ def test_cef_escapes_separators(store: Store) -> None:
     assert "\n" not in line
 
 
-def test_cli_verify_names_the_bad_event_with_exit_code_7(world: World) -> None:
-    with as_dba(world.store) as conn:
-        conn.execute(text("UPDATE audit_event SET actor = 'someone-else' WHERE seq = 3"))
+def test_cef_keeps_a_forged_line_break_in_the_header_on_one_line(store: Store) -> None:
+    """The action is a header field; a row written past the appender can hold anything."""
+    _seed(store, 1)
+    with as_dba(store) as conn:
+        conn.execute(text("UPDATE audit_event SET action = :a"), {"a": "x\r\nCEF:0|forged|y"})
+    with store.session() as session:
+        (line,) = export_lines(events(session), ExportFormat.CEF)
+    assert "\n" not in line and "\r" not in line and "x\\r\\nCEF:0\\|forged\\|y" in line
+
+
+def _cli(world: World, *args: str, user: str = "sam") -> subprocess.CompletedProcess[str]:
     env = {
         "WGS_TRE_DATABASE_URL": world.store.url.render_as_string(False),
         "WGS_TRE_POLICY_DIR": str(world.policies.source),
-        "WGS_TRE_USER": "sam",
+        "WGS_TRE_USER": user,
         "PATH": "/usr/bin:/bin",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "wgs_tre", "audit", "verify"],
+    return subprocess.run(
+        [sys.executable, "-m", "wgs_tre", *args],
         capture_output=True,
         text=True,
         env=env,
         check=False,
     )
+
+
+def test_cli_verify_names_the_bad_event_with_exit_code_7(world: World) -> None:
+    with as_dba(world.store) as conn:
+        conn.execute(text("UPDATE audit_event SET actor = 'someone-else' WHERE seq = 3"))
+    result = _cli(world, "audit", "verify")
     assert result.returncode == 7, result.stderr
     assert "BROKEN at event 3" in result.stderr and "edited" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _last_seq(store: Store) -> int:
+    with store.session() as session:
+        return int(session.execute(text("SELECT max(seq) FROM audit_event")).scalar_one() or 0)
+
+
+@pytest.mark.parametrize("forgery", ["event beyond the head", "head row deleted"])
+def test_a_broken_end_of_log_is_reported_and_then_refuses_governed_commands(
+    world: World, forgery: str
+) -> None:
+    """Verify reports before it tries to record its verdict (which appends to the very chain
+    that is broken); every governed command then refuses with a one-line reason."""
+    if forgery == "event beyond the head":
+        _forge_beyond_the_head(world.store)
+        named = f"BROKEN at event {_last_seq(world.store)}: beyond the head"
+    else:
+        with world.store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_head"))
+        named = "head row (audit_head) is missing"
+    before = _last_seq(world.store)
+    result = _cli(world, "audit", "verify")
+    assert result.returncode == 7 and named in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    expiry = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    apply = ("--title", "T", "--purpose", "GRU", "--ethics-ref", "E", "-d", "cohort@1")
+    refused = _cli(world, "projects", "apply", "new", *apply, "--expiry", expiry, user="alice")
+    assert refused.returncode == 7, refused.stderr
+    assert "audit log" in refused.stderr and "audit verify" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert _last_seq(world.store) == before  # nothing was appended past the damage
+
+
+def test_cef_export_of_a_corrupt_time_names_the_event_and_leaves_no_part_file(
+    world: World, tmp_path: Path
+) -> None:
+    with as_dba(world.store) as conn:
+        conn.execute(text("UPDATE audit_event SET time = 'yesterday' WHERE seq = 2"))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    result = _cli(world, "audit", "export", "--format", "cef", "-o", str(exports / "audit.cef"))
+    assert result.returncode == 7 and "audit event 2" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(exports.iterdir()) == []
+    missing = _cli(world, "audit", "export", "-o", str(exports / "no" / "a.jsonl"))
+    assert missing.returncode == 6 and "no such directory" in missing.stderr, missing.stderr

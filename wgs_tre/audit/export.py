@@ -7,6 +7,7 @@ Both carry the event's ``seq`` and ``hash`` so the SIEM copy can later serve as 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from importlib.metadata import version
@@ -14,6 +15,7 @@ from importlib.metadata import version
 import orjson
 
 from wgs_tre.audit.log import AuditRecord
+from wgs_tre.errors import IntegrityError
 
 __all__ = ["ExportFormat", "export_lines", "to_cef", "to_jsonl"]
 
@@ -30,17 +32,38 @@ def to_jsonl(record: AuditRecord) -> str:
 
 
 def _cef_header(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|")
+    # CEF allows no line break in the header; one would split the event in two for the SIEM.
+    return _one_line(value.replace("\\", "\\\\").replace("|", "\\|"))
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _cef_value(value: object) -> str:
     text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n")
+    return _one_line(text.replace("\\", "\\\\").replace("=", "\\="))
+
+
+@functools.cache
+def _product_version() -> str:
+    return _cef_header(version("wgs-tre"))
+
+
+def _moment(record: AuditRecord) -> dt.datetime:
+    try:
+        return dt.datetime.strptime(record.time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        # The appender writes only this format: anything else was written past it.
+        raise IntegrityError(
+            f"audit event {record.seq} has the time {record.time!r}, which the appender never "
+            "writes; run `wgs-tre audit verify`"
+        ) from None
 
 
 def to_cef(record: AuditRecord) -> str:
     severity = 6 if record.decision == "refused" else 3
-    when = dt.datetime.strptime(record.time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    when = _moment(record)
     extension = {
         "rt": int(when.timestamp() * 1000),
         "suser": record.actor,
@@ -61,7 +84,7 @@ def to_cef(record: AuditRecord) -> str:
             "CEF:0",
             "WGS-TRE",
             "wgs-tre",
-            _cef_header(version("wgs-tre")),
+            _product_version(),
             _cef_header(record.action),
             _cef_header(record.action),
             str(severity),

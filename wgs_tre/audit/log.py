@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from wgs_tre.audit.chain import FIELDS, canonical_json, event_hash
+from wgs_tre.errors import IntegrityError
 from wgs_tre.store.engine import Store
 from wgs_tre.store.models import AuditEvent
 from wgs_tre.types import Action, Decision
@@ -87,6 +88,7 @@ def _statements(paramstyle: str, lock: bool) -> dict[str, str]:
 
 
 _ACTIONS = frozenset(Action)
+_REPAIR = "run `wgs-tre audit verify` for the details and restore the store from a backup"
 
 
 def append(
@@ -111,7 +113,10 @@ def append(
     cursor.execute(sql["read_head"])
     head_seq, head_hash = cursor.fetchone() or (None, None)
     if head_seq is None:
-        raise RuntimeError("audit_head row is missing: the store was not created by migrations")
+        raise IntegrityError(
+            "the audit log's head row is missing, so nothing can be audited and governed "
+            f"actions are refused; {_REPAIR}"
+        )
     fields: dict[str, Any] = {
         "seq": head_seq + 1,
         "time": _timestamp(when),
@@ -125,7 +130,14 @@ def append(
         "prev_hash": head_hash,
     }
     fields["hash"] = event_hash(fields)
-    cursor.execute(sql["insert"], fields)
+    try:
+        cursor.execute(sql["insert"], fields)
+    except conn.dialect.dbapi.IntegrityError:  # type: ignore[union-attr]
+        # Only a row the appender did not write can sit beyond the head.
+        raise IntegrityError(
+            f"the audit log holds an event {fields['seq']} beyond its head (event {head_seq}), "
+            f"so governed actions are refused; {_REPAIR}"
+        ) from None
     cursor.execute(sql["move_head"], {"seq": fields["seq"], "hash": fields["hash"]})
     cursor.close()
     return AuditRecord(**fields)

@@ -2,9 +2,15 @@
 
 For each event in ``seq`` order: its sequence number follows the previous one, its
 ``prev_hash`` is the previous event's hash, and its own hash matches its contents; finally the
-head row must name the last event (so deleting the newest events shows). The first event that
-fails is named. A chain rewritten wholesale by someone who recomputed every hash verifies by
-itself; ``anchors`` (seq, hash pairs kept elsewhere, e.g. by a SIEM) catch that.
+head row must name the last event (so deleting the newest events, or appending one without the
+appender, shows). The first event that fails is named; an event inserted into the chain is
+named itself, not the genuine one after it. A chain rewritten wholesale by someone who
+recomputed every hash verifies by itself; ``anchors`` (seq, hash pairs kept elsewhere: a SIEM's
+copy, or signed checkpoints, see :mod:`wgs_tre.audit.checkpoint`) catch that.
+
+The head and the last event are read in one statement, so one snapshot: writers appending
+meanwhile never look like a deletion (on PostgreSQL, two statements under READ COMMITTED would
+see two different moments). Only events up to that last one are checked.
 
 Long chains are checked in parallel: each worker process verifies a contiguous range, and the
 links between ranges are checked when the results are combined.
@@ -18,12 +24,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from wgs_tre.audit.chain import FIELDS, GENESIS, hash_sorted_values
 from wgs_tre.store.engine import Store
-from wgs_tre.store.models import AuditEvent, AuditHead
 
 __all__ = ["VerifyReport", "verify", "verify_store"]
 
@@ -45,6 +50,8 @@ class VerifyReport:
     def summary(self) -> str:
         if self.ok:
             return f"audit log intact: {self.events} events, head {self.head_seq}:{self.head_hash}"
+        if self.first_bad_seq is None:
+            return f"audit log BROKEN: {self.problem}"
         return f"audit log BROKEN at event {self.first_bad_seq}: {self.problem}"
 
 
@@ -56,6 +63,7 @@ class _Range:
     last: int
     entry_prev_hash: str | None = None  # prev_hash of the range's first event
     exit_hash: str | None = None  # hash of the range's last event
+    exit_prev_hash: str | None = None  # prev_hash of the range's last event
     count: int = 0
     bad_seq: int | None = None
     problem: str = ""
@@ -70,7 +78,7 @@ def _check_range(
         f"SELECT {_COLUMNS}, hash FROM audit_event "  # noqa: S608
         f"WHERE seq >= {int(span.first)} AND seq <= {int(span.last)} ORDER BY seq"
     )
-    expected, prev = span.first, None
+    expected, prev, link = span.first, None, None  # link: the previous event's prev_hash
     while rows := cursor.fetchmany(batch):
         for row in rows:
             seq, digest = row[_SEQ], row[-1]
@@ -84,11 +92,7 @@ def _check_range(
             if prev is None:
                 span.entry_prev_hash = row[_PREV]
             elif row[_PREV] != prev:
-                span.bad_seq = seq
-                span.problem = (
-                    f"prev_hash does not match event {seq - 1}'s hash: an event before it was "
-                    "inserted, deleted, edited or reordered"
-                )
+                span.bad_seq, span.problem = _broken_link(seq, row[_PREV], link)
                 return span
             if hash_sorted_values(row[:-1]) != digest:
                 span.bad_seq, span.problem = (
@@ -100,16 +104,30 @@ def _check_range(
                 span.bad_seq = seq
                 span.problem = "hash differs from the anchor kept outside the store: rewritten"
                 return span
-            prev, expected = digest, expected + 1
+            prev, link, expected = digest, row[_PREV], expected + 1
         span.count += len(rows)
         if progress is not None:
             progress(span.count)
     cursor.close()
-    span.exit_hash = prev
+    span.exit_hash, span.exit_prev_hash = prev, link
     if span.count != span.last - span.first + 1:
         span.bad_seq = expected + 1
         span.problem = f"expected event {expected} here, found {expected + 1} (missing)"
     return span
+
+
+def _broken_link(seq: int, prev_hash: str, link: str | None) -> tuple[int, str]:
+    """Event ``seq`` does not point at event ``seq - 1``. If it points where event ``seq - 1``
+    does, that event was slipped in between: name it, not the genuine event after it."""
+    if prev_hash == link:
+        return seq - 1, (
+            f"inserted: event {seq} links to event {seq - 2}, past this one, so this one was "
+            "added afterwards (forged)"
+        )
+    return seq, (
+        f"prev_hash does not match event {seq - 1}'s hash: an event before it was "
+        "inserted, deleted, edited or reordered"
+    )
 
 
 def _check_range_in_worker(url: str, span: _Range, batch: int) -> _Range:
@@ -122,39 +140,61 @@ def _check_range_in_worker(url: str, span: _Range, batch: int) -> _Range:
 
 
 def _combine(
-    spans: list[_Range], head: tuple[int, str], anchors: Mapping[int, str]
+    spans: list[_Range], head: tuple[int | None, str | None], anchors: Mapping[int, str]
 ) -> VerifyReport:
-    prev_hash, count = GENESIS, 0
+    prev_hash, link, count = GENESIS, None, 0
     for span in spans:
-        if span.count and span.entry_prev_hash != prev_hash:
-            return VerifyReport(
-                False,
-                count,
-                count,
-                prev_hash,
-                span.first,
-                f"prev_hash does not match event {span.first - 1}'s hash: an event before it "
-                "was inserted, deleted, edited or reordered",
-            )
+        if span.entry_prev_hash is not None and span.entry_prev_hash != prev_hash:
+            bad, problem = _broken_link(span.first, span.entry_prev_hash, link)
+            return VerifyReport(False, count, count, prev_hash, bad, problem)
         if span.bad_seq is not None:
             return VerifyReport(False, count, count, prev_hash, span.bad_seq, span.problem)
         if span.count:
-            prev_hash = span.exit_hash or prev_hash
+            prev_hash, link = span.exit_hash or prev_hash, span.exit_prev_hash
         count += span.count
-    if head != (count, prev_hash):
-        return VerifyReport(
-            False,
-            count,
-            count,
-            prev_hash,
-            count + 1 if head[0] > count else head[0],
-            f"the head records event {head[0]} but the chain ends at event {count}: "
-            "the newest events were deleted or the head was altered",
-        )
+    head_problem = _head_problem(head, count, prev_hash)
+    if head_problem is not None:
+        return VerifyReport(False, count, count, prev_hash, *head_problem)
     missing = sorted(seq for seq in anchors if seq > count)
     if missing:
         return VerifyReport(False, count, count, prev_hash, missing[0], "anchored event is missing")
     return VerifyReport(True, count, count, prev_hash)
+
+
+def _head_problem(
+    head: tuple[int | None, str | None], count: int, last_hash: str
+) -> tuple[int | None, str] | None:
+    """What is wrong with the head row given a chain of ``count`` events ending in ``last_hash``
+    (every event of which verified), or None."""
+    head_seq, head_hash = head
+    if head_seq is None:
+        return None, "the head row (audit_head) is missing: it was deleted"
+    if head_seq < count:
+        return head_seq + 1, (
+            f"beyond the head, which records event {head_seq}: it was added without the "
+            "appender (forged), or the head was moved back"
+        )
+    if head_seq > count:
+        return count + 1, (
+            f"the head records event {head_seq} but the chain ends at event {count}: "
+            "the newest events were deleted or the head was altered"
+        )
+    if head_hash != last_hash:
+        return count or None, (
+            f"the head's hash differs from event {count}'s: the event or the head was rewritten"
+        )
+    return None
+
+
+def _last_and_head(session: Session) -> tuple[int, tuple[int | None, str | None]]:
+    """The last event's seq and the head row, in one statement: one snapshot."""
+    row = session.execute(
+        text(
+            "SELECT (SELECT max(seq) FROM audit_event), "
+            "(SELECT seq FROM audit_head WHERE id = 1), (SELECT hash FROM audit_head WHERE id = 1)"
+        )
+    ).one()
+    return row[0] or 0, (row[1], row[2])
 
 
 def verify(
@@ -173,9 +213,7 @@ def verify(
     least ``min_parallel`` events are split into ranges checked in parallel.
     """
     anchors = dict(anchors or {})
-    last = session.scalar(select(func.max(AuditEvent.seq))) or 0
-    head_row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-    head = (head_row.seq, head_row.hash)
+    last, head = _last_and_head(session)
     if workers <= 1 or url is None or last < max(min_parallel, 1):
         span = _Range(1, last, anchors=anchors)
         return _combine([_check_range(session.connection(), span, batch, progress)], head, anchors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -42,13 +43,16 @@ def verify(
         report = log.verify_store(
             context.store, anchors=anchors, progress=lambda n: bar.update(task, completed=n)
         )
-    with context.transaction(Action.AUDIT_VERIFY) as tx:
-        tx.audit(report.summary())
     if not report.ok:
         if st.json:
             st.emit(report)
+        # Report first: recording the verdict appends to the chain, which may be what is broken.
+        with contextlib.suppress(IntegrityError), context.transaction(Action.AUDIT_VERIFY) as tx:
+            tx.audit(report.summary())
         raise IntegrityError(report.summary())
     st.emit(report, lambda r: st.console.print(f"[green]✓[/green] {r.summary()}"))
+    with context.transaction(Action.AUDIT_VERIFY) as tx:
+        tx.audit(report.summary())
 
 
 @app.command("export")
@@ -73,10 +77,17 @@ def export(
             for line in lines:
                 sys.stdout.write(line + "\n")
             return
+        if not output.parent.is_dir():
+            raise InvalidInput(f"--output {output}", f"no such directory: {output.parent}")
         tmp = output.with_name(output.name + ".part")
-        with tmp.open("w", encoding="utf-8") as fh:
-            count = sum(1 for line in lines if fh.write(line + "\n") is not None)
-        tmp.replace(output)  # readers never see a half-written export
+        try:
+            with tmp.open("w", encoding="utf-8") as fh:
+                count = sum(1 for line in lines if fh.write(line + "\n") is not None)
+            tmp.replace(output)  # readers never see a half-written export
+        except OSError as exc:
+            raise InvalidInput(f"--output {output}", exc.strerror or str(exc)) from None
+        finally:
+            tmp.unlink(missing_ok=True)
     st.done(f"wrote {count} events to {output}", {"events": count, "output": str(output)})
 
 
