@@ -9,7 +9,9 @@ import typer
 from wgs_tre.cli import audit, compute, consent, datasets, hub, ingest, projects, users
 from wgs_tre.cli.common import State, default_actor, state
 from wgs_tre.cli.demo_data import demo_data
+from wgs_tre.errors import ConfigurationError
 from wgs_tre.governance.users import bootstrap_admin
+from wgs_tre.store import Store
 
 app = typer.Typer(
     name="wgs-tre",
@@ -62,13 +64,46 @@ def init(
         str | None,
         typer.Option(help="Create this first admin account if the store has no users yet."),
     ] = None,
+    owner_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WGS_TRE_OWNER_DATABASE_URL",
+            help="PostgreSQL: run the migrations as the role in this URL, which owns the "
+            "tables, and grant the role of WGS_TRE_DATABASE_URL (the TRE's runtime role) only "
+            "what the TRE needs: it can then neither disable the audit log's triggers nor "
+            "update, delete or truncate audit events and dataset versions.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create the governance store, or upgrade its schema; optionally add the first admin."""
     st = state(ctx)
-    st.store.upgrade()
-    message = f"governance store ready at {st.store.location}"
+    runtime = st.store
+    role = None
+    if owner_url:
+        owner = Store(owner_url)
+        if runtime.is_sqlite or owner.is_sqlite or not runtime.same_database(owner):
+            raise ConfigurationError(
+                "--owner-url must name the same PostgreSQL database as WGS_TRE_DATABASE_URL, "
+                f"as its owner role (got {owner.location} and {runtime.location})"
+            )
+        owner.upgrade()
+        if runtime.role and runtime.role != owner.role:
+            owner.grant_runtime_role(runtime.role)
+            role = runtime.role
+        owner.dispose()
+    else:
+        runtime.upgrade()
+    message = f"governance store ready at {runtime.location}"
+    if role:
+        message += f"; runtime role {role} may not alter the append-only tables"
+    elif not runtime.is_sqlite:
+        message += (
+            " (warning: the TRE's own role owns the tables, so it could disable the audit "
+            "log's triggers: give --owner-url, see the README's production section)"
+        )
     created = None
     if admin:
-        created = bootstrap_admin(st.store, admin, by=f"os:{default_actor()}")
+        created = bootstrap_admin(runtime, admin, by=f"os:{default_actor()}")
         message += f"; first admin {created.username} created"
-    st.done(message, {"store": st.store.location, "admin": created})
+    st.done(message, {"store": runtime.location, "runtime_role": role, "admin": created})

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wgs_tre.errors import ConfigurationError, StoreNotReady
+from wgs_tre.store.roles import grant_runtime_role
 
 __all__ = ["Store", "open_store"]
 
@@ -127,6 +128,24 @@ class Store:
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @property
+    def role(self) -> str | None:
+        """The database role this store connects as (PostgreSQL), or None (SQLite)."""
+        return None if self.is_sqlite else self.url.username
+
+    def same_database(self, other: Store) -> bool:
+        return (self.url.host, self.url.port, self.url.database) == (
+            other.url.host,
+            other.url.port,
+            other.url.database,
+        )
+
+    def grant_runtime_role(self, role: str) -> None:
+        """As the tables' owner, give ``role`` what the application needs and no more
+        (see :mod:`wgs_tre.store.roles`)."""
+        with self.engine.begin() as connection:
+            grant_runtime_role(connection, role)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -2,7 +2,8 @@
 
 The schema is owned by the Alembic migrations next to this module; a test checks that the two
 agree. Rows of ``dataset_version`` and ``audit_event`` are immutable: database triggers refuse
-UPDATE and DELETE on them (defence in depth; ``audit verify`` detects what gets past).
+UPDATE and DELETE on them, and on PostgreSQL the runtime role has no right to (``roles.py``);
+``audit verify`` detects what gets past.
 """
 
 from __future__ import annotations
