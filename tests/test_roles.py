@@ -15,6 +15,7 @@ import pytest
 from tests.fhir_factory import bundle, consent
 from tests.world import World
 from wgs_tre.access import Gate
+from wgs_tre.audit.checkpoint import generate_key, public_path
 from wgs_tre.cli import main
 from wgs_tre.consent import registry
 from wgs_tre.duo import Purpose
@@ -99,6 +100,16 @@ def _cli(ctx: Context, *args: str) -> None:
     assert code == 0
 
 
+def _signing_key(world: World, *, present: bool) -> None:
+    """The audit signing key where the CLI looks for it (WGS_TRE_DATA_DIR, set by ``cast``)."""
+    key = world.tmp / "data" / "audit" / "signing.key"
+    if present and not key.exists():
+        generate_key(key)
+    if not present:
+        key.unlink(missing_ok=True)
+        public_path(key).unlink(missing_ok=True)
+
+
 def _at(ctx: Context, when: dt.datetime) -> Context:
     return Context(ctx.store, ctx.policies, ctx.actor, clock=lambda: when)
 
@@ -165,6 +176,12 @@ CASES: dict[Action, Case] = {
     Action.AUDIT_EXPORT: Case(
         _nothing, lambda c, _, w: _cli(c, "export", "-o", str(w.tmp / "export.jsonl"))
     ),
+    Action.AUDIT_CHECKPOINT: Case(
+        lambda w: _signing_key(w, present=True), lambda c, _, w: _cli(c, "checkpoint")
+    ),
+    Action.AUDIT_KEYGEN: Case(
+        lambda w: _signing_key(w, present=False), lambda c, _, w: _cli(c, "keygen")
+    ),
 }
 # read_all widens project.list (tested below); the others only name audit events.
 NOT_OPERATIONS = {
@@ -185,6 +202,7 @@ def cast(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
     # The audit actions run through the CLI, which finds the store from the environment.
     monkeypatch.setenv("WGS_TRE_DATABASE_URL", world.store.url.render_as_string(False))
     monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(world.policies.source))
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(world.tmp / "data"))
     return world
 
 

@@ -50,6 +50,29 @@ class Settings(BaseSettings):
         description="Directory of policy YAML files. A missing file grants nothing.",
     )
 
+    audit_signing_key: Path | None = Field(
+        default=None,
+        description=(
+            "Ed25519 key that signs audit checkpoints; only the audit signer should read it. "
+            "Its public key is the same path + '.pub'. Default: audit/signing.key in data_dir."
+        ),
+    )
+    audit_checkpoints: Path | None = Field(
+        default=None,
+        description=(
+            "JSON Lines file of signed audit checkpoints, kept outside the database. "
+            "Default: audit/checkpoints.jsonl in data_dir."
+        ),
+    )
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.audit_signing_key or self.data_dir / "audit" / "signing.key"
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.audit_checkpoints or self.data_dir / "audit" / "checkpoints.jsonl"
+
     @property
     def store_url(self) -> str:
         if self.database_url:

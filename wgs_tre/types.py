@@ -154,6 +154,8 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
     AUDIT_EXPORT = "audit.export"
+    AUDIT_CHECKPOINT = "audit.checkpoint"
+    AUDIT_KEYGEN = "audit.keygen"
     SESSION_START = "session.start"
     # Events, granted to no role: a session ends with its server, egress is decided by
     # policies/egress.yaml.

@@ -1,7 +1,7 @@
 """An append-only, hash-chained log of who did what, verifiable end to end."""
 
 from wgs_tre.audit.chain import GENESIS, event_hash
-from wgs_tre.audit.log import AuditRecord, append, events, record, record_refusal
+from wgs_tre.audit.log import AuditRecord, append, events, head, record, record_refusal
 from wgs_tre.audit.verify import VerifyReport, verify, verify_store
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "append",
     "event_hash",
     "events",
+    "head",
     "record",
     "record_refusal",
     "verify",

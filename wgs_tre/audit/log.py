@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from wgs_tre.audit.chain import FIELDS, canonical_json, event_hash
 from wgs_tre.errors import IntegrityError
 from wgs_tre.store.engine import Store
-from wgs_tre.store.models import AuditEvent
+from wgs_tre.store.models import AuditEvent, AuditHead
 from wgs_tre.types import Action, Decision
 
-__all__ = ["AuditRecord", "append", "events", "record", "record_refusal"]
+__all__ = ["AuditRecord", "append", "events", "head", "record", "record_refusal"]
 
 # Keys a ``details`` object may never carry: participant data and secrets stay out of the log.
 _FORBIDDEN_KEY_PARTS = ("participant", "pseudonym", "patient", "password", "secret", "token")
@@ -141,6 +141,14 @@ def append(
     cursor.execute(sql["move_head"], {"seq": fields["seq"], "hash": fields["hash"]})
     cursor.close()
     return AuditRecord(**fields)
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The head row: the last event's seq and hash."""
+    found = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    if found is None:
+        raise IntegrityError(f"the audit log's head row is missing; {_REPAIR}")
+    return found.seq, found.hash
 
 
 def record(store: Store, **event: Any) -> AuditRecord:

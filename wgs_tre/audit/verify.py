@@ -102,7 +102,10 @@ def _check_range(
                 return span
             if seq in span.anchors and span.anchors[seq] != digest:
                 span.bad_seq = seq
-                span.problem = "hash differs from the anchor kept outside the store: rewritten"
+                span.problem = (
+                    "hash differs from the anchor kept outside the store (a signed checkpoint or "
+                    "a SIEM's copy): the chain was rewritten up to here"
+                )
                 return span
             prev, link, expected = digest, row[_PREV], expected + 1
         span.count += len(rows)
@@ -157,7 +160,15 @@ def _combine(
         return VerifyReport(False, count, count, prev_hash, *head_problem)
     missing = sorted(seq for seq in anchors if seq > count)
     if missing:
-        return VerifyReport(False, count, count, prev_hash, missing[0], "anchored event is missing")
+        return VerifyReport(
+            False,
+            count,
+            count,
+            prev_hash,
+            missing[0],
+            "anchored event is missing (a signed checkpoint or a SIEM's copy holds it): the "
+            "chain was cut and rewritten",
+        )
     return VerifyReport(True, count, count, prev_hash)
 
 

@@ -1,21 +1,97 @@
-"""``wgs-tre audit``: verify the hash chain, export it to a SIEM, look at recent events."""
+"""``wgs-tre audit``: verify the hash chain, sign checkpoints of it, export it to a SIEM, look
+at recent events."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from wgs_tre import audit as log
+from wgs_tre.audit import checkpoint
 from wgs_tre.audit.export import ExportFormat, export_lines
-from wgs_tre.cli.common import progress_bar, state
+from wgs_tre.cli.common import State, progress_bar, state
 from wgs_tre.errors import IntegrityError, InvalidInput
+from wgs_tre.governance.context import Context
 from wgs_tre.types import Action
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+def _sign_checkpoint(st: State, context: Context) -> checkpoint.Checkpoint | None:
+    """Sign the head now, if this account can read the signing key (the audit signer)."""
+    key_path = st.settings.signing_key_path
+    if not os.access(key_path, os.R_OK):
+        return None
+    private = checkpoint.load_private_key(key_path)
+    with context.transaction(Action.AUDIT_CHECKPOINT) as tx:
+        seq, digest = log.head(tx.session)
+        signed = checkpoint.sign_head(private, seq, digest, tx.now)
+        tx.audit(f"signed checkpoint of event {seq}", details=signed.as_dict())
+    checkpoint.append_to_file(st.settings.checkpoints_path, signed)
+    return signed
+
+
+def _signed_anchors(
+    st: State, context: Context
+) -> tuple[dict[int, str], checkpoint.Checkpoint | None]:
+    """Every signed checkpoint (from the file and from the chain) as an anchor."""
+    public_path = checkpoint.public_path(st.settings.signing_key_path)
+    with context.store.session() as session:
+        found = [*checkpoint.in_file(st.settings.checkpoints_path), *checkpoint.in_chain(session)]
+    if not public_path.exists():
+        if found:
+            raise IntegrityError(
+                f"there are signed audit checkpoints but no public key at {public_path} to check "
+                "them with: it was removed, or WGS_TRE_AUDIT_SIGNING_KEY points elsewhere"
+            )
+        return {}, None
+    return checkpoint.signed_anchors(found, checkpoint.load_public_key(public_path))
+
+
+@app.command("keygen")
+def keygen(ctx: typer.Context) -> None:
+    """Create the Ed25519 key that signs audit checkpoints (once, as the audit signer).
+
+    The key goes to WGS_TRE_AUDIT_SIGNING_KEY (default: audit/signing.key in the data
+    directory, mode 0600) and its public key beside it (.pub). Keep the key readable by the
+    audit signer's account alone, and the public key writable by root alone: whoever can
+    replace it can sign a rewritten log.
+    """
+    st = state(ctx)
+    context = st.context()
+    path = st.settings.signing_key_path
+    with context.transaction(Action.AUDIT_KEYGEN) as tx:
+        key = checkpoint.generate_key(path)
+        tx.audit(f"new audit signing key {key}", details={"key": key})
+    st.done(f"audit signing key {key} written to {path}", {"key": key, "path": str(path)})
+
+
+@app.command("checkpoint")
+def sign(ctx: typer.Context) -> None:
+    """Sign the audit head now (run it from a timer as the audit signer, e.g. hourly).
+
+    The signed checkpoint is appended to WGS_TRE_AUDIT_CHECKPOINTS (outside the database) and
+    recorded in the chain; `audit verify` then reports any rewrite of the events it covers.
+    `audit verify` and `audit export` sign one too when the signing key is readable.
+    """
+    st = state(ctx)
+    context = st.context()
+    context.check(Action.AUDIT_CHECKPOINT)
+    key_path = st.settings.signing_key_path
+    if not key_path.exists():
+        raise InvalidInput(
+            str(key_path), "no audit signing key here; create it with `wgs-tre audit keygen`"
+        )
+    signed = _sign_checkpoint(st, context)
+    if signed is None:
+        raise InvalidInput(str(key_path), "this account may not read the audit signing key")
+    st.done(f"signed checkpoint of event {signed.seq} ({signed.hash})", signed.as_dict())
 
 
 def _anchor(text: str) -> tuple[int, str]:
@@ -33,26 +109,44 @@ def verify(
         typer.Option(help="SEQ:HASH of an event as recorded outside the store (e.g. by a SIEM)."),
     ] = None,
 ) -> None:
-    """Check the whole chain; exit 7 and name the first bad event if it was tampered with."""
+    """Check the whole chain; exit 7 and name the first bad event if it was tampered with.
+
+    Every signed checkpoint (see `audit checkpoint`) is checked too, so a chain rewritten and
+    re-hashed since a checkpoint is reported. When the signing key is readable, a new checkpoint
+    of the verified head is signed."""
     st = state(ctx)
     context = st.context()
     anchors = dict(_anchor(a) for a in anchor or [])
     context.check(Action.AUDIT_VERIFY)
+    try:
+        signed, latest = _signed_anchors(st, context)
+    except IntegrityError as exc:
+        _record_verdict(context, f"audit log BROKEN: {exc.message}")
+        raise
     with progress_bar("verifying audit chain", total=None) as bar:
         task = bar.task_ids[0]
         report = log.verify_store(
-            context.store, anchors=anchors, progress=lambda n: bar.update(task, completed=n)
+            context.store,
+            anchors={**signed, **anchors},
+            progress=lambda n: bar.update(task, completed=n),
         )
+    result = {**report.__dict__, "checkpoint": latest.as_dict() if latest else None}
     if not report.ok:
         if st.json:
-            st.emit(report)
+            st.emit(result)
         # Report first: recording the verdict appends to the chain, which may be what is broken.
-        with contextlib.suppress(IntegrityError), context.transaction(Action.AUDIT_VERIFY) as tx:
-            tx.audit(report.summary())
+        _record_verdict(context, report.summary())
         raise IntegrityError(report.summary())
-    st.emit(report, lambda r: st.console.print(f"[green]✓[/green] {r.summary()}"))
-    with context.transaction(Action.AUDIT_VERIFY) as tx:
-        tx.audit(report.summary())
+    covered = f"; matches the signed checkpoint of event {latest.seq}" if latest else ""
+    st.emit(result, lambda r: st.console.print(f"[green]✓[/green] {report.summary()}{covered}"))
+    _record_verdict(context, report.summary())
+    _sign_checkpoint(st, context)
+
+
+def _record_verdict(context: Context, summary: str) -> None:
+    # A broken end of chain refuses every append, this one included: the verdict is out already.
+    with contextlib.suppress(IntegrityError), context.transaction(Action.AUDIT_VERIFY) as tx:
+        tx.audit(summary)
 
 
 @app.command("export")
@@ -66,7 +160,9 @@ def export(
     ] = None,
     after: Annotated[int, typer.Option(help="Only events after this sequence number.")] = 0,
 ) -> None:
-    """Export events, one per line, as JSON Lines or CEF for a SIEM."""
+    """Export events, one per line, as JSON Lines or CEF for a SIEM.
+
+    When the signing key is readable, a checkpoint of the head is signed afterwards."""
     st = state(ctx)
     context = st.context()
     with context.transaction(Action.AUDIT_EXPORT) as tx:
@@ -76,19 +172,27 @@ def export(
         if output is None:
             for line in lines:
                 sys.stdout.write(line + "\n")
-            return
-        if not output.parent.is_dir():
-            raise InvalidInput(f"--output {output}", f"no such directory: {output.parent}")
-        tmp = output.with_name(output.name + ".part")
-        try:
-            with tmp.open("w", encoding="utf-8") as fh:
-                count = sum(1 for line in lines if fh.write(line + "\n") is not None)
-            tmp.replace(output)  # readers never see a half-written export
-        except OSError as exc:
-            raise InvalidInput(f"--output {output}", exc.strerror or str(exc)) from None
-        finally:
-            tmp.unlink(missing_ok=True)
-    st.done(f"wrote {count} events to {output}", {"events": count, "output": str(output)})
+        else:
+            count = _write_export(lines, output)
+    _sign_checkpoint(st, context)
+    if output is not None:
+        st.done(f"wrote {count} events to {output}", {"events": count, "output": str(output)})
+
+
+def _write_export(lines: Iterator[str], output: Path) -> int:
+    """Write ``lines`` to ``output`` whole or not at all; how many were written."""
+    if not output.parent.is_dir():
+        raise InvalidInput(f"--output {output}", f"no such directory: {output.parent}")
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            count = sum(1 for line in lines if fh.write(line + "\n") is not None)
+        tmp.replace(output)  # readers never see a half-written export
+    except OSError as exc:
+        raise InvalidInput(f"--output {output}", exc.strerror or str(exc)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
 
 
 @app.command("tail")
