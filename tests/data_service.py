@@ -20,31 +20,44 @@ TOKEN = "session-token"
 
 
 class SessionAuth:
-    """Accepts :data:`TOKEN` as ``user``'s session of ``project``; nothing else."""
+    """Accepts :data:`TOKEN` as ``user``'s session of ``project`` (and each of ``others``, a
+    token -> (user, project), as that session); nothing else."""
 
     access_scopes = None
 
-    def __init__(self, user: str, project: str) -> None:
-        self.user, self.project = user, project
+    def __init__(
+        self, user: str, project: str, others: dict[str, tuple[str, str]] | None = None
+    ) -> None:
+        self.sessions = {TOKEN: (user, project), **(others or {})}
 
     def get_user(self, handler: Any, **_: Any) -> dict[str, Any] | None:
-        if handler.request.headers.get("Authorization", "") != f"token {TOKEN}":
+        token = handler.request.headers.get("Authorization", "").removeprefix("token ")
+        if token not in self.sessions:
             return None
-        scope = f"access:servers!server={self.user}/{self.project}"
-        return {"kind": "user", "name": self.user, "scopes": [scope]}
+        user, project = self.sessions[token]
+        scope = f"access:servers!server={user}/{project}"
+        return {"kind": "user", "name": user, "scopes": [scope]}
 
     def _persist_url_token_if_set(self, handler: Any) -> None:
         return
 
 
 @contextmanager
-def data_service(gate: Any, sessions_root: Path, user: str, project: str) -> Iterator[str]:
-    """Serve ``gate`` as the data service; yield its URL."""
+def data_service(
+    gate: Any,
+    sessions_root: Path,
+    user: str,
+    project: str,
+    others: dict[str, tuple[str, str]] | None = None,
+    **options: Any,
+) -> Iterator[str]:
+    """Serve ``gate`` as the data service (``options`` for ``make_app``); yield its URL."""
     port, ready, loops = free_port(), threading.Event(), []
 
     def serve() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
-        app = make_app(gate, sessions_root, "/s/", hub_auth=SessionAuth(user, project))
+        auth = SessionAuth(user, project, others)
+        app = make_app(gate, sessions_root, "/s/", hub_auth=auth, **options)
         app.listen(port, address="127.0.0.1")
         loops.append(IOLoop.current())
         ready.set()

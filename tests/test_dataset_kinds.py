@@ -18,7 +18,7 @@ from tests.fhir_factory import bundle, consent
 from tests.world import World
 from wgs_tre.access import Gate, Grant, pseudonym
 from wgs_tre.consent import registry
-from wgs_tre.dispense import Dispenser, dispenser_for, register
+from wgs_tre.dispense import Dispenser, Progress, dispenser_for, register
 from wgs_tre.errors import InvalidInput
 from wgs_tre.governance import datasets
 from wgs_tre.project import open_project
@@ -37,7 +37,7 @@ class StepCounts(Dispenser):
         frame = frame.drop(columns="participant_id").sort_values("sample_id")
         return frame.reset_index(drop=True)
 
-    def write(self, grant: Grant, directory: Path) -> None:
+    def write(self, grant: Grant, directory: Path, progress: Progress | None = None) -> None:
         self.view(grant).to_csv(directory / "steps.csv", index=False)
 
     def read(self, directory: Path, part: str | None = None) -> pd.DataFrame:

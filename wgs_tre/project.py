@@ -4,7 +4,8 @@ Two ways to reach the data, one interface:
 
 * in a session (the hub sets ``WGS_TRE_DATA_SERVICE``), every open is a call to the hub-side
   data service with the session's token; the service runs the gate (and audits) and hands back
-  a read-only, materialised copy of the view. The session holds no store credentials.
+  a read-only, materialised copy of the view. The session holds no store credentials. A view
+  that takes a while to write is a job of the service: the session shows its progress.
 * on the host (stewards, tests, benchmarks), the gate runs in-process on the store named by the
   settings, and views are built lazily from the registered data.
 
@@ -16,9 +17,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,8 @@ from typing import Any, Literal, Protocol, overload
 
 import pandas as pd
 import xarray as xr
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wgs_tre import compute
 from wgs_tre.access import Gate
@@ -75,20 +79,23 @@ class _HostSource:
 class _ServiceSource:
     url: str  # the data service, e.g. http://10.231.255.1:8090/services/wgs-tre-data/
     token: str = field(repr=False)  # the session's credential: never in a notebook's output
+    poll_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
             raise ConfigurationError(f"WGS_TRE_DATA_SERVICE is not an http(s) URL: {self.url}")
 
-    def _call(self, path: str, body: dict[str, str]) -> object:
+    def _call(self, path: str, body: dict[str, str] | None) -> object:
+        """POST ``body`` to ``path`` (GET without one); the answer, or the service's error."""
         request = urllib.request.Request(  # noqa: S310 - http(s) checked in __post_init__
             self.url.rstrip("/") + "/" + path,
-            data=json.dumps(body).encode(),
-            method="POST",
+            data=None if body is None else json.dumps(body).encode(),
+            method="GET" if body is None else "POST",
             headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+            # Every call is short: long work is a job the session follows (see open()).
+            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             raise _rebuilt(error) from None
@@ -106,7 +113,36 @@ class _ServiceSource:
         answer = self._call("api/open", {"dataset": dataset})
         assert isinstance(answer, dict)
         _check_kind(answer["dataset"], answer["kind"], expect)
+        if answer.get("state") == "running":
+            answer = self._follow(answer)
         return dispenser_for(answer["kind"]).read(Path(answer["path"]), part)
+
+    def _follow(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Poll the service's job until the view is written, showing its progress."""
+        with _progress_bar(f"preparing {job['dataset']}") as show:
+            while job.get("state") == "running":
+                show(job["done"], job["total"])
+                time.sleep(self.poll_seconds)
+                answer = self._call(f"api/jobs/{job['job']}", None)
+                assert isinstance(answer, dict)
+                job = answer
+            show(job["done"], job["total"])
+        return job
+
+
+@contextmanager
+def _progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (a notebook shows it under the cell)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total or None)
 
 
 def _rebuilt(error: urllib.error.HTTPError) -> WgsTreError:

@@ -6,11 +6,12 @@ dispenser up by the dataset's kind. A new kind: a module beside these and one li
 """
 
 from wgs_tre.dispense.clinical import ClinicalDispenser, clinical_view
-from wgs_tre.dispense.kinds import Dispenser, dispenser_for, register
+from wgs_tre.dispense.kinds import Dispenser, Progress, dispenser_for, register
 from wgs_tre.dispense.variants import VariantsDispenser, variants_view
 
 __all__ = [
     "Dispenser",
+    "Progress",
     "clinical_view",
     "dispenser_for",
     "register",

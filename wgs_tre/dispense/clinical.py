@@ -12,7 +12,7 @@ import pandas as pd
 
 from wgs_tre.access import Grant, pseudonym
 from wgs_tre.clinical.fhir import TABLES
-from wgs_tre.dispense.kinds import Dispenser
+from wgs_tre.dispense.kinds import Dispenser, Progress
 from wgs_tre.errors import InvalidInput
 
 __all__ = ["ClinicalDispenser", "clinical_view"]
@@ -43,7 +43,7 @@ class ClinicalDispenser(Dispenser):
     def view(self, grant: Grant, part: str | None = None) -> pd.DataFrame:
         return clinical_view(grant, _table(part))
 
-    def write(self, grant: Grant, directory: Path) -> None:
+    def write(self, grant: Grant, directory: Path, progress: Progress | None = None) -> None:
         for table in TABLES:
             clinical_view(grant, table).to_parquet(directory / f"{table}.parquet", index=False)
 

@@ -10,6 +10,7 @@ service, the materialisation and ``open_project()`` find it by the dataset's kin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,7 +18,10 @@ from wgs_tre.access import Grant
 from wgs_tre.errors import InvalidInput
 from wgs_tre.types import DatasetKind
 
-__all__ = ["Dispenser", "dispenser_for", "register"]
+__all__ = ["Dispenser", "Progress", "dispenser_for", "register"]
+
+# Told (done, total) as a dispenser writes; the units are the dispenser's own (tasks, rows).
+Progress = Callable[[int, int], None]
 
 
 class Dispenser(ABC):
@@ -33,8 +37,9 @@ class Dispenser(ABC):
         the project's pseudonyms, and no other identifier."""
 
     @abstractmethod
-    def write(self, grant: Grant, directory: Path) -> None:
-        """Write the view into ``directory`` (new and empty), for a session to :meth:`read`."""
+    def write(self, grant: Grant, directory: Path, progress: Progress | None = None) -> None:
+        """Write the view into ``directory`` (new and empty), for a session to :meth:`read`;
+        tell ``progress`` how far it got, if the writing takes a while."""
 
     @abstractmethod
     def read(self, directory: Path, part: str | None = None) -> Any:

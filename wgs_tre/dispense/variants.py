@@ -9,10 +9,12 @@ ordered by pseudonym, so the position of a sample does not link views of differe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
 import numpy as np
 import xarray as xr
+from dask.callbacks import Callback
 
 from wgs_tre.access import Grant, pseudonym
 from wgs_tre.backends.packed import pack_dosages, packed_width, select_samples
@@ -22,7 +24,7 @@ from wgs_tre.backends.vcf_zarr import (
     PACKED_COMPRESSOR,
     open_vcf_zarr,
 )
-from wgs_tre.dispense.kinds import Dispenser
+from wgs_tre.dispense.kinds import Dispenser, Progress
 
 __all__ = ["VariantsDispenser", "variants_view"]
 
@@ -66,20 +68,41 @@ def _packed(stored: xr.Dataset, columns: np.ndarray) -> da.Array:
     return selected
 
 
+class _TaskCounter(Callback):
+    """Reports finished tasks of one dask computation to a :data:`Progress`."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.progress, self.done, self.total = progress, 0, 0
+
+    def _start_state(self, dsk: Any, state: dict[str, Any]) -> None:
+        self.total = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+        self.progress(0, self.total)
+
+    def _posttask(self, *_: Any) -> None:
+        self.done += 1
+        self.progress(self.done, self.total)
+
+
 class VariantsDispenser(Dispenser):
     kind = "variants"  # described where the built-in kinds are named (types.DatasetKind)
 
     def view(self, grant: Grant, part: str | None = None) -> xr.Dataset:
         return variants_view(grant)
 
-    def write(self, grant: Grant, directory: Path) -> None:
+    def write(self, grant: Grant, directory: Path, progress: Progress | None = None) -> None:
         view = variants_view(grant).chunk({"variants": CHUNK_VARIANTS, "samples": CHUNK_SAMPLES})
         for variable in view.variables.values():
             variable.encoding = {}  # the stored chunking does not fit the selection
         view.call_dosage_packed.encoding = {"compressors": [PACKED_COMPRESSOR]}
         # Variable-length strings: Zarr v3 has no stable fixed-width unicode type
         view["sample_id"] = view.sample_id.astype(np.dtypes.StringDType())
-        view.to_zarr(str(directory), zarr_format=3, consolidated=False)
+        writes = view.to_zarr(str(directory), zarr_format=3, consolidated=False, compute=False)
+        # Callbacks given to this compute only: other writes running in other threads of the
+        # data service count their own tasks.
+        writes.compute(  # type: ignore[no-untyped-call]
+            callbacks=[_TaskCounter(progress)._callback] if progress else None
+        )
 
     def read(self, directory: Path, part: str | None = None) -> xr.Dataset:
         return open_vcf_zarr(directory)

@@ -6,8 +6,15 @@ scope, the project. The service runs the gate (which audits), writes the granted
 project's dispensal directory if it is not there yet, and answers with its path. The session
 then reads that read-only copy; it never holds store credentials or sees raw data.
 
+Writing a large view takes minutes, so it runs as a job (``wgs_tre.services.jobs``): ``open``
+answers with the path if the view is ready within ``answer_within`` seconds (200), else with the
+job (202), which the session follows until it is done:
+
     POST /services/wgs-tre-data/api/datasets        -> [{"dataset": "wgs@1", "kind": "variants"}]
-    POST /services/wgs-tre-data/api/open {"dataset"} -> {"dataset", "kind", "path"}
+    POST /services/wgs-tre-data/api/open {"dataset"} -> {"dataset", "kind", "state", "path", ...}
+    GET  /services/wgs-tre-data/api/jobs/<job>       -> {"job", "state", "done", "total", "path"}
+
+A failed job is answered with its error, in the same format as any other.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import asyncio
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +39,8 @@ from wgs_tre.hub import DATA_SERVICE
 from wgs_tre.hub.accounts import ensure_project
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
-from wgs_tre.services.materialise import materialise
+from wgs_tre.services.jobs import Job, Jobs
+from wgs_tre.services.materialise import dispensed_path, materialise
 from wgs_tre.store import Store
 
 __all__ = ["SERVICE_NAME", "make_app", "session_project"]
@@ -79,8 +88,11 @@ class _Failed(web.HTTPError):
 
 
 class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
-    def initialize(self, gate: Gate, sessions_root: Path, hub_auth: HubAuth) -> None:
+    def initialize(
+        self, gate: Gate, sessions_root: Path, hub_auth: HubAuth, jobs: Jobs, answer_within: float
+    ) -> None:
         self.gate, self.sessions_root, self.hub_auth = gate, sessions_root, hub_auth
+        self.jobs, self.answer_within = jobs, answer_within
 
     def check_xsrf_cookie(self) -> None:  # token-authenticated API calls only
         pass
@@ -124,6 +136,16 @@ class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
         except WgsTreError as error:
             raise _Failed(error) from None
 
+    def _answer(self, job: Job) -> None:
+        """The job as it stands: running (202), done (200), or its error."""
+        if isinstance(job.error, WgsTreError):
+            raise _Failed(job.error)
+        if job.error is not None:
+            app_log.error("materialising %s failed", job.dataset, exc_info=job.error)
+            raise web.HTTPError(500, reason="writing the view failed")
+        self.set_status(202 if job.state == "running" else 200)
+        self.finish(job.as_wire())
+
 
 class DatasetsHandler(_Handler):
     async def post(self) -> None:
@@ -139,22 +161,55 @@ class OpenHandler(_Handler):
         if not isinstance(dataset, str) or not dataset:
             raise _Failed(InvalidInput("request", "name the dataset to open"))
 
-        def work() -> dict[str, str]:
+        def decide() -> Job:
             grant = self.gate.decide(user, project, dataset)
             dirs = ensure_project(project, self.sessions_root)
-            path = materialise(grant, dirs.dispensal, dirs.gid)
-            return {"dataset": grant.dataset, "kind": grant.kind, "path": str(path)}
+            return self.jobs.start(
+                dispensed_path(grant, dirs.dispensal),
+                project,
+                grant.dataset,
+                grant.kind,
+                lambda progress: materialise(grant, dirs.dispensal, dirs.gid, progress),
+            )
 
-        self.finish(await self._run(work))
+        job = await self._run(decide)
+        deadline = time.monotonic() + self.answer_within
+        while not job.finished.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # small views are answered in one round trip
+        self._answer(job)
+
+
+class JobHandler(_Handler):
+    async def get(self, job_id: str) -> None:
+        _user, project = self._identity()
+        try:
+            job = self.jobs.get(job_id, project)
+        except WgsTreError as error:
+            raise _Failed(error) from None
+        self._answer(job)
 
 
 def make_app(
-    gate: Gate, sessions_root: Path, prefix: str, hub_auth: HubAuth | None = None
+    gate: Gate,
+    sessions_root: Path,
+    prefix: str,
+    hub_auth: HubAuth | None = None,
+    *,
+    answer_within: float = 2.0,
 ) -> web.Application:
-    args = {"gate": gate, "sessions_root": sessions_root, "hub_auth": hub_auth or UncachedHubAuth()}
+    """The service's app; ``open`` waits up to ``answer_within`` seconds for a view before
+    answering with its job instead."""
+    args = {
+        "gate": gate,
+        "sessions_root": sessions_root,
+        "hub_auth": hub_auth or UncachedHubAuth(),
+        "jobs": Jobs(),
+        "answer_within": answer_within,
+    }
     return web.Application([
         (rf"{prefix}api/datasets", DatasetsHandler, args),
         (rf"{prefix}api/open", OpenHandler, args),
+        (rf"{prefix}api/jobs/([0-9a-f]+)", JobHandler, args),
     ])  # fmt: skip
 
 

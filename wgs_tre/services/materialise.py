@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 from wgs_tre.access import Grant
-from wgs_tre.dispense import dispenser_for
+from wgs_tre.dispense import Progress, dispenser_for
 
-__all__ = ["fingerprint", "materialise"]
+__all__ = ["dispensed_path", "fingerprint", "materialise"]
 
 
 def fingerprint(grant: Grant) -> str:
@@ -27,6 +28,11 @@ def fingerprint(grant: Grant) -> str:
     for participant in sorted(grant.participants):
         digest.update(participant.encode() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def dispensed_path(grant: Grant, dispensal: Path) -> Path:
+    """Where the grant's view is (or will be) under the project's ``dispensal``."""
+    return dispensal / f"{grant.dataset.replace('@', '-v')}-{fingerprint(grant)}"
 
 
 def _share(path: Path, gid: int) -> None:
@@ -39,17 +45,16 @@ def _share(path: Path, gid: int) -> None:
             os.chmod(os.path.join(root, name), 0o640)
 
 
-def materialise(grant: Grant, dispensal: Path, gid: int) -> Path:
+def materialise(grant: Grant, dispensal: Path, gid: int, progress: Progress | None = None) -> Path:
     """The grant's view under ``dispensal`` (written now, or already there); return its path."""
-    name = grant.dataset.replace("@", "-v")
-    final = dispensal / f"{name}-{fingerprint(grant)}"
+    final = dispensed_path(grant, dispensal)
     if final.exists():
         return final
-    staging = dispensal / f".writing-{final.name}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    # A name of its own: two writers (threads of one service) never share a staging directory.
+    staging = dispensal / f".writing-{final.name}-{uuid.uuid4().hex[:12]}"
     try:
         staging.mkdir()
-        dispenser_for(grant.kind).write(grant, staging)
+        dispenser_for(grant.kind).write(grant, staging, progress)
         _share(staging, gid)
         staging.rename(final)
     except BaseException:
