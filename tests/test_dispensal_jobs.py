@@ -122,3 +122,13 @@ def test_a_second_request_joins_the_running_job() -> None:
     with pytest.raises(NotFound):
         jobs.get(first.id, "other-study")
     assert jobs.get(first.id, "study") is first
+
+
+def test_a_job_the_service_forgot_is_asked_for_again(service: tuple[str, Path]) -> None:
+    """A restarted data service knows no job: the session opens the dataset again."""
+    url, _ = service
+    forgotten = {"job": "feed", "dataset": "wgs@1", "kind": "variants", "state": "running"}
+    done = _ServiceSource(url, TOKEN, poll_seconds=0.05)._follow(
+        {**forgotten, "done": 0, "total": 0}
+    )
+    assert done["state"] == "done" and Path(done["path"]).is_dir()

@@ -38,6 +38,7 @@ from wgs_tre.dispense import dispenser_for
 from wgs_tre.errors import (
     ConfigurationError,
     InvalidInput,
+    NotFound,
     Refused,
     ServiceUnavailable,
     WgsTreError,
@@ -123,7 +124,10 @@ class _ServiceSource:
             while job.get("state") == "running":
                 show(job["done"], job["total"])
                 time.sleep(self.poll_seconds)
-                answer = self._call(f"api/jobs/{job['job']}", None)
+                try:
+                    answer = self._call(f"api/jobs/{job['job']}", None)
+                except NotFound:  # the service restarted and forgot its jobs: ask again
+                    answer = self._call("api/open", {"dataset": job["dataset"]})
                 assert isinstance(answer, dict)
                 job = answer
             show(job["done"], job["total"])
