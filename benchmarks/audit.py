@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import sqlite3
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from wgs_tre.store import Store
 from wgs_tre.types import Action
 
 APPEND_TARGET, VERIFY_TARGET, CHECKPOINT_TARGET_MS = 5_000, 200_000, 5
+CONCURRENT_TARGET = 2_000  # PostgreSQL, 8 writers, fsync on (issue 12)
 NOW = dt.datetime.now(dt.UTC)
 
 
@@ -77,6 +80,29 @@ def verify_rate(store: Store) -> tuple[float, int]:
     return report.events / elapsed, report.events
 
 
+def _append_for(url: str, seconds: float) -> int:
+    store = Store(url)
+    count, stop = 0, time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        record(store, details={"rows": count}, **EVENT)
+        count += 1
+    store.dispose()
+    return count
+
+
+def concurrent_append_rate(store: Store, writers: int, seconds: float = 10) -> float:
+    """Events/s with ``writers`` processes each appending one event per transaction; the chain
+    must stay whole (verified after)."""
+    url = store.url.render_as_string(hide_password=False)
+    before = verify_store(store).events
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(writers, mp_context=spawn) as pool:
+        counts = list(pool.map(_append_for, [url] * writers, [seconds] * writers))
+    report = verify_store(store)
+    assert report.ok and report.events == before + sum(counts), report.summary()
+    return sum(counts) / seconds
+
+
 def checkpoint_times(store: Store, n: int = 200) -> list[float]:
     """Milliseconds to sign the head (read it, sign, append to the file outside the database,
     fsync), without the audit event the CLI adds (an append, measured above)."""
@@ -114,6 +140,7 @@ def run(label: str, url: str, args: argparse.Namespace, baseline: float | None) 
     fill(store, args.chain - args.appends - args.appends // 4)
     verifies, events = verify_rate(store)
     signing = checkpoint_times(store)
+    by_writers = {n: concurrent_append_rate(store, n, args.seconds) for n in (1, args.writers)}
     store.dispose()
     ok = "PASS" if appends >= APPEND_TARGET else "FAIL"
     ratio = f" ({appends / baseline:.2f}x raw sqlite3)" if baseline else ""
@@ -124,6 +151,12 @@ def run(label: str, url: str, args: argparse.Namespace, baseline: float | None) 
         f"{label:<11} verify {verifies:>10,.0f} events/s  target {VERIFY_TARGET:,}  {ok}"
         f"  ({events:,} events)"
     )
+    for n, rate in by_writers.items():
+        target = CONCURRENT_TARGET if n == args.writers and label == "postgresql" else None
+        verdict = (
+            f"target {target:,}  {'PASS' if rate >= target else 'FAIL'}" if target else "(info)"
+        )
+        print(f"{label:<11} append {rate:>10,.0f} events/s  {n} writer process(es)  {verdict}")
     median, worst = signing[len(signing) // 2], signing[-1]
     ok = "PASS" if median < CHECKPOINT_TARGET_MS else "FAIL"
     print(
@@ -136,7 +169,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=20_000, help="single-event transactions")
     parser.add_argument("--chain", type=int, default=500_000, help="chain length to verify")
-    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL (fsync on)")
+    parser.add_argument("--writers", type=int, default=8, help="concurrent writer processes")
+    parser.add_argument("--seconds", type=float, default=10, help="for each concurrent run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         baseline = raw_sqlite_rate(Path(tmp) / "raw.db", args.appends)
@@ -145,7 +180,7 @@ def main() -> None:
     if args.postgres:
         from tests.postgres import PostgresServer
 
-        server = PostgresServer.start()
+        server = PostgresServer.start(fsync=True)  # commits as production makes them
         try:
             run("postgresql", server.url(), args, None)
         finally:

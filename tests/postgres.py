@@ -45,7 +45,8 @@ class PostgresServer:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout}{result.stderr}")
 
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, *, fsync: bool = False) -> PostgresServer:
+        """A new server; ``fsync`` off (tests) unless a benchmark needs real commits."""
         bindir = _bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
@@ -63,7 +64,8 @@ class PostgresServer:
             "--encoding=UTF8",
             "--no-sync",
         )
-        options = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        durability = "on" if fsync else "off"
+        options = f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={durability}"
         server._run(
             str(bindir / "pg_ctl"),
             "-D",
