@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -83,6 +85,61 @@ def test_the_database_refuses_updates_and_deletes(store: Store, statement: str) 
     with pytest.raises(DatabaseError, match="append-only"), store.engine.begin() as conn:
         conn.execute(text(statement))
     assert _report(store).ok
+
+
+def test_stored_hashes_are_sha256_of_the_documented_canonical_form(store: Store) -> None:
+    """A known answer computed here with the standard library, not the implementation: SHA-256
+    over JSON with sorted keys, no whitespace, UTF-8, of every column but the hash."""
+    with store.session() as session:
+        append(
+            session,
+            actor="ålice",
+            action=Action.DATA_ACCESS,
+            project="brca",
+            dataset="wgs@1",
+            reason='say "hi"\n',
+            details={"rows": 3, "b": [1, "x"]},
+            when=dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC),
+        )
+    with store.session() as session:
+        (event,) = events(session)
+    document = {
+        "action": "data.access",
+        "actor": "ålice",
+        "dataset": "wgs@1",
+        "decision": "allowed",
+        "details": '{"b":[1,"x"],"rows":3}',
+        "prev_hash": "0" * 64,
+        "project": "brca",
+        "reason": 'say "hi"\n',
+        "seq": 1,
+        "time": "2026-01-02T03:04:05.678901Z",
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert event.as_dict() == {**document, "hash": hashlib.sha256(canonical.encode()).hexdigest()}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("action", "project.apply"),
+        ("actor", "someone-else"),
+        ("dataset", "other@2"),
+        ("decision", "refused"),
+        ("details", '{"rows":0}'),
+        ("project", "elsewhere"),
+        ("reason", "nothing happened"),
+        ("time", "2020-01-01T00:00:00.000000Z"),
+        ("prev_hash", "1" * 64),
+        ("hash", "2" * 64),
+    ],
+)
+def test_editing_any_column_is_detected_and_named(store: Store, column: str, value: str) -> None:
+    _seed(store)
+    with as_dba(store) as conn:
+        conn.execute(text(f"UPDATE audit_event SET {column} = :v WHERE seq = 5"), {"v": value})
+    report = _report(store)
+    assert not report.ok and report.first_bad_seq == 5, report.summary()
 
 
 def test_edit_is_detected_and_named(store: Store, mode: str) -> None:
