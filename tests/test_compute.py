@@ -30,6 +30,7 @@ from wgs_tre.synth import GenotypeSpec, make_cohort
 
 REPO = Path(__file__).resolve().parent.parent
 KERNEL = "linear-"  # task keys are <kernel name>-<token>
+QC_KERNEL = "_variant_task-"
 
 COMPUTE_YAML = f"""\
 default: local
@@ -134,9 +135,16 @@ def test_a_local_cluster_gives_the_same_numbers(world: World) -> None:
     project = open_project("hpc-study", user="alice", settings=world.settings())
     view = project.variants()
     expected = variant_stats(view, progress=False)
-    with project.cluster() as client:  # the default profile: local, 2 worker processes
-        assert len(client.scheduler_info()["workers"]) == 2
+    with (
+        project.cluster() as client,  # the default profile: local, 2 worker processes
+        get_task_stream(client) as stream,
+    ):
+        workers = set(client.scheduler_info()["workers"])
+        assert len(workers) == 2
         ours = variant_stats(view, progress=False)
+    # The analysis's kernels ran on the cluster's workers, not in this process's threads.
+    ran = [task for task in stream.data if QC_KERNEL in str(task["key"])]
+    assert ran and {task["worker"] for task in ran} <= workers, stream.data[:3]
     xr.testing.assert_identical(ours, expected)
 
 
