@@ -25,6 +25,18 @@ from wgs_tre.store import Store
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = os.environ.get("WGS_TRE_TEST_BACKENDS", "sqlite,postgresql").split(",")
 _counter = itertools.count()
+# CI sets this: there every test can run (root, the packages installed), so a skip means
+# something is broken and must fail instead of passing silently.
+NO_SKIPS = os.environ.get("WGS_TRE_TEST_NO_SKIPS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if NO_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but WGS_TRE_TEST_NO_SKIPS=1 forbids skips: {report.longrepr}"
 
 
 @pytest.fixture(scope="session")

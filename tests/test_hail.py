@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hail as hl
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,8 +27,6 @@ from wgs_tre.policy import load_policies
 from wgs_tre.project import ProjectHandle, open_project
 from wgs_tre.store import Store
 from wgs_tre.synth import GenotypeSpec, make_cohort
-
-hl = pytest.importorskip("hail")
 
 REPO = Path(__file__).resolve().parent.parent
 
