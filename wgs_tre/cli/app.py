@@ -52,7 +52,10 @@ def root(
         bool, typer.Option("--json", help="Print results as JSON, for scripts.")
     ] = False,
 ) -> None:
-    ctx.obj = State(actor=actor or default_actor(), json=json)
+    # main() may hand in its State (as ``obj``) to learn how to report an error.
+    st = ctx.obj if isinstance(ctx.obj, State) else State()
+    st.actor, st.json = actor or default_actor(), json
+    ctx.obj = st
 
 
 @app.command()
