@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -29,8 +30,11 @@ class Staging:
 
 @contextmanager
 def staging(root: Path, name: str) -> Iterator[Staging]:
-    """A staging directory, removed (with anything moved into place) if the block fails."""
+    """A staging directory, removed (with anything moved into place) if the block fails, and
+    with it the dataset's directory (and ``root``) if they were made for it and are empty: a
+    refused ingest leaves the store as it found it."""
     stage = Staging(root, name)
+    made = [d for d in (root, stage.parent) if not d.exists()]
     # Raw data: only the TRE's own account may enter (sessions read dispensals, never this).
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     stage.parent.mkdir(mode=0o700, exist_ok=True)
@@ -40,4 +44,7 @@ def staging(root: Path, name: str) -> Iterator[Staging]:
         shutil.rmtree(stage.path, ignore_errors=True)
         if stage.final is not None:
             shutil.rmtree(stage.final, ignore_errors=True)
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: another ingest is using it
+                directory.rmdir()
         raise
