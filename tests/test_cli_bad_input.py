@@ -1,0 +1,134 @@
+"""Bad input through the real ``wgs-tre`` command, as a steward meets it: one line naming what is
+wrong and where, exit code 6, the same as JSON with ``--json``, and the store unchanged (every
+file and directory of the data directory, and the database's contents, checksummed before and
+after)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from wgs_tre.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+HEADER = b"##fileformat=VCFv4.3\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+RECORD = b"1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t0|0\t1|1\n"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """``wgs-tre ARGS`` in-process on a fresh SQLite store with a steward, sam; returns
+    (exit code, stdout, stderr)."""
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
+    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WGS_TRE_USER", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    for args in (
+        ("init", "--admin", "root1"),
+        ("--as", "root1", "orgs", "create", "NCGM", "--type", "academic"),
+        ("--as", "root1", "users", "create", "sam", "-r", "steward", "--org", "NCGM"),
+    ):
+        assert run(*args)[0] == 0
+    return run
+
+
+def store_checksum(data_dir: Path) -> str:
+    """Every path under the data directory (empty directories included), every file's bytes,
+    and the database's rows (a dump, so SQLite's WAL and shared-memory files do not count)."""
+    digest = hashlib.sha256()
+    for path in sorted(data_dir.rglob("*")):
+        if path.name.startswith("governance.db"):
+            continue
+        digest.update(path.relative_to(data_dir).as_posix().encode() + b"\0")
+        if path.is_file():
+            digest.update(path.read_bytes())
+    with contextlib.closing(sqlite3.connect(data_dir / "governance.db")) as db:
+        for statement in db.iterdump():
+            digest.update(statement.encode())
+    return digest.hexdigest()
+
+
+def refused(cli, tmp_path: Path, *args: str) -> tuple[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+    """Run ``args`` as sam, once as text and once with ``--json``: each must exit 6 with one
+    line on stderr and change nothing in the store. Returns (the line, the JSON error)."""
+    state = tmp_path / "state"
+    before = store_checksum(state)
+    code, out, err = cli("--as", "sam", *args)
+    assert (code, out) == (6, ""), err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert store_checksum(state) == before, "a refused command changed the store"
+    code, out, err_json = cli("--as", "sam", "--json", *args)
+    assert code == 6 and err_json == err
+    wire = json.loads(out)
+    assert store_checksum(state) == before, "a refused command changed the store"
+    message = err.removeprefix("error: ").strip()
+    assert (wire["error"], wire["exit_code"], wire["message"]) == ("InvalidInput", 6, message)
+    return message, wire
+
+
+VCF_CASES = [
+    pytest.param(
+        HEADER + b"S1\tJos\xe9\tS3\n" + RECORD,
+        "bad.vcf line 2, sample 2 (column 11)",
+        r"sample name 'Jos\xe9' is not valid UTF-8 (byte 0xe9)",
+        id="latin1-sample",
+    ),
+    pytest.param(
+        HEADER + b"S1\tS2\tS1\n" + RECORD,
+        "bad.vcf line 2, sample 3 (column 12)",
+        "sample name 'S1' is also sample 1 (column 10); sample names must be unique",
+        id="duplicate-sample",
+    ),
+    pytest.param(
+        HEADER + b"S1\t\tS3\n" + RECORD,
+        "bad.vcf line 2, sample 2 (column 11)",
+        "sample name is empty",
+        id="empty-sample",
+    ),
+    pytest.param(
+        HEADER + b"S1\tS2 \tS3\n" + RECORD,
+        "bad.vcf line 2, sample 2 (column 11)",
+        "sample name 'S2 ' has leading or trailing spaces",
+        id="spaced-sample",
+    ),
+    pytest.param(
+        HEADER.replace(b"\n#", b"\n##contig=<length=9>\n#") + b"S1\tS2\tS3\n" + RECORD,
+        "bad.vcf line 2",
+        "the ##contig line has no ID",
+        id="contig-without-id",
+    ),
+    pytest.param(
+        HEADER + b"S1\tS2\tS3\n" + RECORD.replace(b"\t.\tA", b"\trs\xe9\tA"),
+        "bad.vcf line 3",
+        "ID is not valid UTF-8 (byte 0xe9)",
+        id="latin1-variant-id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "where", "problem"), VCF_CASES)
+def test_a_bad_vcf_is_refused_in_one_line(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, content: bytes, where: str, problem: str
+) -> None:
+    path = tmp_path / "bad.vcf"
+    path.write_bytes(content)
+    message, wire = refused(cli, tmp_path, "ingest", "vcf", str(path), "--dataset", "wgs")
+    assert message == f"{where}: {problem}"
+    assert wire["fields"] == {"where": where, "problem": problem}
+    assert not (tmp_path / "state" / "datasets").exists()
+
+
+def test_a_directory_given_as_a_vcf_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    message, _ = refused(cli, tmp_path, "ingest", "vcf", str(tmp_path), "--dataset", "wgs")
+    assert message == f"{tmp_path}: Is a directory"
