@@ -132,3 +132,33 @@ def test_a_bad_vcf_is_refused_in_one_line(  # type: ignore[no-untyped-def]
 def test_a_directory_given_as_a_vcf_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     message, _ = refused(cli, tmp_path, "ingest", "vcf", str(tmp_path), "--dataset", "wgs")
     assert message == f"{tmp_path}: Is a directory"
+
+
+@pytest.mark.parametrize(("samples", "variants"), [(50, 500), (2, 6)])
+def test_demo_data_makes_small_cohorts(cli, tmp_path: Path, samples: int, variants: int) -> None:  # type: ignore[no-untyped-def]
+    """Too few common variants for the 5% draw of causal candidates: the reserve tops it up."""
+    cohort = tmp_path / "cohort"
+    code, out, err = cli("--json", "demo-data", str(cohort), "--samples", str(samples),
+                         "--variants", str(variants))  # fmt: skip
+    assert code == 0, err
+    assert (json.loads(out)["samples"], json.loads(out)["variants"]) == (samples, variants)
+    truth = json.loads((cohort / "truth.json").read_text())
+    effects = {(e["contig"], e["position"]) for e in truth["effects"]}
+    assert len(effects) == 6
+    assert all(0 < e["alt_frequency"] < 1 for e in truth["effects"])
+
+
+@pytest.mark.parametrize(
+    ("args", "where", "problem"),
+    [
+        (("--variants", "5"), "--variants", "a cohort needs at least 6 variants"),
+        (("--contigs", "0"), "--contigs", "simulate at least 1 contig"),
+    ],
+)
+def test_demo_data_refuses_sizes_it_cannot_make(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, args: tuple[str, ...], where: str, problem: str
+) -> None:
+    message, wire = refused(cli, tmp_path, "demo-data", str(tmp_path / "cohort"), *args)
+    assert message.startswith(f"{where}: {problem}")
+    assert wire["fields"]["where"] == where
+    assert not (tmp_path / "cohort").exists()
