@@ -162,3 +162,91 @@ def test_demo_data_refuses_sizes_it_cannot_make(  # type: ignore[no-untyped-def]
     assert message.startswith(f"{where}: {problem}")
     assert wire["fields"]["where"] == where
     assert not (tmp_path / "cohort").exists()
+
+
+PATIENT = {"resourceType": "Patient", "id": "P1", "gender": "female", "birthDate": "1960-01-01"}
+OBSERVATION = {
+    "resourceType": "Observation",
+    "id": "ldl",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "2089-1"}]},
+    "subject": {"reference": "Patient/P1"},
+    "valueQuantity": {"value": 130.0, "unit": "mg/dL"},
+}
+UNUSED = [
+    {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"}},
+    {"resourceType": "Encounter", "id": "e2", "status": "finished", "class": {"code": "IMP"}},
+    {
+        "resourceType": "FamilyMemberHistory",
+        "id": "f1",
+        "status": "completed",
+        "patient": {"reference": "Patient/P1"},
+        "relationship": {"text": "mother"},
+    },
+    {"resourceType": "Frobnicate", "id": "z1"},
+]
+
+
+def fhir_files(tmp_path: Path, *resources: dict) -> list[str]:  # type: ignore[type-arg]
+    """A Bundle of ``resources`` and an empty mapping table, as ``ingest fhir`` arguments."""
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for r in resources]}  # fmt: skip
+    path = tmp_path / "hospital.json"
+    path.write_text(json.dumps(bundle))
+    mapping = tmp_path / "mapping.csv"
+    mapping.write_text("local_system,local_code,standard_system,standard_code,meaning\n")
+    return [str(path), "--dataset", "clinical", "--mapping", str(mapping)]
+
+
+@pytest.mark.parametrize(
+    ("resources", "where", "problem"),
+    [
+        pytest.param(
+            [{k: v for k, v in PATIENT.items() if k != "id"}, OBSERVATION],
+            "hospital.json entry[0] (Patient)",
+            "id: a Patient needs an id (the participant id)",
+            id="patient-without-id",
+        ),
+        pytest.param(
+            [PATIENT, {**OBSERVATION, "subject": {"reference": "Patient/P2"}}],
+            "hospital.json entry[1] (Observation/ldl)",
+            "subject: Patient/P2 is not in the input (no Patient has id 'P2')",
+            id="dangling-subject",
+        ),
+        pytest.param(
+            [PATIENT, {**OBSERVATION, "resourceType": 7}],
+            "hospital.json entry[1]",
+            "resourceType must name a FHIR resource type",
+            id="resource-type-not-a-string",
+        ),
+    ],
+)
+def test_a_bad_fhir_bundle_is_refused_in_one_line(  # type: ignore[no-untyped-def]
+    cli,
+    tmp_path: Path,
+    resources: list[dict],
+    where: str,
+    problem: str,  # type: ignore[type-arg]
+) -> None:
+    args = fhir_files(tmp_path, *resources)
+    message, wire = refused(cli, tmp_path, "ingest", "fhir", *args)
+    assert message == f"{where}: {problem}"
+    assert wire["fields"] == {"where": where, "problem": problem}
+
+
+def test_unused_fhir_resources_are_reported_by_type(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    args = fhir_files(tmp_path, PATIENT, *UNUSED, OBSERVATION)
+    code, out, err = cli("--as", "sam", "ingest", "fhir", *args)
+    assert code == 0, err
+    assert " ".join(out.split()) == (
+        "✓ registered clinical@1: 8 tables; skipped resources no table uses: 2 Encounter, "
+        "1 FamilyMemberHistory, 1 Frobnicate (not a FHIR R4 resource type)"
+    )
+    code, out, err = cli("--as", "sam", "--json", "ingest", "fhir", *args)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["name"] == "clinical" and result["version"] == 2
+    assert result["skipped"] == {"Encounter": 2, "FamilyMemberHistory": 1, "Frobnicate": 1}
+    assert result["unknown_types"] == ["Frobnicate"]
+    code, out, _ = cli("--as", "sam", "--json", "ingest", "fhir", *fhir_files(tmp_path, PATIENT))
+    assert (code, json.loads(out)["skipped"], json.loads(out)["unknown_types"]) == (0, {}, [])
