@@ -250,3 +250,14 @@ def test_unused_fhir_resources_are_reported_by_type(cli, tmp_path: Path) -> None
     assert result["unknown_types"] == ["Frobnicate"]
     code, out, _ = cli("--as", "sam", "--json", "ingest", "fhir", *fhir_files(tmp_path, PATIENT))
     assert (code, json.loads(out)["skipped"], json.loads(out)["unknown_types"]) == (0, {}, [])
+
+
+@pytest.mark.parametrize("name", ["Bad/Name", "../escape", ""])
+def test_a_bad_dataset_name_is_refused_before_anything_is_written(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / "good.vcf"
+    path.write_bytes(HEADER + b"S1\tS2\tS3\n" + RECORD)
+    message, _ = refused(cli, tmp_path, "ingest", "vcf", str(path), "--dataset", name)
+    assert message == f"dataset name {name!r}: use lower-case letters, digits, '.', '_' or '-'"
+    assert not (tmp_path / "state" / "datasets").exists() and not (tmp_path / "escape").exists()

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from wgs_tre.clinical.fhir import CodeMap, read_clinical
 from wgs_tre.governance.context import Context
-from wgs_tre.governance.datasets import build_manifest, register_version
+from wgs_tre.governance.datasets import (
+    build_manifest,
+    check_name,
+    register_version,
+    version_locations,
+)
 from wgs_tre.governance.views import DatasetVersionView
 from wgs_tre.ingest.staging import staging
 from wgs_tre.types import Action, DatasetKind
@@ -36,10 +42,14 @@ def ingest_fhir(
     description: str = "",
 ) -> ClinicalIngest:
     """Validate, map and tabulate ``paths``; register the tables as the next version."""
+    check_name(dataset)  # before anything is read or written
     ctx.check(Action.DATASET_REGISTER)
     codes = CodeMap.read(mapping)
     tables = read_clinical(paths, codes)
-    with staging(root, dataset) as stage:
+    registered = partial(
+        version_locations, ctx, action=Action.DATASET_REGISTER, name=dataset
+    )  # what a sweep of stale staging must leave alone
+    with staging(root, dataset, registered=registered) as stage:
         stage.path.mkdir()
         for name, frame in tables.frames().items():
             frame.to_parquet(stage.path / f"{name}.parquet", index=False)
