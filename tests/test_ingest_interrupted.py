@@ -1,9 +1,10 @@
 """An ingest killed with SIGKILL half-way leaves no registered version and nothing a reader can
 open; what it left (its staging directory and lock) is removed by the next ingest of that
-dataset, while a live ingest's staging is never touched."""
+dataset, or by ``wgs-tre store check --fix``, while a live ingest's staging is never touched."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.world import World
+from wgs_tre.cli import main
 from wgs_tre.governance import datasets
 from wgs_tre.ingest.staging import sweep
 from wgs_tre.ingest.vcf import ingest_vcf
@@ -67,6 +69,21 @@ def _killed(world: World, vcf: Path) -> None:
     proc.wait()
 
 
+@pytest.fixture
+def cli(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """``wgs-tre --as sam --json ARGS`` in-process on the world's store: (exit code, JSON)."""
+    for key, value in _env(world).items():
+        monkeypatch.setenv(key, value)
+
+    def run(*args: str) -> tuple[int, object]:
+        code = main(["--as", "sam", "--json", *args])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return code, json.loads(out)
+
+    return run
+
+
 def test_kill_during_ingest_leaves_nothing_visible(world: World, big_vcf: Path) -> None:
     root = world.tmp / "datasets"
     _killed(world, big_vcf)
@@ -82,6 +99,40 @@ def test_kill_during_ingest_leaves_nothing_visible(world: World, big_vcf: Path) 
     assert [p.name for p in (root / "wgs").iterdir()] == [Path(version.uri).name]
 
 
+def test_store_check_lists_and_fix_removes_what_a_killed_ingest_left(  # type: ignore[no-untyped-def]
+    world: World, big_vcf: Path, cli
+) -> None:
+    root = world.tmp / "datasets"
+    _killed(world, big_vcf)
+    (staged,) = [p for p in (root / "wgs").iterdir() if p.is_dir()]
+    before = world.counts()
+
+    _, found = cli("store", "check")
+    assert found["orphans"] == [{
+        "dataset": "wgs", "kind": "staging directory", "path": str(staged),
+        "size_bytes": found["size_bytes"], "removed": False,
+    }, {
+        "dataset": "wgs", "kind": "empty dataset directory", "path": str(root / "wgs"),
+        "size_bytes": 0, "removed": False,
+    }]  # fmt: skip
+    assert found["size_bytes"] > 100_000 and found["in_progress"] == 0
+    assert staged.is_dir(), "store check without --fix removed something"
+
+    _, fixed = cli("store", "check", "--fix")
+    assert [(o["kind"], o["removed"]) for o in fixed["orphans"]] == [
+        ("staging directory", True), ("empty dataset directory", True)
+    ]  # fmt: skip
+    assert not (root / "wgs").exists() and root.is_dir()
+    assert cli("store", "check")[1]["orphans"] == []
+
+    after = world.counts()
+    assert after.pop("audit_event") == before.pop("audit_event") + 3
+    assert after == before, "store check changed the governance store"
+    event = world.last_event()
+    assert (event.actor, event.action, event.decision) == ("sam", "store.check", "allowed")
+    assert datasets.verify_version(world.ctx("sam"), "cohort@1") == []
+
+
 def _stopped(world: World, vcf: Path) -> tuple[subprocess.Popen[bytes], Callable[[], int]]:
     """An ingest frozen (SIGSTOP) while writing: alive, holding its lock, making no progress;
     and how to let it finish (its exit code)."""
@@ -95,11 +146,15 @@ def _stopped(world: World, vcf: Path) -> tuple[subprocess.Popen[bytes], Callable
     return proc, resume
 
 
-def test_a_live_ingest_is_left_alone(world: World, big_vcf: Path, small_vcf: Path) -> None:
+def test_a_live_ingest_is_left_alone(  # type: ignore[no-untyped-def]
+    world: World, big_vcf: Path, small_vcf: Path, cli
+) -> None:
     root = world.tmp / "datasets"
     proc, resume = _stopped(world, big_vcf)
     try:
         staged = sorted(p.name for p in (root / "wgs").iterdir())
+        _, found = cli("store", "check", "--fix")
+        assert (found["orphans"], found["in_progress"]) == ([], 1)
         # Another ingest of the same dataset, while the first is still running.
         other = ingest_vcf(world.ctx("sam"), small_vcf, "wgs", root=root)
         assert sorted(p.name for p in (root / "wgs").iterdir()) == sorted(
