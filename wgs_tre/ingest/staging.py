@@ -31,9 +31,9 @@ from pathlib import Path
 
 __all__ = ["Orphan", "OrphanKind", "Staging", "Sweep", "staging", "sweep"]
 
-_STAGING = re.compile(r"^\.ingest-([0-9a-f]+)$")
-_LOCK = re.compile(r"^\.ingest-([0-9a-f]+)\.lock$")
-_VERSION = re.compile(r"^v[0-9]+-([0-9a-f]+)$")
+_STAGING = re.compile(r"^\.ingest-([0-9a-f]{8})$")
+_LOCK = re.compile(r"^\.ingest-([0-9a-f]{8})\.lock$")
+_VERSION = re.compile(r"^v[0-9]+-([0-9a-f]{8})$")
 
 Registered = Callable[[], set[str]]  # resolved paths of the registered versions, read when asked
 
@@ -71,7 +71,7 @@ def _same_file(fd: int, path: Path) -> bool:
 def _hold_new_tag(parent: Path) -> tuple[str, int]:
     """A fresh tag and the open, exclusively locked descriptor of its new lock file."""
     for _ in range(100):
-        tag = secrets.token_hex(4)
+        tag = secrets.token_hex(4)  # 8 hex digits, as the patterns above expect
         path = _lock_path(parent, tag)
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
