@@ -10,7 +10,7 @@ never registered, a lock file left behind. :func:`sweep` finds those (and, told 
 registered, a dataset directory they alone fill) and removes them; :func:`staging` sweeps its
 dataset before it starts, and ``wgs-tre store check`` sweeps them all.
 
-A tag is only ever judged with its lock held by the judge (:func:`_claim`), and what is
+A tag is only ever judged with its lock held by the judge (:class:`_Claim`), and what is
 registered is read after that, so an ingest that is still running, or one that registers its
 version meanwhile, is never taken for an orphan.
 """
@@ -93,7 +93,8 @@ def _hold_new_tag(parent: Path) -> tuple[str, int]:
 
 
 def _release(parent: Path, tag: str, fd: int) -> None:
-    """Remove the lock file, then drop the lock (in that order: see :func:`_claim`)."""
+    """Remove the lock file, then drop the lock. In that order: whoever waited for the lock and
+    gets it next finds the path gone or another file there, and knows it lost (``_same_file``)."""
     with contextlib.suppress(FileNotFoundError):
         _lock_path(parent, tag).unlink()
     os.close(fd)
@@ -155,7 +156,8 @@ class Sweep:
 
 
 class _Claim:
-    """The lock of one tag, taken if no process holds it; see :func:`_claim`."""
+    """A sweep's hold on one tag: ``take()`` locks its lock file (made if missing) unless a
+    process holds it; while held, no ingest of that tag is alive or can start."""
 
     def __init__(self, parent: Path, tag: str) -> None:
         self.parent, self.tag = parent, tag
