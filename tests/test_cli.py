@@ -163,6 +163,31 @@ def test_user_mistakes_map_to_exit_codes(cli, tmp_path: Path) -> None:  # type: 
     assert "may not consent.import" in err
 
 
+def test_errors_are_json_with_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--json``: the error as one JSON document on stdout (its class, exit code, message and
+    fields), beside the line on stderr; a command that printed its report keeps it alone."""
+    cli("init", "--admin", "root1")
+    code, out, err = cli("--json", "--as", "root1", "users", "grant", "ghost", "steward")
+    assert code == 3 and err == "error: no user named 'ghost'\n"
+    assert json.loads(out) == {
+        "error": "NotFound",
+        "exit_code": 3,
+        "message": "no user named 'ghost'",
+        "fields": {"kind": "user", "name": "ghost"},
+    }
+    cli("--as", "root1", "orgs", "create", "NCGM", "--type", "academic")
+    cli("--as", "root1", "users", "create", "sam", "-r", "steward", "--org", "NCGM")
+    data = tmp_path / "release.txt"
+    data.write_text("v1")
+    assert cli("--as", "sam", "datasets", "register", "d", str(data), "--kind", "variants")[0] == 0
+    data.write_text("changed")
+    code, out, err = cli("--json", "--as", "sam", "datasets", "verify", "d@1")
+    assert code == 7 and "differs from what was registered" in err
+    assert json.loads(out) == {"dataset": "d@1", "ok": False, "problems": [
+        "release.txt: contents changed"
+    ]}  # fmt: skip
+
+
 def test_the_installed_entry_point_runs(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "wgs-tre"
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)

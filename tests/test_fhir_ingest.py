@@ -30,7 +30,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> CohortFiles:
 
 def ingest(world: World, cohort: CohortFiles, paths: list[Path] | None = None):  # type: ignore[no-untyped-def]
     return ingest_fhir(world.ctx("sam"), paths or cohort.fhir, "clinical", mapping=cohort.mapping,
-                       root=world.tmp / "datasets")  # fmt: skip
+                       root=world.tmp / "datasets").version  # fmt: skip
 
 
 def raw_resources(cohort: CohortFiles) -> list[dict]:  # type: ignore[type-arg]
@@ -100,14 +100,21 @@ def _unmapped(entries) -> None:  # type: ignore[no-untyped-def]
     entry["resource"]["item"][0]["answer"][0]["valueCoding"]["code"] = "ZZZ"
 
 
+def _dangling(entries) -> None:  # type: ignore[no-untyped-def]
+    entry = next(e for e in entries if e["resource"]["resourceType"] == "Condition")
+    entry["resource"]["subject"]["reference"] = "Patient/P999999"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (_set_ldl, r"broken.json entry\[\d+\] \(Observation\): valueQuantity.value"),
         (_unmapped, r"item\[0\] \(family-history-cancer\): local code 'ZZZ' .* not in the mapping"),
         (lambda e: e[3]["resource"].pop("subject"), r"entry\[3\].*subject"),
+        (lambda e: e[0]["resource"].pop("id"), r"entry\[0\] \(Patient\): id: a Patient needs"),
+        (_dangling, r"entry\[\d+\] \(Condition/.*\): subject: Patient/P999999 is not in the input"),
     ],
-    ids=["invalid-value", "unmapped-code", "no-subject"],
+    ids=["invalid-value", "unmapped-code", "no-subject", "patient-without-id", "dangling-subject"],
 )
 def test_broken_bundles_are_named_and_nothing_registered(
     world: World, cohort: CohortFiles, change, message: str
@@ -116,6 +123,23 @@ def test_broken_bundles_are_named_and_nothing_registered(
     with pytest.raises(InvalidInput, match=message):
         ingest(world, cohort, [_broken(world, cohort, change)])
     assert world.counts() == before
+
+
+def test_subjects_may_be_patients_of_another_file(world: World, cohort: CohortFiles) -> None:
+    """NDJSON exports put each resource type in a file of its own: a subject is resolved against
+    the Patients of every file given, and nothing the tables use is reported as skipped."""
+    by_type: dict[str, list[str]] = {}
+    for resource in raw_resources(cohort):
+        by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
+    paths = []
+    for kind in sorted(by_type, key=lambda k: k != "Observation"):  # Patients come last
+        paths.append(world.tmp / f"{kind}.ndjson")
+        paths[-1].write_text("\n".join(by_type[kind]) + "\n")
+    result = ingest_fhir(world.ctx("sam"), paths, "clinical", mapping=cohort.mapping,
+                         root=world.tmp / "datasets")  # fmt: skip
+    assert (result.skipped, result.unknown) == ({}, [])
+    patients = pd.read_parquet(Path(result.version.uri) / "patients.parquet")
+    assert len(patients) == 90
 
 
 def test_malformed_json_names_line_and_column(world: World, cohort: CohortFiles) -> None:

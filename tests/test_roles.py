@@ -23,6 +23,7 @@ from wgs_tre.errors import PermissionDenied
 from wgs_tre.governance import approvals, datasets, projects, review, users
 from wgs_tre.governance.authority import RULES
 from wgs_tre.governance.context import Context
+from wgs_tre.ingest.check import check_store
 from wgs_tre.types import Action, OrgType, Role, Vote
 
 # Who plays each role: members of the test cast without conflicts of interest.
@@ -131,6 +132,9 @@ CASES: dict[Action, Case] = {
         _new_file, lambda c, path, w: datasets.register_version(c, "cohort", path)
     ),
     Action.DATASET_LIST: Case(_nothing, lambda c, _, w: datasets.list_versions(c)),
+    Action.STORE_CHECK: Case(
+        _nothing, lambda c, _, w: check_store(c, w.tmp / "datasets", fix=True)
+    ),
     Action.PROJECT_APPLY: Case(
         _nothing,
         lambda c, _, w: projects.apply(
@@ -233,13 +237,16 @@ def test_role_action_matrix(cast: World, action: Action) -> None:
 
 
 def test_separation_of_duties_in_the_shipped_policy(policies) -> None:  # type: ignore[no-untyped-def]
-    """Independent of the matrix: admins do not decide on data use, researchers do not review,
-    stewards do not create accounts, expert panels do nothing governance-wise but list data."""
+    """Independent of the matrix: admins do not decide on data use or handle data files,
+    researchers do not review, stewards do not create accounts, expert panels do nothing
+    governance-wise but list data."""
     roles = policies.roles
     review_actions = [Action.APPLICATION_VOTE, Action.APPLICATION_APPROVE, Action.APPROVAL_REVOKE]
     for action in review_actions:
         assert roles.roles_allowed(action) == [Role.STEWARD]
     assert roles.roles_allowed(Action.USER_CREATE) == [Role.ADMIN]
+    # Removing what interrupted ingests left is data stewardship, not account administration.
+    assert roles.roles_allowed(Action.STORE_CHECK) == [Role.STEWARD]
     assert roles.roles_allowed(Action.PROJECT_APPLY) == [Role.RESEARCHER]
     assert roles.roles.get(Role.EXPERT_PANEL) == frozenset({Action.DATASET_LIST})
 

@@ -16,6 +16,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from tests.world import World
 from wgs_tre.consent import registry
 from wgs_tre.synth import CohortFiles, GenotypeSpec, make_cohort
+from wgs_tre.synth.genotypes import _Reserve, write_vcf
 
 SPEC = GenotypeSpec(samples=400, variants=3_000, contigs=2, seed=7)
 
@@ -146,3 +147,33 @@ def test_the_biomarker_carries_the_documented_effects(cohort: CohortFiles) -> No
     beta = np.linalg.lstsq(design, y[keep], rcond=None)[0]
     for got, effect in zip(beta[1:3], effects, strict=True):
         assert abs(got - effect["effect"]) < 3.0, (got, effect)
+
+
+def test_the_reserve_offers_common_variants_first_and_never_a_drawn_one() -> None:
+    positions = np.arange(1, 11)
+    refs, alts = np.full(10, "A"), np.full(10, "G")
+    dosage = np.ones((10, 4), dtype=np.int8)
+    reserve = _Reserve(3, seed=1)
+    drawn = positions <= 8  # already candidates: only 9 and 10 may be offered
+    reserve.offer("chr1", positions, refs, alts, dosage, np.ones(10, bool), drawn)
+    assert sorted(c.position for c in reserve.best(3)) == [9, 10]
+    reserve = _Reserve(3, seed=1)
+    common = positions > 6  # 7..10 are common: the three best are among them
+    reserve.offer("chr1", positions, refs, alts, dosage, common, np.zeros(10, bool))
+    assert {c.position for c in reserve.best(3)} <= {7, 8, 9, 10}
+
+
+def test_the_reserve_does_not_change_the_cohort_of_a_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reserve draws from its own random stream: the VCF of a seed is the same with it as
+    without it (cohorts made before it existed stay reproducible)."""
+    spec = GenotypeSpec(samples=30, variants=400, seed=3)
+    ids = [f"P{i}" for i in range(30)]
+    with_reserve = write_vcf(tmp_path / "a.vcf.gz", spec, sample_ids=ids)
+    monkeypatch.setattr(_Reserve, "offer", lambda self, *args: None)
+    write_vcf(tmp_path / "b.vcf.gz", spec, sample_ids=ids)
+    assert _bcftools("view", "-H", str(tmp_path / "a.vcf.gz")) == _bcftools(
+        "view", "-H", str(tmp_path / "b.vcf.gz")
+    )
+    assert len(with_reserve.candidates) >= 6

@@ -134,6 +134,7 @@ class Action(StrEnum):
     ORG_CREATE = "org.create"
     DATASET_REGISTER = "dataset.register"
     DATASET_LIST = "dataset.list"
+    STORE_CHECK = "store.check"  # find (and remove) what interrupted ingests left
     PROJECT_APPLY = "project.apply"
     PROJECT_LIST = "project.list"
     PROJECT_READ_ALL = "project.read_all"

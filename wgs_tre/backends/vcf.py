@@ -13,6 +13,7 @@ import queue
 import shutil
 import subprocess
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ __all__ = ["VcfChunk", "VcfHeader", "read_vcf"]
 
 READ_SIZE = 1 << 24  # bytes of text handed to the parser at a time
 ANNOTATIONS = ("GENE", "CSQ", "CLNSIG")  # INFO keys kept as variant_<KEY>
+COLUMN_NAMES = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT")
 
 
 @dataclass
@@ -55,8 +57,11 @@ class VcfChunk:
 
 @contextmanager
 def _decompressed(path: Path) -> Iterator[IO[bytes]]:
-    with path.open("rb") as probe:
-        magic = probe.read(2)
+    try:
+        with path.open("rb") as probe:
+            magic = probe.read(2)
+    except OSError as exc:
+        raise InvalidInput(str(path), exc.strerror or "cannot read") from None
     if magic != b"\x1f\x8b":
         with path.open("rb") as fh:
             yield fh
@@ -112,28 +117,89 @@ def _header(lines: list[bytes], name: str) -> VcfHeader:
         raise InvalidInput(f"{name} line 1", "not a VCF: the first line must be ##fileformat=VCF…")
     contigs: list[tuple[str, int | None]] = []
     info: dict[str, str] = {}
-    for line in lines[:-1]:
-        text = line.decode("utf-8", "replace").rstrip("\n")
+    for number, line in enumerate(lines[:-1], start=1):
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
         if text.startswith("##contig=<") or text.startswith("##INFO=<"):
-            fields = dict(
-                part.split("=", 1) for part in _split_meta(text[text.index("<") + 1 : -1])
-            )
+            where = f"{name} line {number}"
+            fields = _meta_fields(text, where)
             if text.startswith("##contig"):
-                length = fields.get("length")
-                contigs.append((fields["ID"], int(length) if length else None))
+                contigs.append((fields["ID"], _contig_length(fields, where)))
             else:
                 info[fields["ID"]] = fields.get("Description", "").strip('"')
-    columns = lines[-1].decode().rstrip("\n").split("\t")
-    if columns[: FIXED_COLUMNS - 1] != [
-        "#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
-    ]:  # fmt: skip
-        raise InvalidInput(f"{name} line {len(lines)}", "the #CHROM header line is malformed")
-    samples = columns[FIXED_COLUMNS:]
-    if not samples:
-        raise InvalidInput(name, "the VCF has no samples (sites-only VCFs cannot be ingested)")
-    if len(set(samples)) != len(samples):
-        raise InvalidInput(f"{name} line {len(lines)}", "sample names are not unique")
+    samples = _samples(lines[-1], f"{name} line {len(lines)}")
     return VcfHeader(samples, contigs, info, len(lines))
+
+
+def _meta_fields(text: str, where: str) -> dict[str, str]:
+    """The key=value pairs of a structured header line such as ``##contig=<ID=1,length=9>``."""
+    kind = text[2 : text.index("=")]
+    if not text.endswith(">"):
+        raise InvalidInput(where, f"malformed ##{kind} line: it must end with '>'")
+    fields: dict[str, str] = {}
+    for part in _split_meta(text[text.index("<") + 1 : -1]):
+        key, equals, value = part.partition("=")
+        if not equals or not key:
+            raise InvalidInput(where, f"malformed ##{kind} line: {part!r} is not KEY=VALUE")
+        fields[key] = value
+    if not fields.get("ID"):
+        raise InvalidInput(where, f"the ##{kind} line has no ID")
+    return fields
+
+
+def _contig_length(fields: dict[str, str], where: str) -> int | None:
+    length = fields.get("length")
+    if not length:
+        return None
+    if not length.isascii() or not length.isdigit():
+        raise InvalidInput(
+            where, f"##contig {fields['ID']}: length {length!r} is not a positive integer"
+        )
+    return int(length)
+
+
+def _samples(line: bytes, where: str) -> list[str]:
+    """Sample names from the #CHROM line: participant ids, so each must be unique, UTF-8, not
+    empty, without control characters or surrounding spaces. Errors name the sample and its
+    position (sample number and column)."""
+    if line.endswith(b"\r\n"):
+        raise InvalidInput(where, "Windows line endings (CRLF): convert the file to LF first")
+    columns = line.rstrip(b"\n").split(b"\t")
+    if columns[: FIXED_COLUMNS - 1] != [
+        b"#CHROM", b"POS", b"ID", b"REF", b"ALT", b"QUAL", b"FILTER", b"INFO",
+    ]:  # fmt: skip
+        raise InvalidInput(where, "the #CHROM header line is malformed")
+    if len(columns) <= FIXED_COLUMNS:
+        raise InvalidInput(where, "the VCF has no samples (sites-only VCFs cannot be ingested)")
+    samples: list[str] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(columns[FIXED_COLUMNS:]):
+        at = f"{where}, {_sample_position(index)}"
+        try:
+            sample = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            shown = raw.decode("utf-8", "backslashreplace")
+            raise InvalidInput(
+                at, f"sample name '{shown}' is not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
+            ) from None
+        if not sample:
+            raise InvalidInput(at, "sample name is empty")
+        if sample != sample.strip():
+            raise InvalidInput(at, f"sample name {sample!r} has leading or trailing spaces")
+        if any(unicodedata.category(char) == "Cc" for char in sample):
+            raise InvalidInput(at, f"sample name {sample!r} contains a control character")
+        if sample in seen:
+            raise InvalidInput(
+                at,
+                f"sample name {sample!r} is also {_sample_position(seen[sample])}; "
+                "sample names must be unique",
+            )
+        seen[sample] = index
+        samples.append(sample)
+    return samples
+
+
+def _sample_position(index: int) -> str:
+    return f"sample {index + 1} (column {FIXED_COLUMNS + index + 1})"
 
 
 def _split_meta(body: str) -> list[str]:
@@ -202,15 +268,35 @@ class _Decoder:
         self.records += n
         return chunk
 
+    def _line(self, record: int) -> int:
+        """The line number of record ``record`` of the chunk being decoded."""
+        return self.header.lines + self.records + record + 1
+
+    def _not_utf8(self, text: bytes, spans: np.ndarray, column: int) -> InvalidInput:
+        """The error for the first span of ``column`` that is not UTF-8 (one must be)."""
+        for record, (a, b) in enumerate(spans):
+            try:
+                text[a:b].decode()
+            except UnicodeDecodeError as exc:
+                byte = text[a + exc.start]
+                return InvalidInput(
+                    f"{self.name} line {self._line(record)}",
+                    f"{COLUMN_NAMES[column]} is not valid UTF-8 (byte 0x{byte:02x})",
+                )
+        raise AssertionError("every span decodes")  # pragma: no cover
+
     def _column(self, text: bytes, fields: np.ndarray, column: int) -> np.ndarray:
         """The strings of one fixed column; single characters (SNP alleles, '.') are gathered
         with numpy instead of being decoded one by one."""
         spans = fields[:, column]
-        if len(spans) and bool(np.all(spans[:, 1] - spans[:, 0] == 1)):
-            buf = np.frombuffer(text, dtype=np.uint8)
-            chars: np.ndarray = buf[spans[:, 0]].view("S1").astype(str).astype(object)
-            return chars
-        return np.array([text[a:b].decode() for a, b in spans], dtype=object)
+        try:
+            if len(spans) and bool(np.all(spans[:, 1] - spans[:, 0] == 1)):
+                buf = np.frombuffer(text, dtype=np.uint8)
+                chars: np.ndarray = buf[spans[:, 0]].view("S1").astype(str).astype(object)
+                return chars
+            return np.array([text[a:b].decode() for a, b in spans], dtype=object)
+        except UnicodeDecodeError:
+            raise self._not_utf8(text, spans, column) from None
 
     def _contigs(self, text: bytes, fields: np.ndarray) -> np.ndarray:
         """Contig index per record; decoded once per run of equal names (VCFs are sorted)."""
@@ -221,7 +307,10 @@ class _Decoder:
         bounds = [*starts.tolist(), len(spans)]
         for first, stop in itertools.pairwise(bounds):
             a, b = spans[first]
-            name = text[a:b].decode()
+            try:
+                name = text[a:b].decode()
+            except UnicodeDecodeError:
+                raise self._not_utf8(text, spans[: first + 1], 0) from None
             index = self.contig_index.get(name)
             if index is None:  # a contig the header did not declare: add it, as htslib does
                 index = self.contig_index[name] = len(self.header.contigs)
@@ -253,7 +342,11 @@ class _Decoder:
         spans = fields[:, 7]
         for i in np.flatnonzero(spans[:, 1] - spans[:, 0] > 1):
             a, b = spans[i]
-            for item in text[a:b].decode().split(";"):
+            try:
+                items = text[a:b].decode().split(";")
+            except UnicodeDecodeError:
+                raise self._not_utf8(text, spans[: i + 1], 7) from None
+            for item in items:
                 key, _, value = item.partition("=")
                 if key in out:
                     out[key][i] = value

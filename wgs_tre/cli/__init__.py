@@ -1,18 +1,23 @@
 """The ``wgs-tre`` command line (typer + rich).
 
 Errors the user can act on print one line to stderr and exit with the code of their class
-(:class:`wgs_tre.errors.ExitCode`); no tracebacks for user mistakes.
+(:class:`wgs_tre.errors.ExitCode`); no tracebacks for user mistakes. With ``--json`` the error
+is also printed to stdout as JSON (:func:`wgs_tre.errors.to_wire`: class, exit code, message
+and its fields, such as ``where`` and ``problem``), unless the command already printed its
+report there (``audit verify`` and ``datasets verify`` print what failed, then exit 7).
 """
 
 from __future__ import annotations
 
 import sys
 
+import orjson
 from rich.console import Console
 from rich.markup import escape
 
 from wgs_tre.cli.app import app
-from wgs_tre.errors import ExitCode, WgsTreError
+from wgs_tre.cli.common import State
+from wgs_tre.errors import ExitCode, WgsTreError, to_wire
 
 __all__ = ["app", "main"]
 
@@ -20,11 +25,15 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a script, exit with) the process exit code."""
     errors = Console(stderr=True, highlight=False)
+    st = State()
     try:
         # Standalone mode: typer reports usage errors itself (exit 2) and exits via SystemExit.
-        app(args=argv, prog_name="wgs-tre")
+        app(args=argv, prog_name="wgs-tre", obj=st)
     except WgsTreError as exc:
         errors.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
+        if st.json and not st.emitted:  # a command that printed its report keeps it alone
+            sys.stdout.write(orjson.dumps(to_wire(exc), option=orjson.OPT_INDENT_2).decode())
+            sys.stdout.write("\n")
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else ExitCode.OK if exc.code is None else 1

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from wgs_tre.cli import audit, compute, consent, datasets, hub, ingest, projects, users
+from wgs_tre.cli import audit, compute, consent, datasets, hub, ingest, projects, store, users
 from wgs_tre.cli.common import State, default_actor, state
 from wgs_tre.cli.demo_data import demo_data
 from wgs_tre.errors import ConfigurationError
@@ -32,6 +32,7 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(consent.app, name="consent")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ingest.app, name="ingest")
+app.add_typer(store.app, name="store")
 app.add_typer(hub.app, name="hub")
 app.add_typer(compute.app, name="compute")
 app.command("demo-data")(demo_data)
@@ -54,7 +55,10 @@ def root(
         bool, typer.Option("--json", help="Print results as JSON, for scripts.")
     ] = False,
 ) -> None:
-    ctx.obj = State(actor=actor or default_actor(), json=json)
+    # main() may hand in its State (as ``obj``) to learn how to report an error.
+    st = ctx.obj if isinstance(ctx.obj, State) else State()
+    st.actor, st.json = actor or default_actor(), json
+    ctx.obj = st
 
 
 @app.command()

@@ -62,6 +62,7 @@ class State:
 
     actor: str = field(default_factory=default_actor)
     json: bool = False
+    emitted: bool = False  # a JSON document was printed (an error then adds none)
     _settings: Settings | None = None
     _store: Store | None = None
 
@@ -92,6 +93,7 @@ class State:
         if self.json:
             sys.stdout.write(orjson.dumps(jsonable(value), option=orjson.OPT_INDENT_2).decode())
             sys.stdout.write("\n")
+            self.emitted = True
         elif render is not None:
             render(value)
         else:
@@ -134,6 +136,8 @@ def progress_bar(description: str, *, total: float | None, unit_bytes: bool = Fa
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
     columns.append(DownloadColumn() if unit_bytes else MofNCompleteColumn())
     columns += [TimeElapsedColumn(), TimeRemainingColumn()]
-    progress = Progress(*columns, console=Console(stderr=True), transient=True)
+    console = Console(stderr=True)
+    console.quiet = not console.is_terminal  # rich prints an empty line at the end otherwise
+    progress = Progress(*columns, console=console, transient=True, disable=console.quiet)
     progress.add_task(description, total=total)
     return progress

@@ -23,7 +23,8 @@ def demo_data(
     FHIR Bundles per hospital with a local-code mapping table, FHIR Consents, and truth.json with
     the causal variants and effect sizes behind the outcomes.
 
-    Needs no store; it only writes files. 10,000 x 1,000,000 takes tens of minutes.
+    Needs no store; it only writes files. The smallest cohort is 2 samples and 6 variants (the
+    outcomes have 6 causal variants); 10,000 x 1,000,000 takes tens of minutes.
     """
     from wgs_tre.synth import GenotypeSpec, make_cohort  # msprime loads only when needed
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from wgs_tre.cli.common import progress_bar, state
+from wgs_tre.cli.common import jsonable, progress_bar, state
 
 app = typer.Typer(help="Ingest pipeline outputs as new dataset versions.", no_args_is_help=True)
 
@@ -52,13 +52,14 @@ def fhir(
 ) -> None:
     """Validate FHIR R4 clinical resources, map local codes, and register tidy Parquet tables
     (patients, conditions, observations, medications, specimens, questionnaire, survival) as the
-    next version of DATASET (steward). A bad resource stops with its file, entry and field named,
-    and nothing is registered.
+    next version of DATASET (steward). A bad resource, a Patient without an id or a subject that
+    is not a Patient of the input stops with its file, entry and field named, and nothing is
+    registered. Resources of other types are skipped and counted by type in the result.
     """
     from wgs_tre.ingest.fhir import ingest_fhir  # the data stack loads only when needed
 
     st = state(ctx)
-    version = ingest_fhir(
+    result = ingest_fhir(
         st.context(),
         paths,
         dataset,
@@ -66,4 +67,15 @@ def fhir(
         root=st.settings.data_dir / "datasets",
         description=description,
     )
-    st.done(f"registered {version.label}: {version.files} tables", version)
+    version = result.version
+    message = f"registered {version.label}: {version.files} tables"
+    if result.skipped:
+        counts = ", ".join(
+            f"{n} {kind}" + (" (not a FHIR R4 resource type)" if kind in result.unknown else "")
+            for kind, n in result.skipped.items()
+        )
+        message += f"; skipped resources no table uses: {counts}"
+    st.done(
+        message,
+        {**jsonable(version), "skipped": result.skipped, "unknown_types": result.unknown},
+    )

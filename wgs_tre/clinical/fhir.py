@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from wgs_tre.errors import InvalidInput
@@ -57,8 +58,12 @@ class CodeMap:
 
 @dataclass
 class ClinicalTables:
+    """The rows of each table; ``skipped`` counts, by resource type, the resources no table
+    uses, and ``unknown`` names those types that are not FHIR R4 resource types at all."""
+
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    unknown: set[str] = field(default_factory=set)
     participants: set[str] = field(default_factory=set)
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -167,13 +172,23 @@ def _questionnaire(pid: str, model: Any, where: str, codes: CodeMap) -> list[tup
 
 
 def read_clinical(paths: list[Path], codes: CodeMap) -> ClinicalTables:
-    """Validate and read every supported resource in ``paths``; the first problem raises."""
+    """Validate and read every supported resource in ``paths``; the first problem raises.
+
+    A Patient must have an id (the participant id), and every subject must be a Patient of the
+    input (in any of ``paths``, so NDJSON exports with one resource type per file work).
+    Resources of other types are counted in ``skipped``, never silently dropped.
+    """
     out = ClinicalTables()
+    subjects: list[tuple[str, str]] = []  # (participant id, where), checked once all are read
     for path in paths:
         for raw, where in read_resources(path):
             kind = raw.get("resourceType")
+            if not isinstance(kind, str) or not kind:
+                raise InvalidInput(where, "resourceType must name a FHIR resource type")
             if kind not in SUPPORTED:
-                out.skipped[str(kind)] += 1
+                out.skipped[kind] += 1
+                if not _is_resource_type(kind):
+                    out.unknown.add(kind)
                 continue
             try:
                 model = get_fhir_model_class(kind).model_validate(raw)
@@ -182,16 +197,34 @@ def read_clinical(paths: list[Path], codes: CodeMap) -> ClinicalTables:
                 field_path = ".".join(str(p) for p in first["loc"]) or "(resource)"
                 raise InvalidInput(f"{where} ({kind})", f"{field_path}: {first['msg']}") from None
             resource: Any = model
-            here = f"{where} ({kind}/{resource.id})"
-            pid = str(resource.id) if kind == "Patient" else _subject(resource, here)
+            here = f"{where} ({kind}/{resource.id})" if resource.id else f"{where} ({kind})"
+            if kind == "Patient":
+                if not resource.id:
+                    raise InvalidInput(here, "id: a Patient needs an id (the participant id)")
+                pid = str(resource.id)
+                out.participants.add(pid)
+            else:
+                pid = _subject(resource, here)
+                subjects.append((pid, here))
             if kind == "QuestionnaireResponse":
                 rows = _questionnaire(pid, resource, here, codes)
             else:
                 rows = READERS[kind](pid, resource, path.stem)
-            out.participants.add(pid)
             for table, row in rows:
                 out.rows[table].append(row)
+    for pid, here in subjects:
+        if pid not in out.participants:
+            raise InvalidInput(
+                here, f"subject: Patient/{pid} is not in the input (no Patient has id {pid!r})"
+            )
     return out
+
+
+def _is_resource_type(kind: str) -> bool:
+    try:
+        return issubclass(get_fhir_model_class(kind), Resource)
+    except ValueError:  # "... is not a valid FHIR Model"
+        return False
 
 
 def _survival(rows: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:

@@ -24,11 +24,13 @@ from wgs_tre.types import Action, DatasetKind
 
 __all__ = [
     "build_manifest",
+    "check_name",
     "get_version",
     "list_versions",
     "manifest_checksum",
     "register_version",
     "verify_version",
+    "version_locations",
 ]
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
@@ -65,6 +67,14 @@ def build_manifest(
 def manifest_checksum(manifest: dict[str, dict[str, Any]]) -> str:
     body = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def check_name(name: str) -> None:
+    """Refuse a name datasets may not have (it also names the directory an ingest writes)."""
+    if not NAME.match(name):
+        raise InvalidInput(
+            f"dataset name {name!r}", "use lower-case letters, digits, '.', '_' or '-'"
+        )
 
 
 def parse_label(label: str) -> tuple[str, int | None]:
@@ -109,10 +119,7 @@ def register_version(
     files to their final location inside the registering transaction and returns it, so a
     version is never visible before its files are in place.
     """
-    if not NAME.match(name):
-        raise InvalidInput(
-            f"dataset name {name!r}", "use lower-case letters, digits, '.', '_' or '-'"
-        )
+    check_name(name)
     ctx.check(Action.DATASET_REGISTER)
     path = path.resolve()
     manifest = manifest if manifest is not None else build_manifest(path, progress)
@@ -172,6 +179,19 @@ def list_versions(ctx: Context) -> list[DatasetVersionView]:
             select(DatasetVersion).join(Dataset).order_by(Dataset.name, DatasetVersion.version)
         )
         return [DatasetVersionView.of(v) for v in rows]
+
+
+def version_locations(
+    ctx: Context, *, action: Action = Action.DATASET_LIST, name: str | None = None
+) -> set[str]:
+    """Where the registered versions (of dataset ``name``, or of every dataset) live, as
+    resolved paths: what an ingest or ``store check`` must never take for an orphan. Decided
+    as ``action`` (the operation asking), not audited."""
+    with ctx.transaction(action, audited=False) as tx:
+        query = select(DatasetVersion.uri)
+        if name is not None:
+            query = query.join(Dataset).where(Dataset.name == name)
+        return {str(Path(uri).resolve()) for uri in tx.session.scalars(query)}
 
 
 def verify_version(ctx: Context, label: str) -> list[str]:

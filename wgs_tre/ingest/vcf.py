@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from wgs_tre.backends.vcf import read_vcf
 from wgs_tre.backends.vcf_zarr import VcfZarrWriter
 from wgs_tre.governance.context import Context
-from wgs_tre.governance.datasets import build_manifest, register_version
+from wgs_tre.governance.datasets import (
+    build_manifest,
+    check_name,
+    register_version,
+    version_locations,
+)
 from wgs_tre.governance.views import DatasetVersionView
 from wgs_tre.ingest.staging import staging
 from wgs_tre.types import Action, DatasetKind
@@ -29,8 +35,12 @@ def ingest_vcf(
 
     ``progress`` is called with the number of bytes of VCF text parsed so far in each step.
     """
+    check_name(dataset)  # before anything is read or written
     ctx.check(Action.DATASET_REGISTER)
-    with staging(root, dataset) as stage:
+    registered = partial(
+        version_locations, ctx, action=Action.DATASET_REGISTER, name=dataset
+    )  # what a sweep of stale staging must leave alone
+    with staging(root, dataset, registered=registered) as stage:
         with read_vcf(path, progress) as (header, chunks):
             writer = VcfZarrWriter(stage.path, header, source=path.name)
             try:

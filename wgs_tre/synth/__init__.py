@@ -17,8 +17,9 @@ from pathlib import Path
 
 import orjson
 
+from wgs_tre.errors import InvalidInput
 from wgs_tre.synth.clinical import write_clinical, write_consents
-from wgs_tre.synth.genotypes import GenotypeSpec, write_vcf
+from wgs_tre.synth.genotypes import CAUSAL_VARIANTS, GenotypeSpec, write_vcf
 from wgs_tre.synth.outcomes import simulate_outcomes
 
 __all__ = ["CohortFiles", "GenotypeSpec", "make_cohort"]
@@ -44,6 +45,12 @@ def make_cohort(
 ) -> CohortFiles:
     """Write a whole synthetic cohort under ``directory`` (see the module docstring)."""
     spec.validate()
+    if spec.variants < CAUSAL_VARIANTS:
+        raise InvalidInput(
+            "--variants",
+            f"a cohort needs at least {CAUSAL_VARIANTS} variants: its outcomes have "
+            f"{CAUSAL_VARIANTS} causal variants",
+        )
     (directory / "genotypes").mkdir(parents=True, exist_ok=True)
     (directory / "consent").mkdir(parents=True, exist_ok=True)
     summary = write_vcf(

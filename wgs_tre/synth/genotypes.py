@@ -10,6 +10,8 @@ of calls is set missing, as in real data.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import shutil
 import subprocess
@@ -23,12 +25,13 @@ import tskit
 
 from wgs_tre.errors import ConfigurationError, InvalidInput
 
-__all__ = ["CausalCandidate", "GenotypeSpec", "VcfSummary", "write_vcf"]
+__all__ = ["CAUSAL_VARIANTS", "CausalCandidate", "GenotypeSpec", "VcfSummary", "write_vcf"]
 
 NE = 10_000  # effective size of each population
 MUTATION_RATE = 1.25e-8
 RECOMBINATION_RATE = 1e-8
 CHUNK = 5_000  # variants formatted and written at a time
+CAUSAL_VARIANTS = 6  # candidates the outcome model needs (wgs_tre.synth.outcomes)
 GENES = [
     "BRCA1",
     "BRCA2",
@@ -96,6 +99,8 @@ class GenotypeSpec:
     def validate(self) -> None:
         if self.samples < 2:
             raise InvalidInput("--samples", "simulate at least 2 samples")
+        if self.contigs < 1:
+            raise InvalidInput("--contigs", "simulate at least 1 contig")
         if self.variants < self.contigs:
             raise InvalidInput("--variants", "need at least one variant per contig")
         if not 0 <= self.missing_rate < 0.5:
@@ -253,6 +258,46 @@ def _header(spec: GenotypeSpec, contigs: list[tuple[str, int]], sample_ids: list
     return ("\n".join(lines) + "\n").encode()
 
 
+class _Reserve:
+    """Spare causal candidates, for cohorts too small for the 5% draw to find enough: the
+    ``size`` variants with the smallest random ranks, common ones (in the candidate frequency
+    range) ranked before the others. It draws from a random stream of its own, so the cohort
+    written for a seed is the same whether the reserve is used or not."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.rng = np.random.default_rng([seed, 1])
+        self.heap: list[tuple[float, int, CausalCandidate]] = []  # (-rank, arrival, candidate)
+        self.arrivals = itertools.count()
+
+    def offer(
+        self,
+        chrom: str,
+        positions: np.ndarray,
+        refs: np.ndarray,
+        alts: np.ndarray,
+        dosage: np.ndarray,
+        common: np.ndarray,
+        drawn: np.ndarray,
+    ) -> None:
+        ranks = self.rng.random(len(positions)) + np.where(common, 0.0, 1.0)
+        ranks[drawn] = np.inf  # already a candidate
+        worst = -self.heap[0][0] if len(self.heap) == self.size else np.inf
+        for i in np.flatnonzero(ranks < worst):
+            if len(self.heap) == self.size and ranks[i] >= -self.heap[0][0]:
+                continue
+            item = (-float(ranks[i]), next(self.arrivals), CausalCandidate(
+                chrom, int(positions[i]), refs[i], alts[i], dosage[i].copy()
+            ))  # fmt: skip
+            if len(self.heap) < self.size:
+                heapq.heappush(self.heap, item)
+            else:
+                heapq.heapreplace(self.heap, item)
+
+    def best(self, n: int) -> list[CausalCandidate]:
+        return [candidate for _, _, candidate in sorted(self.heap, reverse=True)[:n]]
+
+
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
@@ -283,6 +328,7 @@ def write_vcf(
     contigs = [(f"chr{i + 1}", int(ts.sequence_length)) for i, ts in enumerate(simulations)]
     summary = VcfSummary(path, sample_ids, population, contigs)
     genes_per_contig = max(1, len(GENES) // spec.contigs)
+    reserve = _Reserve(CAUSAL_VARIANTS, spec.seed)
     tmp = path.with_name(path.name + ".partial")
     with tmp.open("wb") as out:
         bgzip = subprocess.Popen(
@@ -301,13 +347,17 @@ def write_vcf(
                 dosage = calls.sum(axis=2)
                 freq = dosage.mean(axis=1) / 2
                 low, high = candidate_maf
-                for i in np.flatnonzero((freq >= low) & (freq <= high)):
+                common = (freq >= low) & (freq <= high)
+                drawn = np.zeros(len(positions), dtype=bool)
+                for i in np.flatnonzero(common):
                     if len(summary.candidates) < max_candidates and rng.random() < 0.05:
                         summary.candidates.append(
                             CausalCandidate(
                                 chrom, int(positions[i]), refs[i], alts[i], dosage[i].copy()
                             )
                         )
+                        drawn[i] = True
+                reserve.offer(chrom, positions, refs, alts, dosage, common, drawn)
                 missing = rng.random(calls.shape[:2]) < spec.missing_rate
                 bgzip.stdin.write(_format(chrom, positions, refs, alts, info, calls, missing))
                 summary.variants += len(positions)
@@ -316,6 +366,12 @@ def write_vcf(
         bgzip.stdin.close()
         if bgzip.wait() != 0:
             raise RuntimeError("bgzip failed")
+    if len(summary.candidates) < CAUSAL_VARIANTS:  # a small cohort: top up from the reserve
+        spare = reserve.best(CAUSAL_VARIANTS - len(summary.candidates))
+        rank = {name: k for k, (name, _) in enumerate(contigs)}
+        summary.candidates = sorted(
+            [*summary.candidates, *spare], key=lambda c: (rank[c.contig], c.position)
+        )
     subprocess.run([_tool("tabix"), "-f", "-p", "vcf", str(tmp)], check=True)
     Path(str(tmp) + ".tbi").replace(str(path) + ".tbi")
     tmp.replace(path)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from wgs_tre.synth.genotypes import CausalCandidate, VcfSummary
+from wgs_tre.synth.genotypes import CAUSAL_VARIANTS, CausalCandidate, VcfSummary
 
 __all__ = ["Participant", "Truth", "simulate_outcomes"]
 
@@ -86,9 +86,9 @@ class Participant:
 def _pick_causal(
     candidates: list[CausalCandidate], rng: np.random.Generator
 ) -> list[CausalCandidate]:
-    if len(candidates) < 6:
-        raise RuntimeError("too few common variants to choose causal ones; simulate more variants")
-    chosen = rng.choice(len(candidates), 6, replace=False)
+    if len(candidates) < CAUSAL_VARIANTS:  # write_vcf tops up small cohorts: a bug if reached
+        raise RuntimeError(f"{len(candidates)} causal candidates, {CAUSAL_VARIANTS} needed")
+    chosen = rng.choice(len(candidates), CAUSAL_VARIANTS, replace=False)
     return [candidates[i] for i in sorted(chosen)]
 
 
