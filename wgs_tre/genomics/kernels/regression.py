@@ -17,9 +17,9 @@ __all__ = ["linear", "logistic"]
 
 
 @numba.njit(nogil=True, cache=True)
-def _solve_spd(a: np.ndarray, b: np.ndarray) -> bool:
-    """Solve a x = b in place (b becomes x; columns are right-hand sides) by Cholesky; a is
-    overwritten. False if a is not positive definite (e.g. collinear covariates)."""
+def _cholesky(a: np.ndarray) -> bool:
+    """Factor a = L L' in place from its lower triangle (L overwrites it). False if a is not
+    positive definite (e.g. collinear covariates)."""
     n = a.shape[0]
     for j in range(n):
         s = a[j, j]
@@ -33,6 +33,14 @@ def _solve_spd(a: np.ndarray, b: np.ndarray) -> bool:
             for k in range(j):
                 s -= a[i, k] * a[j, k]
             a[i, j] = s / a[j, j]
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _cholesky_solve(a: np.ndarray, b: np.ndarray) -> None:
+    """Solve L L' x = b in place (b becomes x; columns are right-hand sides), L in a's lower
+    triangle (from :func:`_cholesky`)."""
+    n = a.shape[0]
     for r in range(b.shape[1]):
         for i in range(n):
             s = b[i, r]
@@ -44,6 +52,15 @@ def _solve_spd(a: np.ndarray, b: np.ndarray) -> bool:
             for k in range(i + 1, n):
                 s -= a[k, i] * b[k, r]
             b[i, r] = s / a[i, i]
+
+
+@numba.njit(nogil=True, cache=True)
+def _solve_spd(a: np.ndarray, b: np.ndarray) -> bool:
+    """Solve a x = b in place (b becomes x; columns are right-hand sides) by Cholesky; a is
+    overwritten. False if a is not positive definite (e.g. collinear covariates)."""
+    if not _cholesky(a):
+        return False
+    _cholesky_solve(a, b)
     return True
 
 
