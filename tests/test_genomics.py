@@ -165,7 +165,7 @@ def test_logistic_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
            "--covar", "covar.tsv", "--glm", "hide-covar", "no-firth", "--out", "log",
            cwd=oracle)  # fmt: skip
     theirs = table(oracle / "log.case.glm.logistic").set_index("ID")
-    ours = gwas_logistic(view, frame["case"], frame[["age", "sex"]], progress=False)
+    ours = gwas_logistic(view, frame["case"], frame[["age", "sex"]], firth="never", progress=False)
     both = theirs.index[theirs.P.notna()]
     sign = np.where(theirs.loc[both, "A1"] == theirs.loc[both, "ALT"], 1.0, -1.0)
     index = np.array([int(v[1:]) for v in both])

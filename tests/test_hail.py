@@ -120,7 +120,10 @@ def test_hail_regressions_agree_with_dask(view: xr.Dataset, mt: object) -> None:
     logistic = hl.logistic_regression_rows(
         "wald", y=mt.p.case, x=x, covariates=[1.0, mt.p.age, mt.p.sex]
     ).to_pandas()
-    ours_log = gwas_logistic(view, frame["case"], frame[["age", "sex"]], progress=False)
+    # Hail's Wald test has no Firth fallback: compare with ours without it.
+    ours_log = gwas_logistic(
+        view, frame["case"], frame[["age", "sex"]], firth="never", progress=False
+    )
     complete = (view.call_genotype.values >= 0).all(axis=(1, 2)) & np.isfinite(
         ours_log.variant_logreg_p_value.values
     )

@@ -88,6 +88,7 @@ OUTPUTS: dict[str, Spec] = _outputs(
     ("variant_logreg_p_value", V, "f", "its two-sided p-value"),
     ("variant_logreg_n_obs", V, "i", "samples used"),
     ("variant_logreg_converged", V, "b", "whether the fit converged"),
+    ("variant_logreg_firth", V, "b", "whether the estimate is Firth's (plink2's FIRTH?)"),
     ("sample_pca_eigenvector", SC, "f", "sample loadings (unit length)"),
     ("sample_pca_projection", SC, "f", "principal components (eigenvector x sqrt(eigenvalue))"),
     ("sample_pca_explained_variance", ("components",), "f", "variance per component"),

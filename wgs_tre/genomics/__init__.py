@@ -9,12 +9,13 @@ the blocks on local threads or on the cluster built by ``wgs_tre.compute``.
 """
 
 from wgs_tre.genomics.annotation import annotate, top_hits, variant_table
-from wgs_tre.genomics.association import gwas_linear, gwas_logistic
+from wgs_tre.genomics.association import Firth, gwas_linear, gwas_logistic
 from wgs_tre.genomics.pca import pca
 from wgs_tre.genomics.plots import genomic_inflation, manhattan, qq
 from wgs_tre.genomics.qc import sample_stats, variant_stats
 
 __all__ = [
+    "Firth",
     "annotate",
     "genomic_inflation",
     "gwas_linear",

@@ -4,10 +4,15 @@ Traits and covariates come as pandas objects indexed by ``sample_id`` (for insta
 ``open_project().clinical(...)``); they are aligned to the view's samples, and samples missing
 any of them are left out of every model (their count is in the result's attributes). Within a
 variant, samples with a missing call are left out of that variant's model, as plink2 does.
+
+Logistic regression follows plink2's ``--glm`` default (``firth-fallback``): where the plain
+fit has no finite estimate (an allele absent from the cases or from the controls) or does not
+converge, the variant's estimate is Firth's penalised one, and ``variant_logreg_firth`` says so.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -18,7 +23,13 @@ from scipy import stats
 from wgs_tre.backends.packed import select_samples
 from wgs_tre.errors import InvalidInput
 from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks
-from wgs_tre.genomics.kernels.regression import linear, logistic
+from wgs_tre.genomics.kernels.regression import (
+    FIRTH_ALWAYS,
+    FIRTH_FALLBACK,
+    FIRTH_NEVER,
+    linear,
+    logistic,
+)
 from wgs_tre.variables import check_outputs
 
 LINEAR_OUTPUTS = (
@@ -28,9 +39,26 @@ LINEAR_OUTPUTS = (
 LOGISTIC_OUTPUTS = (
     "variant_logreg_beta", "variant_logreg_standard_error", "variant_logreg_z_value",
     "variant_logreg_p_value", "variant_logreg_n_obs", "variant_logreg_converged",
+    "variant_logreg_firth",
 )  # fmt: skip
 
-__all__ = ["gwas_linear", "gwas_logistic"]
+__all__ = ["Firth", "gwas_linear", "gwas_logistic"]
+
+
+class Firth(StrEnum):
+    """When :func:`gwas_logistic` uses Firth's penalised likelihood (plink2's ``--glm``
+    modifiers in brackets)."""
+
+    FALLBACK = "fallback"  # where the plain fit has no finite estimate (firth-fallback, default)
+    ALWAYS = "always"  # for every variant (firth)
+    NEVER = "never"  # never: those variants are NaN, not converged (no-firth)
+
+
+_FIRTH_KERNEL = {
+    Firth.FALLBACK: FIRTH_FALLBACK,
+    Firth.ALWAYS: FIRTH_ALWAYS,
+    Firth.NEVER: FIRTH_NEVER,
+}
 
 
 def _aligned(ds: xr.Dataset, table: Any, what: str) -> np.ndarray:
@@ -149,10 +177,34 @@ def _null_logistic(y: np.ndarray, design: np.ndarray) -> np.ndarray:
     raise InvalidInput("gwas_logistic", "the covariates-only model does not converge")
 
 
+def _standardised(design: np.ndarray) -> np.ndarray:
+    """The design with each covariate centred and scaled, the intercept kept. No variant's
+    estimate or standard error changes, but the fits stay well conditioned whatever the
+    covariates' units: with a birth year as it is, rounding alone moves the intercept by more
+    than the 1e-6 within which Firth's iterations must settle."""
+    covariates = design[:, 1:]
+    return np.column_stack(
+        [design[:, 0], (covariates - covariates.mean(axis=0)) / covariates.std(axis=0)]
+    )
+
+
 def gwas_logistic(
-    ds: xr.Dataset, trait: Any, covariates: Any = None, *, progress: bool = True
+    ds: xr.Dataset,
+    trait: Any,
+    covariates: Any = None,
+    *,
+    firth: Firth | str = Firth.FALLBACK,
+    progress: bool = True,
 ) -> xr.Dataset:
-    """Logistic regression of a 0/1 trait on each variant's dosage plus covariates (Wald test).
+    """Logistic regression of a 0/1 trait on each variant's dosage plus covariates (Wald test),
+    with Firth's penalised likelihood where the plain fit fails, as plink2 ``--glm`` does.
+
+    For a rare variant the plain maximum-likelihood estimate is often infinite: when the
+    alternate (or reference) allele is absent from the cases or from the controls, or the fit
+    does not converge. Firth's penalty (Jeffreys' prior, log|X'WX| / 2) keeps such estimates
+    finite and removes most of their small-sample bias. Its standard error comes from
+    (X'WX)^-1 at the penalised estimate and its p-value from the Wald z, as in plink2's
+    ``FIRTH?`` rows and ``--glm firth``.
 
     Parameters
     ----------
@@ -162,6 +214,10 @@ def gwas_logistic(
         pandas Series of 0 and 1 indexed by ``sample_id``.
     covariates
         pandas DataFrame indexed by ``sample_id``, or None. An intercept is always included.
+    firth
+        ``"fallback"`` (default, plink2's ``firth-fallback``): Firth where the plain fit has no
+        finite estimate or does not converge; ``"always"`` (``--glm firth``): Firth for every
+        variant; ``"never"`` (``no-firth``): those variants are NaN.
     progress
         Show a progress bar.
 
@@ -170,11 +226,17 @@ def gwas_logistic(
     xarray.Dataset
         ``ds`` with, each of dims (variants,): ``variant_logreg_beta`` (log odds ratio per
         alternate allele), ``variant_logreg_standard_error``, ``variant_logreg_z_value``,
-        ``variant_logreg_p_value``, ``variant_logreg_n_obs`` and ``variant_logreg_converged``
-        (False where the fit did not converge or the classes separate; those variants'
-        estimates are NaN).
+        ``variant_logreg_p_value``, ``variant_logreg_n_obs``, ``variant_logreg_converged``
+        (False where no fit converged, e.g. a variant without variation among the called
+        samples, or with ``firth="never"`` one whose classes separate; those variants'
+        estimates are NaN) and ``variant_logreg_firth`` (True where the estimate is Firth's,
+        plink2's ``FIRTH?`` column).
     """
     blocks = blocks_of(ds, "gwas_logistic")
+    try:
+        mode = Firth(firth)
+    except ValueError:
+        raise InvalidInput("gwas_logistic firth", f"name one of: {', '.join(Firth)}") from None
     if isinstance(trait, pd.DataFrame):
         if trait.shape[1] != 1:
             raise InvalidInput("gwas_logistic trait", "give one trait (a Series or one column)")
@@ -185,11 +247,13 @@ def gwas_logistic(
         raise InvalidInput("gwas_logistic trait", "must be 0/1 (or boolean)")
     if y.min() == y.max():
         raise InvalidInput("gwas_logistic trait", "has one class only")
+    design = _standardised(design)
     start = _null_logistic(y, design)
-    parts = compute(
-        map_blocks(blocks, _restricted(logistic), used, y, design, start), progress=progress
+    tasks = map_blocks(blocks, _restricted(logistic), used, y, design, start, _FIRTH_KERNEL[mode])
+    parts = compute(tasks, progress=progress)
+    beta, se, n_obs, converged, penalised = (
+        np.concatenate([p[i] for p in parts]) for i in range(5)
     )
-    beta, se, n_obs, converged = (np.concatenate([p[i] for p in parts]) for i in range(4))
     with np.errstate(invalid="ignore", divide="ignore"):
         z = beta / se
         p = 2.0 * stats.norm.sf(np.abs(z))
@@ -200,6 +264,7 @@ def gwas_logistic(
         variant_logreg_p_value=("variants", p),
         variant_logreg_n_obs=("variants", n_obs),
         variant_logreg_converged=("variants", converged),
+        variant_logreg_firth=("variants", penalised),
     )
     out.attrs["gwas_samples_used"] = len(used)
     return check_outputs(out, "gwas_logistic", *LOGISTIC_OUTPUTS)
