@@ -26,7 +26,7 @@ PCA_OUTPUTS = (
 
 __all__ = ["pca"]
 
-SUBBLOCK = 2_048  # standardised rows held at once per task (bounds memory with many samples)
+SUBBLOCK = 512  # standardised rows held at once per task (bounds memory with many samples)
 
 
 def _moments(packed: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,9 +55,9 @@ def _choose(
     candidates = np.flatnonzero((maf >= maf_min) & (call_rate >= call_rate_min) & (scale > 0))
     kept = np.zeros(packed.shape[0], dtype=bool)
     if len(candidates):
-        values = standardise(packed, samples, candidates, mean, scale)
-        ours = contig[start : start + packed.shape[0]]
-        kept[candidates[ld_thin(values, ours[candidates], int(window), r2_max)]] = True
+        ours = contig[start : start + packed.shape[0]][candidates]
+        thinned = ld_thin(packed, samples, candidates, mean, scale, ours, int(window), r2_max)
+        kept[candidates[thinned]] = True
     return kept, np.ascontiguousarray(packed[kept]), mean[kept], scale[kept]
 
 
