@@ -1,5 +1,7 @@
-"""The PCA kernels against plain numpy: LD thinning against the greedy rule written out in
-Python, on synthetic dosages with monomorphic, entirely missing and mostly missing variants."""
+"""The PCA kernels and both PCA modes against plain numpy: LD thinning against the greedy rule
+written out in Python, and ``missing="pairwise"`` against plink2's relationship matrix written as
+a formula, on synthetic dosages (a view only in name; see ``wgs_tre.genomics.warmup``) with
+monomorphic, entirely missing and mostly missing variants."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import pytest
 import xarray as xr
 
 from wgs_tre.backends.packed import MISSING, pack_dosages
+from wgs_tre.genomics import pca
 from wgs_tre.genomics.kernels.pca import ld_thin
 from wgs_tre.genomics.warmup import synthetic_view
 
@@ -51,6 +54,30 @@ def _standardised(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean, scale = _moments(codes)
     called = codes != MISSING
     return np.where(called, (codes - mean[:, None]) * scale[:, None], 0.0), called
+
+
+@pytest.mark.parametrize("samples", [60, 300])  # the small-matrix path and Lanczos
+def test_pairwise_pca_is_plink2s_matrix(samples: int) -> None:
+    codes = _codes(samples, 1_500, seed=samples)
+    x, called = _standardised(codes)
+    both = called.T.astype(np.float64) @ called
+    grm = x.T @ x / both  # plink2: each pair over the variants both samples called
+    values, vectors = np.linalg.eigh(grm)
+    values, vectors = values[::-1][:5], vectors[:, ::-1][:, :5]
+    ours = pca(_view(codes), 5, missing="pairwise", maf_min=0, call_rate_min=0,
+               ld_r2_max=None, progress=False)  # fmt: skip
+    assert ours.variant_pca_used.values.all()
+    np.testing.assert_allclose(ours.sample_pca_explained_variance, values, rtol=1e-5)
+    np.testing.assert_allclose(
+        ours.sample_pca_explained_variance_ratio, values / np.trace(grm), rtol=1e-5
+    )
+    for i in range(5):
+        r = np.corrcoef(ours.sample_pca_eigenvector.values[:, i], vectors[:, i])[0, 1]
+        assert abs(r) > 1 - 1e-6
+    # Mean imputation: X X' / M, every variant counted.
+    imputed = pca(_view(codes), 1, maf_min=0, call_rate_min=0, ld_r2_max=None, progress=False)
+    top = np.linalg.eigvalsh(x.T @ x / len(x))[-1]
+    assert imputed.sample_pca_explained_variance.values[0] == pytest.approx(top, rel=1e-4)
 
 
 def _greedy(x: np.ndarray, contig: np.ndarray, window: int, r2_max: float) -> np.ndarray:

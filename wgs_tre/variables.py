@@ -92,7 +92,7 @@ OUTPUTS: dict[str, Spec] = _outputs(
     ("sample_pca_projection", SC, "f", "principal components (eigenvector x sqrt(eigenvalue))"),
     ("sample_pca_explained_variance", ("components",), "f", "variance per component"),
     ("sample_pca_explained_variance_ratio", ("components",), "f", "its share of the total"),
-    ("variant_pca_used", V, "b", "variants the PCA used (common, called, LD-thinned)"),
+    ("variant_pca_used", V, "b", "variants the PCA used (by default common, called, LD-thinned)"),
 )
 
 
