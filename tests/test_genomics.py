@@ -8,6 +8,7 @@ checked too. plink2 prints six significant digits, which sets the tolerances.
 from __future__ import annotations
 
 import gzip
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import xarray as xr
 from tests.plink import plink2, table, write_vcf
 from tests.world import World
 from wgs_tre import genomics
+from wgs_tre.access import Gate
 from wgs_tre.backends.packed import pack_dosages
 from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.consent import registry
@@ -64,28 +66,53 @@ def oracle(view: xr.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp
 
 
+def _cohort_records(world: World) -> tuple[list[bytes], list[list[bytes]]]:
+    """The cohort's VCF as delivered: header lines, and each record split into fields."""
+    with gzip.open(world.tmp / "cohort" / "genotypes" / "cohort.vcf.gz", "rb") as text:
+        lines = text.read().splitlines()
+    header = [line for line in lines if line.startswith(b"#")]
+    return header, [line.split(b"\t") for line in lines if not line.startswith(b"#")]
+
+
+def _ingested_view(
+    world: World, header: list[bytes], body: list[list[bytes]], dataset: str, project: str
+) -> tuple[xr.Dataset, Path]:
+    """Ingest the records as ``dataset``, approve ``project`` for it and open its view; also
+    returns the VCF ingested."""
+    path = world.tmp / f"{dataset}.vcf"
+    path.write_bytes(b"\n".join(header + [b"\t".join(fields) for fields in body]) + b"\n")
+    ingest_vcf(world.ctx("sam"), path, dataset, root=world.tmp / "datasets")
+    world.approved(project, datasets=[dataset])
+    view = open_project(project, user="alice", settings=world.settings()).variants(f"{dataset}@1")
+    return view, path
+
+
 @pytest.fixture(scope="module")
 def missing_view(world: World) -> xr.Dataset:
     """The cohort again with about 2% missing calls, not all at random: a tenth of the
     samples and a twentieth of the variants miss more, as in real data. Its own project."""
-    source = world.tmp / "cohort" / "genotypes" / "cohort.vcf.gz"
-    path = world.tmp / "missing.vcf"
+    header, body = _cohort_records(world)
     rng = np.random.default_rng(12)
-    with gzip.open(source, "rb") as text:
-        lines = text.read().splitlines()
-    header = [line for line in lines if line.startswith(b"#")]
-    body = [line.split(b"\t") for line in lines if not line.startswith(b"#")]
     samples = len(body[0]) - 9
     weak_samples = rng.random(samples) < 0.1
     for fields in body:
         rate = 0.004 + 0.04 * weak_samples + (0.08 if rng.random() < 0.05 else 0.0)
         for j in np.flatnonzero(rng.random(samples) < rate):
             fields[9 + j] = b"./."
-    path.write_bytes(b"\n".join(header + [b"\t".join(fields) for fields in body]) + b"\n")
-    ingest_vcf(world.ctx("sam"), path, "wgs-missing", root=world.tmp / "datasets")
-    world.approved("pca-study", datasets=["wgs-missing"])
-    project = open_project("pca-study", user="alice", settings=world.settings())
-    return project.variants("wgs-missing@1")
+    return _ingested_view(world, header, body, "wgs-missing", "pca-study")[0]
+
+
+@pytest.fixture(scope="module")
+def half_calls(world: World) -> tuple[xr.Dataset, Path]:
+    """The cohort again with about 1% of its calls turned into half calls (``0|.``, ``.|1``),
+    its view and the VCF ingested."""
+    header, body = _cohort_records(world)
+    rng = np.random.default_rng(13)
+    for fields in body:
+        for j in 9 + np.flatnonzero(rng.random(len(fields) - 9) < 0.01):
+            if fields[j] != b"./.":
+                fields[j] = fields[j][:2] + b"." if rng.random() < 0.5 else b"." + fields[j][1:]
+    return _ingested_view(world, header, body, "wgs-half", "half-study")
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +150,44 @@ def test_variant_qc_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
     midp = variant_stats(view, hwe_midp=True, progress=False).variant_hwe_p_value
     np.testing.assert_allclose(midp, table(oracle / "midp.hardy").MIDP, rtol=1e-5, atol=1e-300)
     assert (midp < ours.variant_hwe_p_value).all()
+
+
+def test_half_calls_are_missing_calls_in_views_and_statistics(
+    world: World, half_calls: tuple[xr.Dataset, Path], tmp_path: Path
+) -> None:
+    """A half call (one allele missing) is a missing call: ``variant_stats`` counts it so, as
+    plink2 with ``--vcf-half-call missing`` does on the delivered VCF, and the view shows it
+    so, so AN and AC counted from the view, as bcftools counts them, agree with it."""
+    view, delivered = half_calls
+    with world.store.session() as session:
+        stored = open_vcf_zarr(datasets.get_version(session, "wgs-half@1").uri)
+    half = ((stored.call_genotype.values == -1).sum(axis=2) == 1).mean()
+    assert 0.005 < half < 0.02  # the record keeps the calls as delivered
+    ours = variant_stats(view, progress=False)
+    genotypes = view.call_genotype.values
+    np.testing.assert_array_equal((genotypes >= 0).sum(axis=(1, 2)), 2 * ours.variant_n_called)
+    np.testing.assert_array_equal(
+        (genotypes > 0).sum(axis=(1, 2)), ours.variant_n_het + 2 * ours.variant_n_hom_alt
+    )
+    assert not ((genotypes == -1).sum(axis=2) == 1).any()
+    write_vcf(view, tmp_path / "view.vcf")
+    tagged = subprocess.run(
+        "bcftools +fill-tags view.vcf -- -t AC,AN | bcftools query -f '%AC\\t%AN\\n'",
+        shell=True, capture_output=True, text=True, check=True, cwd=tmp_path,
+    ).stdout  # fmt: skip
+    counts = np.array([line.split("\t") for line in tagged.splitlines()], dtype=int)
+    np.testing.assert_array_equal(counts[:, 1], 2 * ours.variant_n_called)
+    np.testing.assert_array_equal(counts[:, 0], ours.variant_n_het + 2 * ours.variant_n_hom_alt)
+    # plink2 on the delivered VCF, the view's participants only, half calls as missing.
+    grant = Gate(world.store, world.policies).decide("alice", "half-study", "wgs-half@1")
+    (tmp_path / "keep.txt").write_text("\n".join(sorted(grant.participants)) + "\n")
+    plink2("--vcf", delivered, "--vcf-half-call", "missing", "--keep", "keep.txt", "--freq",
+           "--missing", "--out", "half", cwd=tmp_path)  # fmt: skip
+    vmiss = table(tmp_path / "half.vmiss")
+    np.testing.assert_array_equal(ours.variant_n_missing, vmiss.MISSING_CT)
+    np.testing.assert_allclose(
+        ours.variant_alt_allele_frequency, table(tmp_path / "half.afreq").ALT_FREQS, rtol=1e-5
+    )
 
 
 def test_sample_qc_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
