@@ -7,6 +7,8 @@ checked too. plink2 prints six significant digits, which sets the tolerances.
 
 from __future__ import annotations
 
+import gzip
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ import xarray as xr
 from tests.plink import plink2, table, write_vcf
 from tests.world import World
 from wgs_tre import genomics
+from wgs_tre.access import Gate
 from wgs_tre.backends.packed import pack_dosages
 from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.consent import registry
@@ -63,6 +66,63 @@ def oracle(view: xr.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp
 
 
+def _cohort_records(world: World) -> tuple[list[bytes], list[list[bytes]]]:
+    """The cohort's VCF as delivered: header lines, and each record split into fields."""
+    with gzip.open(world.tmp / "cohort" / "genotypes" / "cohort.vcf.gz", "rb") as text:
+        lines = text.read().splitlines()
+    header = [line for line in lines if line.startswith(b"#")]
+    return header, [line.split(b"\t") for line in lines if not line.startswith(b"#")]
+
+
+def _ingested_view(
+    world: World, header: list[bytes], body: list[list[bytes]], dataset: str, project: str
+) -> tuple[xr.Dataset, Path]:
+    """Ingest the records as ``dataset``, approve ``project`` for it and open its view; also
+    returns the VCF ingested."""
+    path = world.tmp / f"{dataset}.vcf"
+    path.write_bytes(b"\n".join(header + [b"\t".join(fields) for fields in body]) + b"\n")
+    ingest_vcf(world.ctx("sam"), path, dataset, root=world.tmp / "datasets")
+    world.approved(project, datasets=[dataset])
+    view = open_project(project, user="alice", settings=world.settings()).variants(f"{dataset}@1")
+    return view, path
+
+
+@pytest.fixture(scope="module")
+def missing_view(world: World) -> xr.Dataset:
+    """The cohort again with about 2% missing calls, not all at random: a tenth of the
+    samples and a twentieth of the variants miss more, as in real data. Its own project."""
+    header, body = _cohort_records(world)
+    rng = np.random.default_rng(12)
+    samples = len(body[0]) - 9
+    weak_samples = rng.random(samples) < 0.1
+    for fields in body:
+        rate = 0.004 + 0.04 * weak_samples + (0.08 if rng.random() < 0.05 else 0.0)
+        for j in np.flatnonzero(rng.random(samples) < rate):
+            fields[9 + j] = b"./."
+    return _ingested_view(world, header, body, "wgs-missing", "pca-study")[0]
+
+
+@pytest.fixture(scope="module")
+def half_calls(world: World) -> tuple[xr.Dataset, Path]:
+    """The cohort again with about 1% of its calls turned into half calls (``0|.``, ``.|1``),
+    its view and the VCF ingested."""
+    header, body = _cohort_records(world)
+    rng = np.random.default_rng(13)
+    for fields in body:
+        for j in 9 + np.flatnonzero(rng.random(len(fields) - 9) < 0.01):
+            if fields[j] != b"./.":
+                fields[j] = fields[j][:2] + b"." if rng.random() < 0.5 else b"." + fields[j][1:]
+    return _ingested_view(world, header, body, "wgs-half", "half-study")
+
+
+@pytest.fixture(scope="module")
+def missing_oracle(missing_view: xr.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("plink-missing")
+    write_vcf(missing_view, tmp / "view.vcf")
+    plink2("--vcf", "view.vcf", "--make-pgen", "--out", "view", cwd=tmp)
+    return tmp
+
+
 def test_packed_dosages_in_the_view_match_its_genotypes(view: xr.Dataset) -> None:
     assert view.sizes["samples"] < 400  # consent removed some participants
     np.testing.assert_array_equal(
@@ -90,6 +150,44 @@ def test_variant_qc_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
     midp = variant_stats(view, hwe_midp=True, progress=False).variant_hwe_p_value
     np.testing.assert_allclose(midp, table(oracle / "midp.hardy").MIDP, rtol=1e-5, atol=1e-300)
     assert (midp < ours.variant_hwe_p_value).all()
+
+
+def test_half_calls_are_missing_calls_in_views_and_statistics(
+    world: World, half_calls: tuple[xr.Dataset, Path], tmp_path: Path
+) -> None:
+    """A half call (one allele missing) is a missing call: ``variant_stats`` counts it so, as
+    plink2 with ``--vcf-half-call missing`` does on the delivered VCF, and the view shows it
+    so, so AN and AC counted from the view, as bcftools counts them, agree with it."""
+    view, delivered = half_calls
+    with world.store.session() as session:
+        stored = open_vcf_zarr(datasets.get_version(session, "wgs-half@1").uri)
+    half = ((stored.call_genotype.values == -1).sum(axis=2) == 1).mean()
+    assert 0.005 < half < 0.02  # the record keeps the calls as delivered
+    ours = variant_stats(view, progress=False)
+    genotypes = view.call_genotype.values
+    np.testing.assert_array_equal((genotypes >= 0).sum(axis=(1, 2)), 2 * ours.variant_n_called)
+    np.testing.assert_array_equal(
+        (genotypes > 0).sum(axis=(1, 2)), ours.variant_n_het + 2 * ours.variant_n_hom_alt
+    )
+    assert not ((genotypes == -1).sum(axis=2) == 1).any()
+    write_vcf(view, tmp_path / "view.vcf")
+    tagged = subprocess.run(
+        "bcftools +fill-tags view.vcf -- -t AC,AN | bcftools query -f '%AC\\t%AN\\n'",
+        shell=True, capture_output=True, text=True, check=True, cwd=tmp_path,
+    ).stdout  # fmt: skip
+    counts = np.array([line.split("\t") for line in tagged.splitlines()], dtype=int)
+    np.testing.assert_array_equal(counts[:, 1], 2 * ours.variant_n_called)
+    np.testing.assert_array_equal(counts[:, 0], ours.variant_n_het + 2 * ours.variant_n_hom_alt)
+    # plink2 on the delivered VCF, the view's participants only, half calls as missing.
+    grant = Gate(world.store, world.policies).decide("alice", "half-study", "wgs-half@1")
+    (tmp_path / "keep.txt").write_text("\n".join(sorted(grant.participants)) + "\n")
+    plink2("--vcf", delivered, "--vcf-half-call", "missing", "--keep", "keep.txt", "--freq",
+           "--missing", "--out", "half", cwd=tmp_path)  # fmt: skip
+    vmiss = table(tmp_path / "half.vmiss")
+    np.testing.assert_array_equal(ours.variant_n_missing, vmiss.MISSING_CT)
+    np.testing.assert_allclose(
+        ours.variant_alt_allele_frequency, table(tmp_path / "half.afreq").ALT_FREQS, rtol=1e-5
+    )
 
 
 def test_sample_qc_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
@@ -220,26 +318,63 @@ def _newton_logistic(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def test_pca_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
+    """The default: LD-thinned common variants, missing calls mean-imputed (plink2's
+    ``--pca meanimpute`` on the same variants)."""
     ours = pca(view, 5, progress=False)
     used = np.flatnonzero(ours.variant_pca_used.values)
     assert 500 < len(used) < view.sizes["variants"]
     (oracle / "used.txt").write_text("\n".join(f"v{i}" for i in used))
-    plink2("--pfile", "view", "--extract", "used.txt", "--pca", "5", "--out", "pca", cwd=oracle)
+    plink2("--pfile", "view", "--extract", "used.txt", "--pca", "5", "meanimpute", "--out", "pca",
+           cwd=oracle)  # fmt: skip
     eigenvalues = np.loadtxt(oracle / "pca.eigenval")
     vectors = table(oracle / "pca.eigenvec")
     assert list(vectors.IID) == [str(s) for s in view.sample_id.values]
     explained = ours.sample_pca_explained_variance.values
-    # plink2 divides each pair's sum by the number of variants both samples have called
-    # ("correcting for missingness"); we set missing calls to the mean (as Hail and sgkit do).
-    # With calls missing at random that scales eigenvalues by M / (mean pairwise called count).
-    called = (view.call_genotype.values[used] >= 0).all(axis=2).astype(float)
-    scale = len(used) / (called.T @ called).mean()
-    assert 1.005 < scale < 1.05  # about 1% missing per sample
-    np.testing.assert_allclose(explained[0] * scale, eigenvalues[0], rtol=2e-3)
-    # Beyond the population split the spectrum is a flat bulk: close, not exact.
-    np.testing.assert_allclose(explained[1:] * scale, eigenvalues[1:], rtol=0.05)
+    assert explained[0] == pytest.approx(eigenvalues[0], rel=1e-4)
+    # Beyond the population split the spectrum is a flat bulk, where the randomized Ritz
+    # values are a little low: close, not exact.
+    assert np.all(explained[1:] <= eigenvalues[1:] * (1 + 1e-5))
+    np.testing.assert_allclose(explained[1:], eigenvalues[1:], rtol=0.05)
     r = np.corrcoef(ours.sample_pca_eigenvector.values[:, 0], vectors.PC1)[0, 1]
     assert abs(r) > 0.999
+
+
+def test_pairwise_pca_is_plink2s_on_every_variant(
+    missing_view: xr.Dataset, missing_oracle: Path
+) -> None:
+    """``missing="pairwise"`` on every variant is plink2's exact ``--pca`` (which divides each
+    pair's sum by the variants both samples called), eigenvalues and all ten eigenvectors."""
+    missing = missing_view.call_genotype_mask.values.any(axis=2)
+    assert 0.015 < missing.mean() < 0.03
+    assert missing.mean(axis=1).max() > 0.05 and missing.mean(axis=0).max() > 0.03
+    plink2("--pfile", "view", "--pca", "10", "--out", "all", cwd=missing_oracle)
+    eigenvalues = np.loadtxt(missing_oracle / "all.eigenval")
+    vectors = table(missing_oracle / "all.eigenvec")
+    assert list(vectors.IID) == [str(s) for s in missing_view.sample_id.values]
+    everything = {"maf_min": 0, "call_rate_min": 0, "ld_r2_max": None}
+    ours = pca(missing_view, 10, missing="pairwise", **everything, progress=False)
+    assert ours.variant_pca_used.values.all()
+    explained = ours.sample_pca_explained_variance.values
+    np.testing.assert_allclose(explained, eigenvalues, rtol=2e-5)  # plink2's printed digits
+    for i in range(10):
+        r = np.corrcoef(ours.sample_pca_eigenvector.values[:, i], vectors[f"PC{i + 1}"])[0, 1]
+        assert abs(r) > 0.999, (i, r)
+    ratio = ours.sample_pca_explained_variance_ratio.values
+    assert ratio == pytest.approx(explained / explained[0] * ratio[0])
+    # Mean imputation is another matrix: with 2% missing calls its eigenvalues are lower.
+    imputed = pca(missing_view, 1, **everything, progress=False)
+    assert imputed.sample_pca_explained_variance.values[0] < 0.98 * eigenvalues[0]
+    # Pairwise on the default's LD-thinned variants is plink2's --pca on those.
+    thinned = pca(missing_view, 5, missing="pairwise", progress=False)
+    used = np.flatnonzero(thinned.variant_pca_used.values)
+    (missing_oracle / "used.txt").write_text("\n".join(f"v{i}" for i in used))
+    plink2("--pfile", "view", "--extract", "used.txt", "--pca", "5", "--out", "thinned",
+           cwd=missing_oracle)  # fmt: skip
+    np.testing.assert_allclose(
+        thinned.sample_pca_explained_variance,
+        np.loadtxt(missing_oracle / "thinned.eigenval"),
+        rtol=2e-5,
+    )
 
 
 def test_analyses_refuse_data_that_did_not_come_through_the_gate(world: World) -> None:
@@ -279,6 +414,8 @@ def test_bad_analysis_inputs_are_named(view: xr.Dataset) -> None:
         gwas_logistic(view, trait, progress=False)
     with pytest.raises(InvalidInput, match="components"):
         pca(view, len(ids) + 1, progress=False)
+    with pytest.raises(InvalidInput, match="use one of mean, pairwise, not 'plink2'"):
+        pca(view, 2, missing="plink2", progress=False)
 
 
 def test_the_readme_tour_runs_on_clinical_tables(world: World) -> None:

@@ -40,7 +40,12 @@ SPECS: dict[str, Spec] = {
         Spec("variant_GENE", ("variants",), "U", "gene symbol ('' if not annotated)"),
         Spec("variant_CSQ", ("variants",), "U", "most severe consequence (SO term)"),
         Spec("variant_CLNSIG", ("variants",), "U", "clinical significance"),
-        Spec("call_genotype", ("variants", "samples", "ploidy"), "i", "allele indices; -1 missing"),
+        Spec(
+            "call_genotype",
+            ("variants", "samples", "ploidy"),
+            "i",
+            "allele indices; -1 missing (in a view, both alleles of a half call such as 1|.)",
+        ),
         Spec("call_genotype_mask", ("variants", "samples", "ploidy"), "b", "true where missing"),
         Spec("call_genotype_phased", ("variants", "samples"), "b", "true if phased"),
         Spec(
@@ -93,7 +98,7 @@ OUTPUTS: dict[str, Spec] = _outputs(
     ("sample_pca_projection", SC, "f", "principal components (eigenvector x sqrt(eigenvalue))"),
     ("sample_pca_explained_variance", ("components",), "f", "variance per component"),
     ("sample_pca_explained_variance_ratio", ("components",), "f", "its share of the total"),
-    ("variant_pca_used", V, "b", "variants the PCA used (common, called, LD-thinned)"),
+    ("variant_pca_used", V, "b", "variants the PCA used (by default common, called, LD-thinned)"),
 )
 
 

@@ -4,6 +4,13 @@ The project's view selects the granted participants' columns of the registered V
 (no genotype is read until computed) and replaces ``sample_id`` with per-project pseudonyms.
 Internal ids never appear in a view: not as values, coordinates or attributes; and samples are
 ordered by pseudonym, so the position of a sample does not link views of different projects.
+
+A half call (one allele missing, such as ``1|.``) is a missing call in a view: its called allele
+is shown as missing too (``.|.``). The packed dosages and every analysis count it as missing
+(a diploid genotype with an unknown allele is neither homozygous nor heterozygous; plink2's
+``--vcf-half-call missing``), so allele counts taken from ``call_genotype`` (AN and AC as
+bcftools counts them) agree with ``variant_stats``. The stored dataset keeps the calls as the
+VCF gave them.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from wgs_tre.dispense.kinds import Dispenser, Progress
 
 __all__ = ["VariantsDispenser", "variants_view"]
 
+MISSING_ALLELE = -1  # in call_genotype (see wgs_tre.variables)
+
 
 def variants_view(grant: Grant) -> xr.Dataset:
     """The project's view of a variants dataset version: consented samples, pseudonymised."""
@@ -40,6 +49,7 @@ def variants_view(grant: Grant) -> xr.Dataset:
     order = np.argsort(names)
     view = stored.drop_vars("sample_id").isel(samples=keep[order])
     view["sample_id"] = ("samples", names[order])
+    view["call_genotype"] = _half_calls_missing(view.call_genotype)
     view["call_genotype_mask"] = view.call_genotype < 0
     view["call_dosage_packed"] = (("variants", "samples_packed"), _packed(stored, keep[order]))
     view.attrs = {
@@ -49,6 +59,13 @@ def variants_view(grant: Grant) -> xr.Dataset:
         "dispensed_at": grant.at.isoformat(),
     }
     return view
+
+
+def _half_calls_missing(genotypes: xr.DataArray) -> xr.DataArray:
+    """Lazily: the called allele of a call with a missing allele (-1) becomes missing; other
+    calls, haploid ones (padded with -2) included, are unchanged."""
+    half = (genotypes == MISSING_ALLELE).any("ploidy") & (genotypes >= 0)
+    return genotypes.where(~half, MISSING_ALLELE)
 
 
 def _packed(stored: xr.Dataset, columns: np.ndarray) -> da.Array:

@@ -30,7 +30,11 @@ def _variant_task(packed: np.ndarray, samples: int, midp: bool) -> tuple[np.ndar
 def variant_stats(ds: xr.Dataset, *, hwe_midp: bool = False, progress: bool = True) -> xr.Dataset:
     """Per-variant counts, call rate, alternate allele frequency and Hardy-Weinberg exact test.
 
-    Multi-allelic sites count every non-reference allele as ALT.
+    Multi-allelic sites count every non-reference allele as ALT. A call with a missing allele
+    (a half call such as ``1|.``) is a missing call, as with plink2's ``--vcf-half-call
+    missing``: it has no genotype class, and a view shows it as missing too, so allele counts
+    taken from ``call_genotype`` (AN, AC) are ``2 * variant_n_called`` and ``variant_n_het +
+    2 * variant_n_hom_alt`` (see ``wgs_tre.dispense.variants``).
 
     Parameters
     ----------
