@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -154,6 +155,10 @@ class Hub:
             status = 201
         if status >= 400:
             return status, payload.get("message", "") if isinstance(payload, dict) else str(payload)
+        return self.wait_for_spawn(user, server, timeout)
+
+    def wait_for_spawn(self, user: str, server: str, timeout: float = 90) -> tuple[int, str]:
+        """Wait for a spawn the hub has accepted: (201, "ready") or why it failed."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             model = self.api("GET", f"/users/{user}")
@@ -161,9 +166,29 @@ class Hub:
             if state and state["ready"]:
                 return 201, "ready"
             if not state or (not state["pending"] and not state["ready"]):
-                return 500, f"server failed to start:\n{self.logs()}"
+                return self._spawn_failure(user, server)
             time.sleep(0.2)
         return 504, "timed out"
+
+    def _spawn_failure(self, user: str, server: str) -> tuple[int, str]:
+        """Why a spawn failed after the hub had answered 202 (it answers so when a spawn takes
+        longer than its slow_spawn_timeout): the spawner's error, as the progress stream a
+        user's browser follows reports it, with the HTTP status that error carried."""
+        request = urllib.request.Request(
+            f"{self.url}/hub/api/users/{user}/servers/{server}/progress",
+            headers={"Authorization": f"token {self.token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                stream = response.read().decode()
+        except urllib.error.HTTPError as error:
+            stream = error.read().decode()
+        events = [json.loads(line[5:]) for line in stream.splitlines() if line.startswith("data:")]
+        message = events[-1].get("message", "") if events else ""
+        carried = re.search(r"HTTP (\d{3})", message)
+        if carried:
+            return int(carried.group(1)), message
+        return 500, f"server failed to start: {message}\n{self.logs()}"
 
     def stop_server(self, user: str, server: str) -> None:
         self.request("DELETE", f"/hub/api/users/{user}/servers/{server}")

@@ -3,6 +3,8 @@ reach (REST API, real proxy, real kernels, real network namespaces)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -51,9 +53,31 @@ def test_spawns_are_refused_with_their_reason(
     hub: Hub, hub_world: World, user: str, project: str, reason: str
 ) -> None:
     status, message = hub.start_server(user, project)
-    assert status == 403 and reason in message
+    assert status == 403 and reason in message, (status, message)
     event = last_session_event(hub_world, project)
     assert (event.actor, event.decision) == (user, "refused") and reason in event.reason
+
+
+def test_a_refusal_reaches_the_user_after_the_hub_has_answered(
+    hub_world: World, policy_dir: Path, cgroup_filesystem: None
+) -> None:
+    """A slow spawn is answered 202 before the spawner decides (a loaded machine, a slow
+    store): the refusal and its reason must still reach the user, through the progress stream
+    their browser follows. A slow_spawn_timeout of 0 makes every spawn that slow."""
+    slow = Hub(
+        hub_world.store.url.render_as_string(False),
+        policy_dir,
+        extra_config="c.JupyterHub.tornado_settings = {'slow_spawn_timeout': 0}",
+    )
+    slow.start()
+    try:
+        slow.ensure_user("alice")
+        status, payload = slow.request("POST", "/hub/api/users/alice/servers/expired-study")
+        assert status == 202, (status, payload)  # answered before the spawner decided
+        status, message = slow.wait_for_spawn("alice", "expired-study")
+        assert status == 403 and "the approval has expired" in message, (status, message)
+    finally:
+        slow.stop()
 
 
 def test_the_default_server_is_not_a_session(hub: Hub) -> None:

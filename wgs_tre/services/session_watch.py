@@ -39,11 +39,14 @@ class HubAPI:
             return json.loads(body) if body else None
 
     def running(self) -> Iterator[tuple[str, str]]:
+        """(user, server) of every named server that has started."""
         users = self.call("GET", "/users?state=active")
         assert isinstance(users, list)
         for user in users:
-            for name in user.get("servers", {}):
-                if name:
+            for name, server in user.get("servers", {}).items():
+                # A spawn still pending is the spawner's to decide (it asks the same question);
+                # stopping it here would cancel the spawn and hide the spawner's answer.
+                if name and server.get("ready"):
                     yield user["name"], name
 
 
