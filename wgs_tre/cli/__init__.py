@@ -22,13 +22,41 @@ from wgs_tre.errors import ExitCode, WgsTreError, to_wire
 __all__ = ["app", "main"]
 
 
+GLOBAL_FLAGS = ("--json",)
+GLOBAL_OPTIONS = ("--as",)  # each takes a value
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move the root command's options to the front, so that ``--json`` and ``--as NAME`` work
+    anywhere on the line (``wgs-tre projects show X --json``), as in ``gh`` or ``kubectl``.
+    Nothing after ``--`` moves."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS or (arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg):
+            hoisted.append(arg)
+        elif arg in GLOBAL_OPTIONS and i + 1 < len(argv):
+            hoisted.extend(argv[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return hoisted + rest
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a script, exit with) the process exit code."""
     errors = Console(stderr=True, highlight=False)
     st = State()
+    args = hoist_global_options(sys.argv[1:] if argv is None else list(argv))
     try:
         # Standalone mode: typer reports usage errors itself (exit 2) and exits via SystemExit.
-        app(args=argv, prog_name="wgs-tre", obj=st)
+        app(args=args, prog_name="wgs-tre", obj=st)
     except WgsTreError as exc:
         errors.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
         if st.json and not st.emitted:  # a command that printed its report keeps it alone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version as package_version
 from typing import Annotated
 
 import typer
@@ -22,6 +23,7 @@ app = typer.Typer(
         "WGS_TRE_DATABASE_URL, WGS_TRE_POLICY_DIR) or a TOML file named by WGS_TRE_CONFIG."
     ),
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
@@ -38,6 +40,12 @@ app.add_typer(compute.app, name="compute")
 app.command("demo-data")(demo_data)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"wgs-tre {package_version('wgs-tre')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -52,7 +60,18 @@ def root(
         ),
     ] = "",
     json: Annotated[
-        bool, typer.Option("--json", help="Print results as JSON, for scripts.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print results (and errors) as JSON on stdout, for scripts. Like "
+            "--as, it may also come after the subcommand.",
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     # main() may hand in its State (as ``obj``) to learn how to report an error.

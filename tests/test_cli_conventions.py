@@ -1,0 +1,83 @@
+"""The CLI behaves like the tools people know: global options anywhere on the line, ``-h``,
+``--version``, and errors as JSON wherever ``--json`` was written."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from wgs_tre.cli import hoist_global_options, main
+from wgs_tre.store import Store
+from wgs_tre.store.models import AuditEvent
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
+    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WGS_TRE_USER", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("init", "--admin", "root1")[0] == 0
+    assert run("--as", "root1", "orgs", "create", "NCGM", "--type", "academic")[0] == 0
+    return run
+
+
+def last_event(tmp_path: Path) -> AuditEvent:
+    store = Store(f"sqlite:///{tmp_path / 'state' / 'governance.db'}")
+    try:
+        with store.session() as session:
+            event = session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+            assert event is not None
+            session.expunge(event)
+            return event
+    finally:
+        store.dispose()
+
+
+def test_json_and_as_work_after_the_subcommand(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("users", "create", "sam", "-r", "steward", "--org", "NCGM",
+                         "--as", "root1", "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["username"] == "sam"
+    event = last_event(tmp_path)
+    assert (event.actor, event.action) == ("root1", "user.create")
+    code, out, err = cli("users", "list", "--json", "--as=sam")
+    assert code == 0, err
+    assert {u["username"] for u in json.loads(out)} == {"root1", "sam"}
+
+
+def test_an_error_is_json_wherever_json_was_written(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("users", "grant", "ghost", "steward", "--as", "root1", "--json")
+    assert code == 3 and err == "error: no user named 'ghost'\n"
+    assert json.loads(out)["error"] == "NotFound"
+
+
+def test_arguments_after_a_double_dash_stay_where_they_are() -> None:
+    assert hoist_global_options(["audit", "tail", "--json", "--as", "x", "--", "--json"]) == [
+        "--json", "--as", "x", "audit", "tail", "--", "--json"
+    ]  # fmt: skip
+    # A missing value is left for the parser to report.
+    assert hoist_global_options(["show", "p", "--as"]) == ["show", "p", "--as"]
+
+
+@pytest.mark.parametrize("where", [(), ("projects",), ("projects", "show")])
+def test_dash_h_is_help(cli, where: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli(*where, "-h")
+    assert code == 0 and "Usage: wgs-tre" in out and " ".join(where) in out
+
+
+def test_version(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("--version")
+    assert (code, out) == (0, f"wgs-tre {importlib.metadata.version('wgs-tre')}\n")
