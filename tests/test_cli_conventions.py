@@ -81,3 +81,22 @@ def test_dash_h_is_help(cli, where: tuple[str, ...]) -> None:  # type: ignore[no
 def test_version(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli("--version")
     assert (code, out) == (0, f"wgs-tre {importlib.metadata.version('wgs-tre')}\n")
+
+
+def test_json_has_one_time_format_and_nested_objects(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("--as", "root1", "users", "create", "sam", "-r", "steward", "--org", "NCGM")[0] == 0
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "calls.txt").write_text("v1")
+    code, out, err = cli("datasets", "register", "cohort", str(release), "--kind", "variants",
+                         "--as", "sam", "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["registered_at"].endswith("Z")
+    code, out, err = cli("audit", "tail", "-n", "1", "--as", "sam", "--json")
+    assert code == 0, err
+    (event,) = json.loads(out)
+    assert event["time"].endswith("Z") and event["dataset"] == "cohort@1"
+    assert isinstance(event["details"], dict), "details is an object, not a JSON string"
+    code, out, _ = cli("audit", "tail", "-n", "1", "--as", "sam")
+    header = next(line for line in out.splitlines() if "seq" in line)
+    assert "dataset" in header and "cohort" in out

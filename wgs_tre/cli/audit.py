@@ -4,6 +4,7 @@ at recent events."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -208,17 +209,19 @@ def tail(
     with context.transaction(Action.AUDIT_READ, audited=False) as tx:
         found = list(log.events(tx.session, last=lines, project=project, actor=actor))
     st.emit(
-        [r.as_dict() for r in found],
+        # details as an object, not the canonical string the chain hashes (export keeps that)
+        [{**r.as_dict(), "details": json.loads(r.details)} for r in found],
         lambda _: st.table(
             "Audit events",
-            ["seq", "time (UTC)", "actor", "action", "project", "decision", "reason"],
+            ["seq", "time (UTC)", "actor", "action", "project", "dataset", "decision", "reason"],
             [
                 (
                     r.seq,
                     r.time[:19],
                     r.actor,
                     r.action,
-                    r.project or r.dataset,
+                    r.project,
+                    r.dataset,
                     r.decision,
                     r.reason,
                 )

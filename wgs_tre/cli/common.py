@@ -41,6 +41,9 @@ def jsonable(value: Any) -> Any:
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+        # One form everywhere, as the audit log writes it: RFC 3339 in UTC with "Z".
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     if isinstance(value, PurePath):
@@ -50,6 +53,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     return value
+
+
+PIPED_WIDTH = 200
 
 
 def default_actor() -> str:
@@ -86,7 +92,9 @@ class State:
     # -- output -------------------------------------------------------------------------------
     @property
     def console(self) -> Console:
-        return Console(highlight=False)
+        # Piped into a file or a pager, rich would assume 80 columns and cut tables short.
+        piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+        return Console(highlight=False, width=PIPED_WIDTH if piped else None)
 
     def emit(self, value: Any, render: Callable[[Any], None] | None = None) -> None:
         """``--json``: the value as JSON; otherwise ``render`` it (or print it plainly)."""
