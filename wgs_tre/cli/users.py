@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 import typer
@@ -9,11 +10,13 @@ import typer
 from wgs_tre.cli.common import state
 from wgs_tre.governance import users as ops
 from wgs_tre.governance.views import UserView
-from wgs_tre.types import OrgType, Role
+from wgs_tre.types import OrgType, Role, UserState
 
 app = typer.Typer(help="User accounts and their roles.", no_args_is_help=True)
 orgs_app = typer.Typer(
-    help="Organisations (academic, industry, data-provider).", no_args_is_help=True
+    help=f"Organisations; their type ({', '.join(OrgType)}) decides what consents allow their "
+    "projects.",
+    no_args_is_help=True,
 )
 
 
@@ -52,10 +55,16 @@ def create(
 
 
 @app.command("list")
-def list_(ctx: typer.Context) -> None:
-    """List user accounts."""
+def list_(
+    ctx: typer.Context,
+    role: Annotated[Role | None, typer.Option(help="Only accounts holding this role.")] = None,
+    user_state: Annotated[
+        UserState | None, typer.Option("--state", help="Only accounts in this state.")
+    ] = None,
+) -> None:
+    """List user accounts (steward or admin)."""
     st = state(ctx)
-    found = ops.list_users(st.context())
+    found = ops.list_users(st.context(), role=role, state=user_state)
     st.emit(
         found,
         lambda rows: st.table(
@@ -100,3 +109,21 @@ def create_org(
     st = state(ctx)
     org = ops.create_organisation(st.context(), name, org_type)
     st.done(f"created organisation {org.name} ({org.org_type})", org)
+
+
+@orgs_app.command("list")
+def list_orgs(ctx: typer.Context) -> None:
+    """List organisations, their type and how many accounts each has (steward or admin)."""
+    st = state(ctx)
+    context = st.context()
+    orgs = ops.list_organisations(context)
+    members = Counter(u.organisation for u in ops.list_users(context))
+    found = [{"name": o.name, "org_type": o.org_type, "accounts": members[o.name]} for o in orgs]
+    st.emit(
+        found,
+        lambda rows: st.table(
+            "Organisations",
+            ["organisation", "type", "accounts"],
+            [(o["name"], o["org_type"], o["accounts"]) for o in rows],
+        ),
+    )

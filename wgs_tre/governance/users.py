@@ -29,6 +29,7 @@ __all__ = [
     "disable_user",
     "get_organisation",
     "grant_role",
+    "list_organisations",
     "list_users",
     "register_signup",
 ]
@@ -123,10 +124,25 @@ def grant_role(ctx: Context, username: str, role: Role) -> UserView:
         return UserView.of(user)
 
 
-def list_users(ctx: Context) -> list[UserView]:
+def list_users(
+    ctx: Context, *, role: Role | None = None, state: UserState | None = None
+) -> list[UserView]:
+    """Accounts, optionally only those holding ``role`` or in ``state``."""
     with ctx.transaction(Action.USER_LIST, audited=False) as tx:
         users = tx.session.scalars(select(User).order_by(User.username))
-        return [UserView.of(u) for u in users]
+        views = [UserView.of(u) for u in users]
+    return [
+        v
+        for v in views
+        if (role is None or role.value in v.roles) and (state is None or v.state == state.value)
+    ]
+
+
+def list_organisations(ctx: Context) -> list[OrganisationView]:
+    """Every organisation (who may list accounts may list these)."""
+    with ctx.transaction(Action.USER_LIST, audited=False) as tx:
+        orgs = tx.session.scalars(select(Organisation).order_by(Organisation.name))
+        return [OrganisationView.of(o) for o in orgs]
 
 
 def register_signup(store: Store, username: str) -> UserView:

@@ -1,0 +1,68 @@
+"""What stewards and admins look up from the CLI: organisations, accounts by role and state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wgs_tre.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
+    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WGS_TRE_USER", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def ok(*args: str) -> object:
+        code, out, err = run("--json", "--as", "root1", *args)
+        assert code == 0, err
+        return json.loads(out)
+
+    assert run("init", "--admin", "root1")[0] == 0
+    ok("orgs", "create", "NCGM", "--type", "academic")
+    ok("orgs", "create", "Hospital A", "--type", "data_provider")
+    ok("orgs", "create", "Pharma", "--type", "industry")
+    ok("users", "create", "sam", "-r", "steward", "--org", "NCGM")
+    ok("users", "create", "sue", "-r", "steward", "-r", "researcher", "--org", "NCGM")
+    ok("users", "create", "alice", "-r", "researcher", "--org", "Hospital A")
+    ok("users", "create", "bob", "-r", "researcher", "--org", "Pharma", "--pending")
+    return run, ok
+
+
+def test_orgs_list_counts_accounts(cli) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    assert ok("orgs", "list") == [
+        {"name": "Hospital A", "org_type": "data_provider", "accounts": 1},
+        {"name": "NCGM", "org_type": "academic", "accounts": 2},
+        {"name": "Pharma", "org_type": "industry", "accounts": 1},
+    ]
+    code, out, _ = run("--as", "sam", "orgs", "list")
+    assert code == 0 and "Hospital A" in out and "data_provider" in out
+
+
+def test_orgs_list_is_for_stewards_and_admins(cli) -> None:  # type: ignore[no-untyped-def]
+    run, _ = cli
+    code, _, err = run("--as", "alice", "orgs", "list")
+    assert code == 4 and "may not user.list" in err
+
+
+def test_users_list_filters_by_role_and_state(cli) -> None:  # type: ignore[no-untyped-def]
+    _, ok = cli
+    assert [u["username"] for u in ok("users", "list", "--role", "steward")] == ["sam", "sue"]
+    assert [u["username"] for u in ok("users", "list", "--role", "researcher")] == [
+        "alice", "bob", "sue"
+    ]  # fmt: skip
+    assert [u["username"] for u in ok("users", "list", "--state", "pending")] == ["bob"]
+    both = ok("users", "list", "--role", "researcher", "--state", "active")
+    assert [u["username"] for u in both] == ["alice", "sue"]
