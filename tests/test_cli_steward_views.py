@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,31 @@ def test_users_list_filters_by_role_and_state(cli) -> None:  # type: ignore[no-u
     assert [u["username"] for u in ok("users", "list", "--state", "pending")] == ["bob"]
     both = ok("users", "list", "--role", "researcher", "--state", "active")
     assert [u["username"] for u in both] == ["alice", "sue"]
+
+
+def test_audit_export_filters_by_project_actor_and_time(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    time.sleep(1.0)  # a second boundary between the fixture's events and the ones below
+    ok("orgs", "create", "Later", "--type", "academic")
+    db = sqlite3.connect(tmp_path / "state" / "governance.db")
+    (middle,) = db.execute("SELECT time FROM audit_event WHERE reason LIKE '%Later%'").fetchone()
+    out = tmp_path / "export.jsonl"
+
+    def exported(*filters: str) -> list[int]:
+        ok("audit", "export", "-o", str(out), *filters)
+        return [json.loads(line)["seq"] for line in out.read_text().splitlines()]
+
+    def stored(where: str, *args: str) -> list[int]:
+        rows = db.execute(f"SELECT seq FROM audit_event WHERE {where} ORDER BY seq", args)
+        return [seq for (seq,) in rows]
+
+    assert exported("--actor", "root1") == stored("actor = 'root1'")
+    since = middle[:19]  # to the second, as a steward types it
+    assert exported("--since", since) == stored("time >= ?", since)
+    assert 0 < len(stored("time >= ?", since)) < len(stored("1=1"))
+    assert exported("--actor", "root1", "--since", since) == stored(
+        "actor = 'root1' AND time >= ?", since
+    )
+    assert exported("--project", "no-such") == []
+    code, _, err = run("--as", "root1", "audit", "export", "--since", "last week")
+    assert code == 2 and "last week" in err

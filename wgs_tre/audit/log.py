@@ -175,9 +175,12 @@ def events(
     last: int | None = None,
     project: str | None = None,
     actor: str | None = None,
+    since: dt.datetime | None = None,
 ) -> Iterator[AuditRecord]:
     """Events in chain order, optionally filtered; ``last=N`` gives the N most recent."""
     query = select(AuditEvent).where(AuditEvent.seq > after)
+    if since is not None:  # stored times are fixed-width UTC text, so text order is time order
+        query = query.where(AuditEvent.time >= _timestamp(since))
     if project is not None:
         query = query.where(AuditEvent.project == project)
     if actor is not None:

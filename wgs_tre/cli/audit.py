@@ -4,6 +4,7 @@ at recent events."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import sys
@@ -160,16 +161,30 @@ def export(
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
     after: Annotated[int, typer.Option(help="Only events after this sequence number.")] = 0,
+    project: Annotated[str | None, typer.Option(help="Only this project's events.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this user's events.")] = None,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+            help="Only events at or after this time (UTC).",
+        ),
+    ] = None,
 ) -> None:
     """Export events, one per line, as JSON Lines or CEF for a SIEM.
 
-    When the signing key is readable, a checkpoint of the head is signed afterwards."""
+    Filters combine (all must hold). When the signing key is readable, a checkpoint of the head
+    is signed afterwards."""
     st = state(ctx)
     context = st.context()
+    since = since.replace(tzinfo=dt.UTC) if since else None
+    chosen = {"after": after, "project": project, "actor": actor, "since": since}
     with context.transaction(Action.AUDIT_EXPORT) as tx:
-        tx.audit(f"exported audit events after {after} as {fmt.value}")
+        shown = ", ".join(f"{k} {v}" for k, v in chosen.items() if v)
+        tx.audit(f"exported audit events ({shown or 'all'}) as {fmt.value}")
         tx.session.flush()
-        lines = export_lines(log.events(tx.session, after=after), fmt)
+        found = log.events(tx.session, after=after, project=project, actor=actor, since=since)
+        lines = export_lines(found, fmt)
         if output is None:
             for line in lines:
                 sys.stdout.write(line + "\n")
