@@ -98,7 +98,7 @@ def test_governance_walkthrough(cli, tmp_path: Path) -> None:  # type: ignore[no
         "--expiry",
         until,
     )
-    assert applied["status"] == "in review" and applied["disease"] == "C50"
+    assert applied["status"] == "in_review" and applied["disease"] == "C50"
     ok_json(cli, "--as", "sam", "projects", "vote", "brca-study", "approve")
     code, _, err = cli("--as", "sam", "projects", "approve", "brca-study")
     assert code == 4 and "1 of the 2 votes needed" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import time
@@ -96,3 +97,53 @@ def test_audit_export_filters_by_project_actor_and_time(cli, tmp_path: Path) -> 
     assert exported("--project", "no-such") == []
     code, _, err = run("--as", "root1", "audit", "export", "--since", "last week")
     assert code == 2 and "last week" in err
+
+
+def _apply(ok, slug: str, lead: str = "alice") -> None:  # type: ignore[no-untyped-def]
+    until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    ok("--as", lead, "projects", "apply", slug, "--title", slug, "--purpose", "GRU",
+       "--ethics-ref", "IRB-1", "--expiry", until, "-d", "cohort@1")  # fmt: skip
+
+
+@pytest.fixture
+def cohort(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, ok = cli
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "calls.txt").write_text("v1")
+    ok("--as", "sam", "datasets", "register", "cohort", str(release), "--kind", "variants")
+
+
+def test_projects_list_by_status_and_awaiting_my_vote(cli, cohort) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    ok("users", "create", "sol", "-r", "steward", "--org", "NCGM")
+    for slug in ("study-a", "study-b", "study-c"):
+        _apply(ok, slug)
+    ok("--as", "sam", "projects", "vote", "study-a", "approve")
+    ok("--as", "sue", "projects", "vote", "study-a", "approve")
+    ok("--as", "sam", "projects", "approve", "study-a")
+    ok("--as", "sam", "projects", "vote", "study-b", "reject")
+
+    def slugs(*args: str) -> list[str]:
+        return [p["slug"] for p in ok(*args)]  # type: ignore[attr-defined]
+
+    assert slugs("--as", "sam", "projects", "list", "--status", "in_review") == [
+        "study-b", "study-c"
+    ]  # fmt: skip
+    assert slugs("--as", "sam", "projects", "list", "--status", "active") == ["study-a"]
+    both = slugs("--as", "sam", "projects", "list", "--status", "active", "--status", "in_review")
+    assert both == ["study-a", "study-b", "study-c"]
+    assert slugs("--as", "sam", "projects", "list", "--awaiting-my-vote") == ["study-c"]
+    assert slugs("--as", "sol", "projects", "list", "--awaiting-my-vote") == ["study-b", "study-c"]
+    code, _, err = run("--as", "sam", "projects", "list", "--status", "in review")
+    assert code == 2 and "in_review" in err  # the accepted values are listed
+
+
+def test_projects_show_gives_quorum_progress(cli, cohort) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    _apply(ok, "study-a")
+    ok("--as", "sam", "projects", "vote", "study-a", "reject", "--comment", "consent unclear")
+    code, out, _ = run("--as", "sam", "projects", "show", "study-a")
+    assert code == 0 and "in review" in out
+    assert "votes      1 of 2 needed (0 approve, 1 reject)" in out
+    assert ok("--as", "sam", "projects", "show", "study-a")["status"] == "in_review"

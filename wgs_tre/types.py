@@ -20,6 +20,7 @@ __all__ = [
     "DatasetKind",
     "Decision",
     "OrgType",
+    "ProjectStatus",
     "Role",
     "UserState",
     "Vote",
@@ -102,6 +103,20 @@ class ApplicationState(StrEnum):
 
 
 class ApprovalState(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class ProjectStatus(StrEnum):
+    """A project's status, from its latest application and approval: machine-stable values
+    (``in_review``), which people read with the underscore as a space."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
     ACTIVE = "active"
     SUSPENDED = "suspended"
     REVOKED = "revoked"

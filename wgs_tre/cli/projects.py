@@ -12,7 +12,7 @@ from wgs_tre.cli.common import State, state
 from wgs_tre.duo import Purpose
 from wgs_tre.governance import approvals, projects, review
 from wgs_tre.governance.views import ProjectView
-from wgs_tre.types import Vote
+from wgs_tre.types import ProjectStatus, Vote
 
 app = typer.Typer(
     help="Projects: applications to the data-use review committee and their approvals.",
@@ -23,10 +23,24 @@ DateOption = typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD")
 Reason = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
 
 
-def _render(st: State, view: ProjectView) -> None:
+def _label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def _votes(view: ProjectView, quorum: int | None) -> str:
+    """Quorum progress of an application in review: "1 of 2 votes needed (1 approve)"."""
+    assert view.application is not None
+    votes = view.application.votes
+    approve = sum(v.vote == Vote.APPROVE for v in votes)
+    counts = f"{approve} approve, {len(votes) - approve} reject"
+    needed = f" of {quorum} needed" if quorum is not None else " (no quorum set)"
+    return f"  votes      {len(votes)}{needed} ({counts})"
+
+
+def _render(st: State, view: ProjectView, quorum: int | None) -> None:
     lines = [
         f"[bold]{view.slug}[/bold]: {view.title}",
-        f"status       {view.status}",
+        f"status       {_label(view.status)}",
         f"purpose      {view.purpose} {view.purpose_label}"
         + (f" ({view.disease})" if view.disease else ""),
         f"organisation {view.organisation} ({view.org_type})",
@@ -44,6 +58,8 @@ def _render(st: State, view: ProjectView) -> None:
             f"  vote       {v.steward}: {v.vote}" + (f" ({v.comment})" if v.comment else "")
             for v in app_.votes
         ]
+        if view.status == ProjectStatus.IN_REVIEW:
+            lines.append(_votes(view, quorum))
     if view.approval:
         ap = view.approval
         lines += [
@@ -55,7 +71,7 @@ def _render(st: State, view: ProjectView) -> None:
 
 
 def _done(st: State, view: ProjectView, what: str) -> None:
-    st.done(f"{view.slug}: {what}; now {view.status}", view)
+    st.done(f"{view.slug}: {what}; now {_label(view.status)}", view)
 
 
 @app.command("apply")
@@ -186,10 +202,32 @@ def expire(ctx: typer.Context) -> None:
 
 
 @app.command("list")
-def list_(ctx: typer.Context) -> None:
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        list[ProjectStatus] | None,
+        typer.Option(help="Only projects in this status; repeat for several."),
+    ] = None,
+    awaiting_my_vote: Annotated[
+        bool,
+        typer.Option(
+            "--awaiting-my-vote", help="Only applications in review that you have not voted on."
+        ),
+    ] = False,
+) -> None:
     """List projects: all of them for stewards and admins, your own otherwise."""
     st = state(ctx)
     found = projects.list_projects(st.context())
+    if status:
+        found = [p for p in found if p.status in status]
+    if awaiting_my_vote:
+        found = [
+            p
+            for p in found
+            if p.status == ProjectStatus.IN_REVIEW
+            and p.application
+            and all(v.steward != st.actor for v in p.application.votes)
+        ]
     st.emit(
         found,
         lambda rows: st.table(
@@ -198,7 +236,7 @@ def list_(ctx: typer.Context) -> None:
             [
                 (
                     p.slug,
-                    p.status,
+                    _label(p.status),
                     p.purpose + (f" {p.disease}" if p.disease else ""),
                     p.organisation,
                     p.lead,
@@ -214,4 +252,6 @@ def list_(ctx: typer.Context) -> None:
 def show(ctx: typer.Context, slug: str) -> None:
     """Show a project with its application, votes and approval."""
     st = state(ctx)
-    st.emit(projects.show_project(st.context(), slug), lambda v: _render(st, v))
+    context = st.context()
+    quorum = context.policies.review.quorum
+    st.emit(projects.show_project(context, slug), lambda v: _render(st, v, quorum))

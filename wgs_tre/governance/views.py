@@ -17,7 +17,7 @@ from wgs_tre.store.models import (
     Project,
     User,
 )
-from wgs_tre.types import ApplicationState, ApprovalState
+from wgs_tre.types import ApplicationState, ApprovalState, ProjectStatus
 
 __all__ = [
     "ApplicationView",
@@ -186,9 +186,9 @@ class ProjectView:
             status = approval_view.state
         elif application:
             submitted = application.state is ApplicationState.SUBMITTED
-            status = "in review" if submitted else application.state.value
+            status = ProjectStatus.IN_REVIEW.value if submitted else application.state.value
         else:
-            status = "draft"
+            status = ProjectStatus.DRAFT.value
         return cls(
             project.slug,
             project.title,
