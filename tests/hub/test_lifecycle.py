@@ -1,10 +1,14 @@
 """Session life cycle: revoking an approval stops its running sessions within the policy's
-grace period, audited; the idle culler runs as a hub service."""
+grace period, audited; the idle culler stops idle sessions and keeps busy ones."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.hub.conftest import GRACE
@@ -34,9 +38,46 @@ def test_revocation_stops_running_sessions_within_the_grace_period(
     assert "the approval is revoked" in event.reason
 
 
-def test_the_idle_culler_runs(hub: Hub) -> None:
-    services = hub.api("GET", "/services")
-    assert {"idle-culler", "wgs-tre-session-watch", "wgs-tre-data", "wgs-tre-packages"} <= set(
-        services
+IDLE = 10  # seconds: the idle timeout of the culling hub (the culler looks every IDLE // 2)
+
+
+@pytest.fixture(scope="module")
+def culling_hub(
+    hub_world: World, policy_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hub]:
+    """A hub whose sessions are stopped after IDLE seconds without activity, and whose servers
+    report their activity every second (JupyterHub's default is every 5 minutes)."""
+    policies = tmp_path_factory.mktemp("culling-policies")
+    for path in policy_dir.glob("*.yaml"):
+        shutil.copy(path, policies / path.name)
+    (policies / "sessions.yaml").write_text(
+        f"idle_timeout_seconds: {IDLE}\nrevocation_grace_seconds: {GRACE}\n"
     )
-    assert services["idle-culler"]["pid"] and services["wgs-tre-session-watch"]["pid"]
+    policies.chmod(0o755)
+    running = Hub(
+        hub_world.store.url.render_as_string(False),
+        policies,
+        extra_config="c.Spawner.environment = {'JUPYTERHUB_ACTIVITY_INTERVAL': '1'}",
+    )
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_the_idle_culler_stops_idle_sessions_and_keeps_busy_ones(culling_hub: Hub) -> None:
+    hub = culling_hub
+    assert hub.start_server("carol", "carol-study")[0] == 201
+    # A long computation that prints nothing: the kernel stays busy after we stop waiting.
+    with pytest.raises(TimeoutError):
+        hub.execute("carol", "carol-study", "import time\ntime.sleep(600)", timeout=5,
+                    keep_kernel=True)  # fmt: skip
+    busy_since = time.monotonic()
+    assert hub.start_server("alice", "brca-study")[0] == 201
+    started = time.monotonic()
+    while "brca-study" in hub.api("GET", "/users/alice")["servers"]:
+        assert time.monotonic() - started < 3 * IDLE + 20, "the idle session was not culled"
+        time.sleep(0.5)
+    assert "Culling server alice/brca-study" in hub.logs()  # the culler, not another stop
+    # By now the busy session, too, would have been culled had its computation not counted.
+    time.sleep(max(0.0, busy_since + 2 * IDLE - time.monotonic()))
+    assert "carol-study" in hub.api("GET", "/users/carol")["servers"]

@@ -108,15 +108,23 @@ def probe(plan: netns.NetworkPlan, account: SessionAccount, *args: str) -> str:
 
 def test_only_the_allowlisted_hub_port_is_reachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
     plan, allowed, forbidden = session_ns
+    socket.create_connection((netns.HUB_ADDRESS, forbidden.port), timeout=2).close()  # answers
     assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(allowed.port)) == "open"
-    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(forbidden.port)) != "open"
+    # Dropped by the namespace's firewall (no answer), not refused by the host.
+    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(forbidden.port)) == "timeout"
 
 
 def test_host_services_on_other_ports_are_unreachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
-    plan, _, _ = session_ns
+    plan, allowed, _ = session_ns
     everywhere = Listener("0.0.0.0")  # like a database listening on all addresses
-    assert probe(plan, account, "tcp", plan.host_ip, str(everywhere.port)) != "open"
-    assert probe(plan, account, "tcp", "127.0.0.1", str(everywhere.port)) != "open"
+    # The host answers on both addresses the namespace routes to: only the firewall is between.
+    for address in (plan.host_ip, netns.HUB_ADDRESS):
+        socket.create_connection((address, everywhere.port), timeout=2).close()
+    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(allowed.port)) == "open"
+    assert probe(plan, account, "tcp", plan.host_ip, str(everywhere.port)) == "timeout"
+    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(everywhere.port)) == "timeout"
+    # 127.0.0.1 in the namespace is its own loopback, not the host's: nothing listens there.
+    assert probe(plan, account, "tcp", "127.0.0.1", str(everywhere.port)) == "ECONNREFUSED"
 
 
 def test_a_server_in_another_namespace_is_unreachable(session_ns, account) -> None:  # type: ignore[no-untyped-def]
@@ -151,18 +159,36 @@ def test_dns_and_the_internet_are_unreachable(session_ns, account) -> None:  # t
     assert probe(plan, account, "tcp", "93.184.216.34", "443") == "ENETUNREACH"
 
 
-def test_the_session_cannot_undo_its_isolation(session_ns, account) -> None:  # type: ignore[no-untyped-def]
-    plan, _, _ = session_ns
-    assert probe(
-        plan, account, "run", "ip", "route", "add", "default", "via", plan.host_ip
-    ).startswith("refused")
-    assert probe(plan, account, "run", "nft", "flush", "ruleset").startswith("refused")
-    assert probe(plan, account, "run", "ip", "link", "set", plan.ns_if, "down").startswith(
-        "refused"
+def namespace_state(name: str) -> list[str]:
+    """Addresses, links, routes and firewall rules of namespace ``name``, as root sees them."""
+    inside = ["ip", "netns", "exec", name]
+    commands = (
+        ["ip", "-o", "addr"],
+        ["ip", "-o", "link"],
+        ["ip", "route"],
+        ["nft", "list", "ruleset"],
     )
-    rules = subprocess.run(["ip", "netns", "exec", plan.name, "nft", "list", "ruleset"],
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
-    assert "policy drop" in rules
+    shown = [
+        subprocess.run([*inside, *c], capture_output=True, text=True, check=True) for c in commands
+    ]
+    return [result.stdout for result in shown]
+
+
+def test_the_session_cannot_undo_its_isolation(session_ns, account) -> None:  # type: ignore[no-untyped-def]
+    plan, allowed, forbidden = session_ns
+    before = namespace_state(plan.name)
+    assert "policy drop" in before[3] and f"tcp dport {allowed.port} accept" in before[3]
+    for attempt in (
+        ["ip", "route", "add", "default", "via", plan.host_ip],
+        ["ip", "route", "add", f"{plan.host_ip}/32", "dev", "lo"],
+        ["nft", "flush", "ruleset"],
+        ["ip", "link", "set", plan.ns_if, "down"],
+    ):
+        outcome = probe(plan, account, "run", *attempt)
+        assert outcome.startswith("refused") and "Operation not permitted" in outcome, attempt
+    assert namespace_state(plan.name) == before
+    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(allowed.port)) == "open"
+    assert probe(plan, account, "tcp", netns.HUB_ADDRESS, str(forbidden.port)) == "timeout"
 
 
 def test_sweep_removes_what_a_dead_hub_left(tmp_path: Path, cgroup_filesystem: None) -> None:

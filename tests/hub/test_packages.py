@@ -10,6 +10,7 @@ import http.server
 import io
 import os
 import shutil
+import socket
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -18,8 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.hub.harness import Hub, KernelError, free_port
+from tests.hub.harness import Hub, free_port
+from tests.hub.test_netns import TCP
 from tests.world import World
+from wgs_tre.hub import netns
 from wgs_tre.store.models import AuditEvent
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,8 +60,9 @@ def serve_index(root: Path, port: int) -> http.server.ThreadingHTTPServer:
         f'<html><body><a href="/{name}#sha256={sha}">{name}</a></body></html>'
     )
     handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(root))  # noqa: E731
-    # 127.0.0.2: the host's loopback, but not the address sessions treat as their own (no proxy).
-    server = http.server.ThreadingHTTPServer(("127.0.0.2", port), handler)
+    # Sessions ask for 127.0.0.2, which is not in their no-proxy list, so pip goes through the
+    # proxy; all addresses: the host answers on the ones a session routes to as well.
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -124,10 +128,23 @@ def test_other_hosts_are_refused_and_audited(
 
 
 def test_without_the_proxy_nothing_is_reachable(hub: Hub, indexes: tuple[int, int]) -> None:
+    """The allowlisted index answers the host on the addresses a session routes to (the veth's
+    host side, the hub's address); the session reaches it through the proxy, and directly the
+    namespace's firewall drops the connection (a timeout, no refusal)."""
+    port, hub_address = indexes[0], netns.HUB_ADDRESS
     assert hub.start_server("alice", "brca-study")[0] == 201
-    with pytest.raises(KernelError):
-        hub.execute("alice", "brca-study", (
-            "import os, urllib.request\n"
-            "os.environ.pop('HTTP_PROXY'); os.environ.pop('http_proxy')\n"
-            f"urllib.request.urlopen('http://127.0.0.2:{indexes[0]}/simple/', timeout=3)"
-        ))  # fmt: skip
+    out = hub.execute("alice", "brca-study", TCP + (
+        "import ipaddress, os, urllib.request\n"
+        "own = os.environ['JUPYTERHUB_SERVICE_URL'].split('//')[1].split(':')[0]\n"
+        "host_side = str(ipaddress.ip_address(own) - 1)  # the veth's other end\n"
+        f"index = 'http://127.0.0.2:{port}/simple/demo-pkg/'  # through HTTP_PROXY\n"
+        "with urllib.request.urlopen(index, timeout=10) as r:\n"
+        "    print(r.status, host_side)\n"
+        f"print(tcp(host_side, {port}), tcp({hub_address!r}, {port}), tcp('127.0.0.2', {port}))"
+    )).split()  # fmt: skip
+    status, host_side, *direct = out
+    assert status == "200"
+    for address in (host_side, netns.HUB_ADDRESS):
+        socket.create_connection((address, port), timeout=2).close()
+    # 127.0.0.2 inside the session is its own loopback, where nothing listens.
+    assert direct == ["timeout", "timeout", "ECONNREFUSED"]

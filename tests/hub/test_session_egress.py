@@ -3,6 +3,7 @@ other host ports, DNS and the internet do not; the kernel cannot change routes o
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.hub.harness import Hub
-from tests.hub.test_netns import TCP, Listener
+from tests.hub.test_netns import TCP, Listener, namespace_state
 from wgs_tre.hub import netns
 
 
@@ -63,9 +64,38 @@ def test_egress_from_a_kernel(hub: Hub, elsewhere: tuple[str, int]) -> None:
 
 def test_the_kernel_cannot_undo_isolation(hub: Hub) -> None:
     assert hub.start_server("alice", "brca-study")[0] == 201
-    for command in (["ip", "route", "add", "default", "dev", "lo"], ["nft", "flush", "ruleset"],
-                    ["ip", "addr", "add", "10.99.0.1/32", "dev", "lo"]):  # fmt: skip
-        code = (
-            f"import subprocess\nprint(subprocess.run({command!r}, capture_output=True).returncode)"
-        )
-        assert run(hub, code) != "0", command
+    registered = (hub.state / "sessions" / "run").iterdir()  # the spawner's address book
+    address = next(p.name for p in registered if p.read_text().split() == ["alice", "brca-study"])
+    name = namespace_holding(address)
+    before = namespace_state(name)
+    assert "policy drop" in before[3] and "default" not in before[2]
+    attempts = [["ip", "route", "add", "default", "dev", "lo"], ["nft", "flush", "ruleset"],
+                ["ip", "addr", "add", "10.99.0.1/32", "dev", "lo"]]  # fmt: skip
+    database = Listener("0.0.0.0")  # a host service the session must not reach
+    out = run(hub, (
+        "import ipaddress, json, os, subprocess\n"
+        f"for command in {attempts!r}:\n"
+        "    r = subprocess.run(command, capture_output=True, text=True)\n"
+        "    print(json.dumps([r.returncode, r.stderr.strip()]))\n"
+        "own = os.environ['JUPYTERHUB_SERVICE_URL'].split('//')[1].split(':')[0]\n"
+        "host_side = str(ipaddress.ip_address(own) - 1)\n"
+        f"print(own, tcp({netns.HUB_ADDRESS!r}, {hub.hub_api_port}),"
+        f" tcp(host_side, {database.port}))"
+    )).splitlines()  # fmt: skip
+    assert len(out) == len(attempts) + 1, out
+    for command, line in zip(attempts, out[:-1], strict=True):
+        status, error = json.loads(line)
+        assert status != 0 and "Operation not permitted" in error, (command, error)
+    assert out[-1].split() == [address, "open", "timeout"]
+    assert namespace_state(name) == before
+
+
+def namespace_holding(address: str) -> str:
+    """The session namespace whose veth has ``address``."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    for name in (line.split()[0] for line in listed.stdout.splitlines()):
+        shown = subprocess.run(["ip", "-n", name, "-o", "-4", "addr"], capture_output=True,
+                               text=True, check=True).stdout  # fmt: skip
+        if f" {address}/" in shown:
+            return name
+    raise AssertionError(f"no namespace has {address}")

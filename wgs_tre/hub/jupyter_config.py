@@ -36,9 +36,13 @@ def render(root: Path, project: str) -> Path:
     # Server extensions a session does not use cost start-up time (language servers would
     # also scan the machine): leave them off. JupyterLab's extension manager lists what is
     # installed and offers nothing from PyPI (0.15 s less CPU per start).
-    unused = {"jupyter_lsp": False, "notebook_shim": False}
+    # A computing kernel counts as activity for the idle culler (busy_kernels).
+    extensions = {"jupyter_lsp": False, "notebook_shim": False, "wgs_tre.hub.busy_kernels": True}
     _write(
         root / "jupyter_server_config.json",
-        {"ServerApp": {"jpserver_extensions": unused}, "LabApp": {"extension_manager": "readonly"}},
+        {
+            "ServerApp": {"jpserver_extensions": extensions},
+            "LabApp": {"extension_manager": "readonly"},
+        },
     )
     return root
