@@ -89,11 +89,15 @@ def parse_code(value: str, *, where: str = "") -> str:
 
 
 def normalise_icd10(code: str, *, where: str = "") -> str:
-    """ICD-10 codes compare by prefix (``C50`` covers ``C50.9``, ``C`` every C code); dots and
-    case are ignored."""
+    """ICD-10 codes compare by prefix (``C50`` covers ``C50.9``, ``C5`` ``C50``-``C59``, ``C``
+    every C code); dots and case are ignored. A code is a chapter letter, then the category's two
+    digits, then up to four characters of subcategory (ICD-10-CM's longest); a prefix of it
+    stops after the letter or the first digit."""
     norm = code.strip().upper().replace(".", "")
-    if not re.fullmatch(r"[A-Z][0-9]{0,2}[0-9A-Z]{0,4}", norm):
-        raise InvalidInput(where, f"not an ICD-10 code: {code!r}")
+    if not re.fullmatch(r"[A-Z]([0-9]([0-9][0-9A-Z]{0,4})?)?", norm):
+        raise InvalidInput(
+            where, f"not an ICD-10 code: {code!r} (a letter and two digits, e.g. C34 or C34.1)"
+        )
     return norm
 
 
