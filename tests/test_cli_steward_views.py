@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 import time
@@ -147,3 +148,31 @@ def test_projects_show_gives_quorum_progress(cli, cohort) -> None:  # type: igno
     assert code == 0 and "in review" in out
     assert "votes      1 of 2 needed (0 approve, 1 reject)" in out
     assert ok("--as", "sam", "projects", "show", "study-a")["status"] == "in_review"
+
+
+def test_datasets_show_gives_the_manifest_and_who_it_covers(cli, cohort, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    release = tmp_path / "release"
+    (release / "sub").mkdir()
+    (release / "sub" / "more.bin").write_bytes(b"\x00\x01" * 1000)
+    ok("--as", "sam", "datasets", "register", "cohort", str(release))
+    _apply(ok, "study-a")
+    ok("--as", "sam", "projects", "vote", "study-a", "approve")
+    ok("--as", "sue", "projects", "vote", "study-a", "approve")
+    ok("--as", "sam", "projects", "approve", "study-a")
+
+    shown = ok("--as", "sam", "datasets", "show", "cohort@2")
+    files = {p.relative_to(release).as_posix(): p for p in release.rglob("*") if p.is_file()}
+    assert shown["manifest"] == {
+        name: {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "size": p.stat().st_size}
+        for name, p in files.items()
+    }
+    assert shown["version"]["files"] == 2 and shown["participants"] == 0
+    assert shown["approvals"] == []  # study-a was approved on cohort@1
+    first = ok("--as", "sam", "datasets", "show", "cohort@1")
+    assert first["approvals"] == [{"project": "study-a", "state": "active"}]
+    assert ok("--as", "alice", "datasets", "show", "cohort")["approvals"] is None  # researcher
+    code, out, _ = run("--as", "sam", "datasets", "show", "cohort@1")
+    assert code == 0 and "study-a (active)" in out and "calls.txt" in out
+    code, _, err = run("--as", "sam", "datasets", "show", "cohort@9")
+    assert code == 3 and "cohort@9" in err

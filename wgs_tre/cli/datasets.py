@@ -74,6 +74,36 @@ def list_(ctx: typer.Context) -> None:
     )
 
 
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="name@version (or name for the latest).")],
+) -> None:
+    """Show a version: where it lives, its manifest (every file with its size and SHA-256),
+    how many participants it holds, and (stewards, admins) the approvals that cover it."""
+    st = state(ctx)
+    detail = ops.show_version(st.context(), label)
+
+    def render(_: object) -> None:
+        v = detail.version
+        st.console.print(
+            f"[bold]{v.label}[/bold] ({v.kind}) at {v.uri}\n"
+            f"registered {v.registered_at:%Y-%m-%d %H:%M} UTC; {v.files} files, "
+            f"{v.size_bytes} bytes; checksum {v.checksum}\n"
+            f"participants {detail.participants}"
+        )
+        if detail.approvals is not None:
+            covering = [f"{a['project']} ({a['state']})" for a in detail.approvals]
+            st.console.print(f"approvals    {', '.join(covering) or 'none'}")
+        st.table(
+            "Manifest",
+            ["file", "bytes", "sha256"],
+            [(name, e["size"], e["sha256"]) for name, e in sorted(detail.manifest.items())],
+        )
+
+    st.emit(detail, render)
+
+
 @app.command("verify")
 def verify(
     ctx: typer.Context,

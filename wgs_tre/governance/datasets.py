@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,14 @@ from sqlalchemy.orm import Session
 
 from wgs_tre.errors import InvalidInput, NotFound
 from wgs_tre.governance.context import Context
-from wgs_tre.governance.views import DatasetVersionView
-from wgs_tre.store.models import Dataset, DatasetVersion, Participant, dataset_participant
+from wgs_tre.governance.views import DatasetVersionView, effective_state
+from wgs_tre.store.models import (
+    Approval,
+    Dataset,
+    DatasetVersion,
+    Participant,
+    dataset_participant,
+)
 from wgs_tre.types import Action, DatasetKind
 
 __all__ = [
@@ -29,6 +36,7 @@ __all__ = [
     "list_versions",
     "manifest_checksum",
     "register_version",
+    "show_version",
     "verify_version",
     "version_locations",
 ]
@@ -179,6 +187,42 @@ def list_versions(ctx: Context) -> list[DatasetVersionView]:
             select(DatasetVersion).join(Dataset).order_by(Dataset.name, DatasetVersion.version)
         )
         return [DatasetVersionView.of(v) for v in rows]
+
+
+@dataclass(frozen=True)
+class DatasetVersionDetail:
+    """One version as ``datasets show`` gives it: the version, its manifest (file -> bytes and
+    SHA-256), how many participants it holds, and, for those who may see every project, the
+    approvals that cover it."""
+
+    version: DatasetVersionView
+    manifest: dict[str, dict[str, Any]]
+    participants: int
+    approvals: list[dict[str, str]] | None
+
+
+def show_version(ctx: Context, label: str) -> DatasetVersionDetail:
+    with ctx.transaction(Action.DATASET_LIST, audited=False) as tx:
+        version = get_version(tx.session, label)
+        participants = tx.session.scalar(
+            select(func.count())
+            .select_from(dataset_participant)
+            .where(dataset_participant.c.dataset_version_id == version.id)
+        )
+        approvals = None
+        if ctx.policies.roles.allows(tx.user.roles, Action.PROJECT_READ_ALL):
+            covering = tx.session.scalars(
+                select(Approval)
+                .where(Approval.dataset_versions.contains(version))
+                .order_by(Approval.id)
+            )
+            approvals = [
+                {"project": a.project.slug, "state": effective_state(a, tx.now).value}
+                for a in covering
+            ]
+        return DatasetVersionDetail(
+            DatasetVersionView.of(version), dict(version.manifest), participants or 0, approvals
+        )
 
 
 def version_locations(
