@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fhir_factory import bundle, consent
 from wgs_tre.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,3 +177,30 @@ def test_datasets_show_gives_the_manifest_and_who_it_covers(cli, cohort, tmp_pat
     assert code == 0 and "study-a (active)" in out and "calls.txt" in out
     code, _, err = run("--as", "sam", "datasets", "show", "cohort@9")
     assert code == 3 and "cohort@9" in err
+
+
+def test_consent_status_for_every_use_at_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    consents = tmp_path / "consent.json"
+    consents.write_text(json.dumps(bundle(
+        consent("P1", duo=["DUO:0000042"]),                 # GRU: any purpose, anyone
+        consent("P2", duo=["DUO:0000006", "DUO:0000046"]),  # HMB, non-commercial only
+        consent("P3", duo=["DUO:0000011"]),                 # POA only
+        consent("P4", duo=["DUO:0000042"], status="inactive"),  # withdrawn
+        consent("P5", duo=["DUO:0000007"], diseases=["C50"]),   # DS breast cancer only
+    )))  # fmt: skip
+    ok("--as", "sam", "consent", "import", str(consents))
+    summary = ok("--as", "sam", "consent", "status", "--every-use")
+    # From DUO's definitions: GRU covers every purpose, HMB covers HMB, POA only POA; NCU keeps
+    # use to academic organisations; a withdrawn consent and a DS consent cover none of these.
+    assert summary["by_use"] == {
+        "GRU": {"academic": 1, "industry": 1, "data_provider": 1},
+        "HMB": {"academic": 2, "industry": 1, "data_provider": 1},
+        "POA": {"academic": 2, "industry": 2, "data_provider": 2},
+    }
+    for purpose, counts in summary["by_use"].items():  # the one-cell question agrees
+        for kind, count in counts.items():
+            cell = ok("--as", "sam", "consent", "status", "--purpose", purpose, "--org-type", kind)
+            assert cell["permitted"] == count
+    code, out, _ = run("--as", "sam", "consent", "status", "--every-use")
+    assert code == 0 and "Usable participants by purpose" in out and "data_provider" in out

@@ -55,12 +55,22 @@ def status(
         dt.datetime | None,
         typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="As of this time (UTC)."),
     ] = None,
+    every_use: Annotated[
+        bool,
+        typer.Option(
+            "--every-use",
+            help=f"Also count who may be used for every purpose ({', '.join(registry.EVERY_USE)})"
+            " by every organisation type, in one table.",
+        ),
+    ] = False,
 ) -> None:
     """Summarise consent over the cohort (steward)."""
     st = state(ctx)
     when = at.replace(tzinfo=dt.UTC) if at else None
     use = Purpose.parse(purpose, disease, where="--purpose") if purpose else None
-    summary = registry.status_summary(st.context(), purpose=use, org_type=org_type, at=when)
+    summary = registry.status_summary(
+        st.context(), purpose=use, org_type=org_type, at=when, every_use=every_use
+    )
     rows = [
         ("participants", summary.participants),
         ("no consent on record", summary.no_consent),
@@ -69,7 +79,18 @@ def status(
     ]
     if summary.permitted is not None and use is not None and org_type is not None:
         rows.append((f"usable for {use} by {org_type.value}", summary.permitted))
-    st.emit(summary, lambda _: st.table("Consent", ["", "count"], rows))
+
+    def render(_: object) -> None:
+        st.table("Consent", ["", "count"], rows)
+        if summary.by_use is not None:
+            kinds = [kind.value for kind in OrgType]
+            st.table(
+                "Usable participants by purpose and organisation type",
+                ["purpose", *kinds],
+                [(short, *(counts[k] for k in kinds)) for short, counts in summary.by_use.items()],
+            )
+
+    st.emit(summary, render)
 
 
 @app.command("history")

@@ -188,6 +188,14 @@ class ConsentStatus:
     withdrawn: int
     in_force: int
     permitted: int | None  # for the asked purpose and organisation type, if any
+    # with every_use: {purpose short code: {organisation type: usable participants}}
+    by_use: dict[str, dict[str, int]] | None = None
+
+
+# The purposes a project may declare that need no disease (DS is counted per disease asked).
+EVERY_USE = sorted(
+    duo.TERMS[code].short for code in duo.PURPOSE_CODES if duo.TERMS[code].short != "DS"
+)
 
 
 def status_summary(
@@ -196,23 +204,37 @@ def status_summary(
     purpose: duo.Purpose | None = None,
     org_type: OrgType | None = None,
     at: dt.datetime | None = None,
+    every_use: bool = False,
 ) -> ConsentStatus:
-    """Counts over the cohort; with a purpose and organisation type, how many may be used."""
+    """Counts over the cohort; with a purpose and organisation type, how many may be used;
+    with ``every_use``, that count for every purpose in :data:`EVERY_USE` and organisation
+    type at once."""
     if (purpose is None) != (org_type is None):
         raise InvalidInput("status", "give both a purpose and an organisation type, or neither")
     with ctx.transaction(Action.CONSENT_READ, audited=False) as tx:
         when = at or tx.now
         latest = latest_by_participant(tx.session, when)
         versions = [v for v in latest.values() if v is not None]
+
+        def usable(use: duo.Purpose, kind: OrgType) -> int:
+            return sum(permits_use(v, use, kind, when) for v in versions)
+
         permitted = None
         if purpose is not None and org_type is not None:
-            permitted = sum(permits_use(v, purpose, org_type, when) for v in versions)
+            permitted = usable(purpose, org_type)
+        by_use = None
+        if every_use:
+            by_use = {
+                short: {kind.value: usable(duo.Purpose.parse(short), kind) for kind in OrgType}
+                for short in EVERY_USE
+            }
         return ConsentStatus(
             participants=len(latest),
             no_consent=len(latest) - len(versions),
             withdrawn=sum(v.withdrawn for v in versions),
             in_force=sum(in_force(v, when) for v in versions),
             permitted=permitted,
+            by_use=by_use,
         )
 
 
