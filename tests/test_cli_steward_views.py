@@ -13,6 +13,7 @@ import pytest
 
 from tests.fhir_factory import bundle, consent
 from wgs_tre.cli import main
+from wgs_tre.synth.genotypes import GenotypeSpec, write_vcf
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -204,3 +205,31 @@ def test_consent_status_for_every_use_at_once(cli, tmp_path: Path) -> None:  # t
             assert cell["permitted"] == count
     code, out, _ = run("--as", "sam", "consent", "status", "--every-use")
     assert code == 0 and "Usable participants by purpose" in out and "data_provider" in out
+
+
+def test_projects_show_gives_stewards_the_reach_of_an_application(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    people = [f"P{i:06d}" for i in range(1, 7)]
+    vcf = tmp_path / "cohort.vcf.gz"
+    write_vcf(vcf, GenotypeSpec(samples=6, variants=20, seed=1), sample_ids=people)
+    ok("--as", "sam", "ingest", "vcf", str(vcf), "--dataset", "wgs")
+    consents = tmp_path / "consent.json"
+    consents.write_text(json.dumps(bundle(
+        consent(people[0], duo=["DUO:0000042"]),                 # GRU: covers HMB
+        consent(people[1], duo=["DUO:0000011"]),                 # POA only
+        consent(people[2], duo=["DUO:0000042"], status="inactive"),  # withdrawn
+        consent(people[3], duo=["DUO:0000042"]),                 # GRU
+        # people[4]: no consent on record
+        consent(people[5], duo=["DUO:0000006", "DUO:0000046"]),  # HMB, academic only
+        consent("P000099", duo=["DUO:0000042"]),                 # not in the dataset
+    )))  # fmt: skip
+    ok("--as", "sam", "consent", "import", str(consents))
+    until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    # alice's organisation is a data provider, so the academic-only consent does not count
+    ok("--as", "alice", "projects", "apply", "hmb-study", "--title", "t", "--purpose", "HMB",
+       "--ethics-ref", "IRB-1", "--expiry", until, "-d", "wgs@1")  # fmt: skip
+    shown = ok("--as", "sam", "projects", "show", "hmb-study")
+    assert shown["reach"] == [{"dataset": "wgs@1", "participants": 6, "consenting": 2}]
+    code, out, _ = run("--as", "sam", "projects", "show", "hmb-study")
+    assert code == 0 and "wgs@1: 2 of its 6 participants consent to" in out
+    assert "reach" not in ok("--as", "alice", "projects", "show", "hmb-study")  # not a steward

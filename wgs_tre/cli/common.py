@@ -32,7 +32,7 @@ from wgs_tre.governance import Context
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 
-__all__ = ["State", "progress_bar", "state"]
+__all__ = ["State", "jsonable", "progress_bar", "state"]
 
 
 def jsonable(value: Any) -> Any:

@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from wgs_tre.cli.common import State, state
+from wgs_tre.cli.common import State, jsonable, state
+from wgs_tre.consent import reach
 from wgs_tre.duo import Purpose
 from wgs_tre.governance import approvals, projects, review
 from wgs_tre.governance.views import ProjectView
-from wgs_tre.types import ProjectStatus, Vote
+from wgs_tre.types import Action, ProjectStatus, Vote
 
 app = typer.Typer(
     help="Projects: applications to the data-use review committee and their approvals.",
@@ -254,4 +255,19 @@ def show(ctx: typer.Context, slug: str) -> None:
     st = state(ctx)
     context = st.context()
     quorum = context.policies.review.quorum
-    st.emit(projects.show_project(context, slug), lambda v: _render(st, v, quorum))
+    view = projects.show_project(context, slug)
+    if not context.can(Action.CONSENT_READ):
+        st.emit(view, lambda v: _render(st, v, quorum))
+        return
+    # Stewards also see how many participants the project would reach.
+    found = reach.project_reach(context, slug)
+
+    def render(_: object) -> None:
+        _render(st, view, quorum)
+        for r in found:
+            st.console.print(
+                f"{r.dataset}: {r.consenting} of its {r.participants} participants consent to "
+                f"{view.purpose} by a {view.org_type} organisation"
+            )
+
+    st.emit({**jsonable(view), "reach": jsonable(found)}, render)
