@@ -49,15 +49,17 @@ def data_service(
     user: str,
     project: str,
     others: dict[str, tuple[str, str]] | None = None,
+    auth: Any = None,
     **options: Any,
 ) -> Iterator[str]:
-    """Serve ``gate`` as the data service (``options`` for ``make_app``); yield its URL."""
+    """Serve ``gate`` as the data service (``options`` for ``make_app``); yield its URL.
+    ``auth`` replaces the :class:`SessionAuth` stand-in."""
     port, ready, loops = free_port(), threading.Event(), []
 
     def serve() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
-        auth = SessionAuth(user, project, others)
-        app = make_app(gate, sessions_root, "/s/", hub_auth=auth, **options)
+        hub_auth = auth or SessionAuth(user, project, others)
+        app = make_app(gate, sessions_root, "/s/", hub_auth=hub_auth, **options)
         app.listen(port, address="127.0.0.1")
         loops.append(IOLoop.current())
         ready.set()

@@ -41,6 +41,7 @@ from wgs_tre.errors import (
     WgsTreError,
 )
 from wgs_tre.project import _ServiceSource
+from wgs_tre.store import Store
 
 # One instance of every exception the service can raise (every WgsTreError): a new class must
 # be added here, or the first test fails.
@@ -65,9 +66,13 @@ EXAMPLES: list[WgsTreError] = [
 
 
 class _Gate:
-    """Raises the error under test wherever the service asks the gate."""
+    """Raises the error under test wherever the service asks the gate; its store takes the
+    service's own refusals."""
 
     error: WgsTreError = WgsTreError("unset")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def approved_datasets(self, user: str, project: str) -> list[tuple[str, str]]:
         raise self.error
@@ -78,7 +83,9 @@ class _Gate:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Gate]]:
-    gate = _Gate()
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('store') / 'governance.db'}")
+    store.upgrade()
+    gate = _Gate(store)
     with data_service(gate, tmp_path_factory.mktemp("sessions"), "alice", "study") as url:
         yield url, gate
 

@@ -63,7 +63,7 @@ class Hub:
             f"c.JupyterHub.services.append({{'name': 'tester', 'api_token': {self.token!r}}})\n"
             "c.JupyterHub.load_roles.append({'name': 'tester', 'services': ['tester'], 'scopes': "
             "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users', 'tokens', "
-            "'list:services', 'read:services']})\n"
+            "'list:services', 'read:services', 'shares']})\n"
             f"{self.extra_config}\n"
         )
         env = {
@@ -129,12 +129,16 @@ class Hub:
                 return error.code, text
 
     def as_user(self, user: str, method: str, path: str) -> tuple[int, Any]:
-        """A request with a token of ``user``'s own (made once per user)."""
+        """A request with a token of ``user``'s own."""
+        return self.request(method, path, token=self.user_token(user))
+
+    def user_token(self, user: str) -> str:
+        """A token of ``user``'s own, with all of the user's permissions (made once per user)."""
         if user not in self.user_tokens:
             self.ensure_user(user)
             made = self.api("POST", f"/users/{user}/tokens", {"note": "test", "expires_in": 3600})
             self.user_tokens[user] = made["token"]
-        return self.request(method, path, token=self.user_tokens[user])
+        return self.user_tokens[user]
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         status, payload = self.request(method, f"/hub/api{path}", body)

@@ -3,10 +3,11 @@ reach (REST API, real proxy, real kernels, real network namespaces)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.hub.harness import Hub, KernelError
 from tests.world import World
@@ -134,6 +135,7 @@ def test_open_project_in_a_kernel_gets_consented_pseudonymised_data(
 
 
 def test_a_session_cannot_open_another_project_or_the_raw_data(hub: Hub, hub_world: World) -> None:
+    """The client library's own refusal (the service's are the next test's)."""
     assert hub.start_server("bob", "brca-study")[0] == 201
     with pytest.raises(KernelError, match="Refused"):
         hub.execute(
@@ -142,6 +144,83 @@ def test_a_session_cannot_open_another_project_or_the_raw_data(hub: Hub, hub_wor
     raw = hub_world.tmp / "datasets"
     with pytest.raises(KernelError, match="FileNotFoundError"):
         hub.execute("bob", "brca-study", f"import os; os.listdir({str(raw)!r})")
+
+
+# Raw HTTP from a kernel, as any code in a session could send it: (name, token, call, body).
+PROBE = """
+import json, os, urllib.error, urllib.request
+def ask(token, call, body):
+    request = urllib.request.Request(
+        os.environ['WGS_TRE_DATA_SERVICE'] + 'api/' + call, data=json.dumps(body).encode(),
+        headers={'Authorization': 'token ' + token, 'Content-Type': 'application/json'})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+own = os.environ['JUPYTERHUB_API_TOKEN']
+print(json.dumps({name: ask(token or own, call, body) for name, token, call, body in PROBES}))
+"""
+NOT_A_SESSION = "this token does not belong to a project session"
+
+
+def test_the_data_service_refuses_everything_but_the_sessions_own_token(
+    hub: Hub, hub_world: World
+) -> None:
+    """The data service's own refusals, asked from bob's session of brca-study without the
+    client library: each a 403 and a refused data.access audited under bob's session."""
+    for user, server in (("bob", "brca-study"), ("alice", "brca-study"), ("carol", "carol-study")):
+        assert hub.start_server(user, server)[0] == 201
+    read_token = "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])"
+    alices = hub.execute("alice", "brca-study", read_token).strip()  # a member's live session
+    stopped = hub.execute("carol", "carol-study", read_token).strip()
+    hub.stop_server("carol", "carol-study")  # the hub deletes its token
+    status, share = hub.request("POST", "/hub/api/shares/alice/brca-study", {"user": "bob"})
+    assert status == 200, share  # bob's own token now reaches alice's server
+    probes = [
+        ("own, own project", None, "datasets", {"project": "brca-study"}),
+        ("other project", None, "open", {"dataset": "wgs", "project": "carol-study"}),
+        ("alice's session", alices, "open", {"dataset": "wgs"}),
+        ("bob's shared", hub.user_token("bob"), "open", {"dataset": "wgs"}),
+        ("carol's own", hub.user_token("carol"), "open", {"dataset": "wgs"}),
+        ("stopped", stopped, "open", {"dataset": "wgs"}),
+    ]
+    refusals = {
+        "other project": "this session belongs to brca-study; it cannot open carol-study",
+        "alice's session": "this token belongs to another session",
+        "bob's shared": NOT_A_SESSION,
+        "carol's own": NOT_A_SESSION,
+        "stopped": "a session's API token is required",
+    }
+    with hub_world.store.session() as session:
+        before = session.scalar(select(func.max(AuditEvent.seq)))
+    try:
+        out = hub.execute("bob", "brca-study", f"PROBES = {probes!r}\n{PROBE}")
+    finally:
+        hub.request("DELETE", "/hub/api/shares/alice/brca-study")
+    answers = json.loads(out)
+    assert answers.pop("own, own project") == [200, [
+        {"dataset": "cohort@1", "kind": "variants"}, {"dataset": "wgs@1", "kind": "variants"},
+    ]]  # fmt: skip
+    assert {name: (status, body.get("message")) for name, (status, body) in answers.items()} == {
+        name: (403, f"refused: {reason}") for name, reason in refusals.items()
+    }
+    with hub_world.store.session() as session:
+        audited = session.execute(
+            select(AuditEvent.actor, AuditEvent.project, AuditEvent.reason, AuditEvent.details)
+            .where(AuditEvent.seq > before, AuditEvent.action == "data.access")
+            .order_by(AuditEvent.seq)
+        ).all()  # fmt: skip
+    assert [(actor, project, reason) for actor, project, reason, _ in audited] == [
+        ("bob", "brca-study", reason) for reason in refusals.values()
+    ]
+    assert [json.loads(details).get("identified_as") for *_, details in audited] == [
+        "bob",
+        "alice",
+        "bob",
+        "carol",
+        None,
+    ]
 
 
 def test_the_session_offers_the_project_kernel(hub: Hub) -> None:

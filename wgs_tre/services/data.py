@@ -15,6 +15,11 @@ job (202), which the session follows until it is done:
     GET  /services/wgs-tre-data/api/jobs/<job>       -> {"job", "state", "done", "total", "path"}
 
 A failed job is answered with its error, in the same format as any other.
+
+The token alone names the session. The service refuses (403, audited as a refused
+``data.access``) a missing or dead token, a token that is not a session server's (a user's own
+token), a token used from another session's address, and a request naming another project
+(``"project"`` in the body, which may be left out).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from jupyterhub.services.auth import HubAuth, HubAuthenticated
 from tornado import web
@@ -33,15 +38,17 @@ from tornado.ioloop import IOLoop
 from tornado.log import app_log
 
 from wgs_tre.access import Gate
+from wgs_tre.audit import record_refusal
 from wgs_tre.config import load_settings
 from wgs_tre.errors import ExitCode, InvalidInput, Refused, WgsTreError, to_wire
-from wgs_tre.hub import DATA_SERVICE
+from wgs_tre.hub import DATA_SERVICE, registry
 from wgs_tre.hub.accounts import ensure_project
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
 from wgs_tre.services.jobs import Job, Jobs
 from wgs_tre.services.materialise import dispensed_path, materialise
 from wgs_tre.store import Store
+from wgs_tre.types import Action
 
 __all__ = ["SERVICE_NAME", "make_app", "session_project"]
 
@@ -98,13 +105,44 @@ class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
         pass
 
     def _identity(self) -> tuple[str, str]:
+        """The session's user and project, from its server's token; anything else is refused."""
         model = self.get_current_user()
         if not model:
-            raise _Failed(Refused("a session's API token is required"))
+            self._refuse("a session's API token is required", None)
         project = session_project(model)
         if project is None:
-            raise _Failed(Refused("this token does not belong to a project session"))
-        return model["name"], project
+            self._refuse("this token does not belong to a project session", model)
+        user = model["name"]
+        caller = registry.lookup(self.sessions_root, self._address)
+        if caller[1] is not None and caller != (user, project):  # a token taken from a session
+            self._refuse("this token belongs to another session", model)
+        asked = str(self._body().get("project", project))[:100]
+        if asked != project:
+            self._refuse(f"this session belongs to {project}; it cannot open {asked}", model)
+        return user, project
+
+    @property
+    def _address(self) -> str:
+        """The caller's own address: sessions call the service directly, not through a proxy."""
+        return self.request.remote_ip or "unknown"
+
+    def _refuse(self, reason: str, model: dict[str, Any] | None) -> NoReturn:
+        """Audit and refuse. The actor is the session at the caller's address (it really
+        acted, whatever token it sent); off a session address, the token's owner if the hub
+        knew the token."""
+        actor, project = registry.lookup(self.sessions_root, self._address)
+        if project is None and model:
+            actor = model["name"]
+        details = {"identified_as": model["name"]} if model else {}
+        record_refusal(
+            self.gate.store,
+            actor=actor,
+            action=Action.DATA_ACCESS,
+            project=project,
+            reason=reason,
+            details={**details, "address": self._address},
+        )
+        raise _Failed(Refused(reason))
 
     def _body(self) -> dict[str, Any]:
         try:
