@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from wgs_tre.cli import hoist_global_options, main
+from wgs_tre.cli.common import LineProgress, progress_bar
 from wgs_tre.store import Store
 from wgs_tre.store.models import AuditEvent
 
@@ -100,3 +104,57 @@ def test_json_has_one_time_format_and_nested_objects(cli, tmp_path: Path) -> Non
     code, out, _ = cli("audit", "tail", "-n", "1", "--as", "sam")
     header = next(line for line in out.splitlines() if "seq" in line)
     assert "dataset" in header and "cohort" in out
+
+
+def test_a_quick_command_in_a_log_prints_no_progress(tmp_path: Path) -> None:
+    """Not on a terminal (CI, a log file): no progress bar and no carriage returns; work this
+    short prints nothing but its result."""
+    script = Path(sys.executable).parent / "wgs-tre"
+    done = subprocess.run(
+        [str(script), "demo-data", str(tmp_path / "cohort"), "--samples", "20",
+         "--variants", "200"],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "WGS_TRE_DATA_DIR": str(tmp_path / "state")},
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "cohort of 20 participants" in done.stdout
+
+
+def test_progress_in_a_log_is_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = progress_bar("simulating variants", total=2000)
+    assert isinstance(bar, LineProgress)  # stderr is captured here, not a terminal
+    bar.quiet_seconds = 0.0
+    with bar:
+        for _ in range(4):
+            bar.advance(bar.task_ids[0], 500)
+    lines = capsys.readouterr().err.splitlines()
+    assert "\r" not in "".join(lines)
+    assert [line.split(" in ")[0] for line in lines] == [
+        "simulating variants: running of 2000",
+        "simulating variants: 25% (500)",
+        "simulating variants: 50% (1000)",
+        "simulating variants: 75% (1500)",
+        "simulating variants: done after 2000",
+    ]
+
+
+def test_progress_of_unknown_size_reports_at_intervals(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = LineProgress("ingesting x.vcf.gz", None, unit_bytes=True)
+    progress.quiet_seconds = progress.every_seconds = 0.0
+    with pytest.raises(KeyboardInterrupt), progress as bar:
+        bar.advance(bar.task_ids[0], 2_500_000)
+        bar.advance(bar.task_ids[0], 2_500_000)
+        raise KeyboardInterrupt
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" in ")[0] for line in lines] == [
+        "ingesting x.vcf.gz: running",
+        "ingesting x.vcf.gz: 2.5 MB",
+        "ingesting x.vcf.gz: 5.0 MB",
+        "ingesting x.vcf.gz: stopped after 5.0 MB",
+    ]
+
+
+def test_a_short_piece_of_work_stays_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    with LineProgress("hashing", 10, unit_bytes=False) as bar:  # quiet for its first 2 s
+        bar.advance(bar.task_ids[0], 10)
+    assert capsys.readouterr().err == ""

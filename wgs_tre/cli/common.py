@@ -7,6 +7,7 @@ import datetime as dt
 import getpass
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -21,6 +22,7 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -139,13 +141,70 @@ def state(ctx: typer.Context) -> State:
     return obj
 
 
-def progress_bar(description: str, *, total: float | None, unit_bytes: bool = False) -> Progress:
-    """A progress bar on stderr (stdout stays clean for ``--json``); silent when not a terminal."""
+class LineProgress:
+    """Progress for logs (stderr is not a terminal): once work has run ``quiet_seconds``, a
+    line saying so, then one at each tenth of a known total or every ``every_seconds`` of an
+    unknown one, and one at the end; no carriage returns. Quick commands (and their one-line
+    errors) stay uncluttered. Offers the part of rich's ``Progress`` the commands use."""
+
+    quiet_seconds = 2.0
+    every_seconds = 30.0
+
+    def __init__(self, description: str, total: float | None, unit_bytes: bool) -> None:
+        self.description, self.total, self.unit_bytes = description, total, unit_bytes
+        self.task_ids = [TaskID(0)]
+        self.completed = 0.0
+        self._started = self._last_line = 0.0
+        self._tenths = 0
+
+    def _amount(self, value: float) -> str:
+        return f"{value / 1e6:.1f} MB" if self.unit_bytes else f"{value:g}"
+
+    def _line(self, text: str) -> None:
+        elapsed = time.monotonic() - self._started
+        if not self._last_line:
+            if elapsed < self.quiet_seconds:
+                return
+            total = f" of {self._amount(self.total)}" if self.total else ""
+            sys.stderr.write(f"{self.description}: running{total}\n")
+        sys.stderr.write(f"{self.description}: {text} in {elapsed:.1f} s\n")
+        sys.stderr.flush()
+        self._last_line = time.monotonic()
+
+    def __enter__(self) -> LineProgress:
+        self._started = time.monotonic()
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        outcome = "stopped" if error is not None else "done"
+        self._line(f"{outcome} after {self._amount(self.completed)}")
+
+    def advance(self, task: TaskID, advance: float = 1) -> None:
+        self.update(task, completed=self.completed + advance)
+
+    def update(self, task: TaskID, *, completed: float) -> None:
+        self.completed = completed
+        if self.total:
+            tenths = min(10, int(10 * completed / self.total))
+            if tenths > self._tenths and tenths < 10:
+                self._tenths = tenths
+                percent = int(100 * completed / self.total)
+                self._line(f"{percent}% ({self._amount(completed)})")
+        elif time.monotonic() - (self._last_line or self._started) >= self.every_seconds:
+            self._line(self._amount(completed))
+
+
+def progress_bar(
+    description: str, *, total: float | None, unit_bytes: bool = False
+) -> Progress | LineProgress:
+    """A progress bar on stderr (stdout stays clean for ``--json``); plain lines when stderr is
+    not a terminal (a log, CI, a pipe)."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return LineProgress(description, total, unit_bytes)
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
     columns.append(DownloadColumn() if unit_bytes else MofNCompleteColumn())
     columns += [TimeElapsedColumn(), TimeRemainingColumn()]
-    console = Console(stderr=True)
-    console.quiet = not console.is_terminal  # rich prints an empty line at the end otherwise
-    progress = Progress(*columns, console=console, transient=True, disable=console.quiet)
+    progress = Progress(*columns, console=console, transient=True)
     progress.add_task(description, total=total)
     return progress
