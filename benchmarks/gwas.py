@@ -167,9 +167,13 @@ def variant_keys(view: xr.Dataset, chosen: np.ndarray) -> list[str]:
 
 
 def plink2_variants(log: Path) -> int:
-    """How many variants plink2 says it used, from its log."""
-    found = re.search(r"^(\d+) variants? remaining after main filters", log.read_text(), re.M)
-    return int(found.group(1)) if found else -1
+    """How many variants plink2 says it used, from its log (it reports what remains after
+    filters only when some filter ran)."""
+    text = log.read_text()
+    for said in (r"^(\d+) variants? remaining after main filters", r"^(\d+) variants? loaded from"):
+        if found := re.search(said, text, re.M):
+            return int(found.group(1))
+    return -1
 
 
 def extract_list(keys: list[str], work: Path) -> list[str]:
