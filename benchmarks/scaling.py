@@ -3,9 +3,11 @@
 The sizes are the first N variants of one simulated cohort (msprime, 1% missing calls), each
 ingested and approved as its own governed world. wgs_tre runs as a session gets the data (gate
 decision, materialised dispensal, then the analysis; warm process, 2 threads); plink2 as whole
-processes with 2 threads on a .pgen of the same VCF. PCA (k=10) by plink2 ``--pca approx``
-runs up to ``--plink-pca-max`` variants only (it takes minutes beyond). Peak memory: resident
-high-water mark of the wgs_tre process during each operation; of each plink2 process.
+processes with 2 threads on a .pgen of the same VCF; BLAS limited to 2 threads too. PCA (k=10,
+missing calls mean-imputed, randomized) by plink2 ``--pca approx`` on the variants wgs_tre's
+PCA chose (by ID; plink2's log must report as many) runs up to ``--plink-pca-max`` variants
+only (it takes minutes beyond). Peak memory: resident high-water mark of the wgs_tre process
+during each operation; of each plink2 process.
 
 Writes a CSV and a PNG (seconds and peak memory against variants, log scales) and prints the
 table; ``--samples 10000 --sizes 1000000`` is the memory check of issue 6 (target: wgs_tre
@@ -20,21 +22,33 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+# OpenBLAS sizes its thread pool when numpy loads it: limit it before then (as gwas.py does).
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "2"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dask
 import numpy as np
-import pandas as pd
 
 from benchmarks._world import cohort_vcf, first_variants, governed_world, session_opener
-from benchmarks.gwas import peak_mb, peak_reset, phenotypes, plink2
+from benchmarks.gwas import (
+    THREADS,
+    check_blas_threads,
+    check_plink2_used,
+    extract_list,
+    make_pgen,
+    peak_mb,
+    peak_reset,
+    phenotypes,
+    plink2,
+    variant_keys,
+)
 from wgs_tre.genomics import gwas_linear, pca, variant_stats
 
 OPERATIONS = ("QC", "linear GWAS", "PCA k=10")
@@ -43,8 +57,8 @@ MEMORY_TARGET_MB = 2048
 
 def ours(
     settings_dir: Path, vcf: Path, samples: int, warm: bool
-) -> tuple[dict[str, tuple[float, float]], np.ndarray]:
-    """Seconds and peak MB per operation, and the variants PCA used."""
+) -> tuple[dict[str, tuple[float, float]], list[str]]:
+    """Seconds and peak MB per operation, and the variants PCA used (chrom:pos:ref:alt)."""
     settings = governed_world(settings_dir, vcf, samples)
     open_view = session_opener(settings, settings_dir / "dispensal")
     trait, covariates = phenotypes(open_view().sample_id.values)
@@ -53,7 +67,8 @@ def ours(
         "linear GWAS": lambda: gwas_linear(open_view(), trait, covariates, progress=False),
         "PCA k=10": lambda: pca(open_view(), 10, progress=False),
     }
-    timings, used = {}, np.zeros(0, dtype=np.int64)
+    timings: dict[str, tuple[float, float]] = {}
+    used: list[str] = []
     for name, run in runs.items():
         if warm:
             run()  # numba kernels loaded from their cache
@@ -62,17 +77,15 @@ def ours(
         result = run()
         timings[name] = (time.perf_counter() - start, peak_mb())
         if name == "PCA k=10":
-            used = np.flatnonzero(result.variant_pca_used.values)
+            used = variant_keys(result, result.variant_pca_used.values)
         del result
     return timings, used
 
 
-def theirs(vcf: Path, work: Path, pca_used: np.ndarray | None) -> dict[str, tuple[float, float]]:
+def theirs(vcf: Path, work: Path, pca_used: list[str] | None) -> dict[str, tuple[float, float]]:
     """plink2's seconds and peak MB; PCA on the variants wgs_tre's PCA used, if given."""
     work.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["plink2", "--vcf", str(vcf), "--make-pgen", "--threads", "2",
-                    "--allow-extra-chr", "--out", str(work / "all")], check=True,
-                   capture_output=True)  # fmt: skip
+    make_pgen(vcf, work / "all")
     ids = [line.split("\t")[0] for line in (work / "all.psam").read_text().splitlines()[1:]]
     trait, covariates = phenotypes(np.array(ids), seed=2)
     trait.rename_axis("#IID").to_csv(work / "pheno.tsv", sep="\t")
@@ -83,16 +96,10 @@ def theirs(vcf: Path, work: Path, pca_used: np.ndarray | None) -> dict[str, tupl
         "linear GWAS": plink2(["--pfile", "all", *glm], work),
     }
     if pca_used is not None:
-        pvar = pd.read_csv(work / "all.pvar", sep="\t", comment=None, skiprows=_meta_lines(work))
-        (work / "pca.txt").write_text("\n".join(pvar.iloc[pca_used, 2].astype(str)))
-        pca_args = ["--extract", "pca.txt", "--pca", "approx", "10", "--out", "pca"]
-        timings["PCA k=10"] = plink2(["--pfile", "all", *pca_args], work)
+        pca_args = [*extract_list(pca_used, work), "--pca", "approx", "10", "--out", "pca"]
+        timings["PCA k=10"] = plink2(pca_args, work)
+        check_plink2_used(work / "pca.log", len(pca_used))
     return timings
-
-
-def _meta_lines(work: Path) -> int:
-    with (work / "all.pvar").open() as fh:
-        return sum(1 for line in fh if line.startswith("##"))
 
 
 def plot(rows: list[dict[str, object]], samples: int, path: Path) -> None:
@@ -139,7 +146,8 @@ def main() -> None:
     parser.add_argument("--no-plink", action="store_true", help="wgs_tre only")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    dask.config.set(scheduler="threads", num_workers=2)
+    dask.config.set(scheduler="threads", num_workers=THREADS)
+    check_blas_threads()
     work = Path(tempfile.mkdtemp(prefix="wgs-tre-scaling-"))
     cache = args.keep or work
     full = cohort_vcf(cache, args.samples, sizes[-1])

@@ -40,6 +40,7 @@ class Hub:
     store_url: str
     policy_dir: Path
     extra_config: str = ""
+    config_file: Path = REPO / "hub" / "jupyterhub_config.py"  # the project's; or another
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     state: Path = field(
         default_factory=lambda: Path("/var/lib/wgs-tre-test") / uuid.uuid4().hex[:8]
@@ -59,7 +60,7 @@ class Hub:
         self.state.chmod(0o711)
         config = self.state / "test_config.py"
         config.write_text(
-            f"c = get_config()\nload_subconfig({str(REPO / 'hub' / 'jupyterhub_config.py')!r})\n"
+            f"c = get_config()\nload_subconfig({str(self.config_file)!r})\n"
             f"c.JupyterHub.services.append({{'name': 'tester', 'api_token': {self.token!r}}})\n"
             "c.JupyterHub.load_roles.append({'name': 'tester', 'services': ['tester'], 'scopes': "
             "['admin:users', 'admin:servers', 'access:servers', 'read:users', 'users', 'tokens', "
@@ -211,25 +212,30 @@ class Hub:
         timeout: float = 120,
         kernel: str = "python3",
         keep_kernel: bool = False,
+        token: str | None = None,
     ) -> str:
         """Run ``code`` in a new kernel of the server; return stdout (raise on an error). The
-        kernel is shut down after, unless ``keep_kernel`` (it then runs until the server ends)."""
+        kernel is shut down after, unless ``keep_kernel`` (it then runs until the server ends).
+        ``token``: whose requests these are (default: the tester service's)."""
         base = f"/user/{user}/{server}/api"
-        status, started = self.request("POST", f"{base}/kernels", {"name": kernel})
+        token = token or self.token
+        status, started = self.request("POST", f"{base}/kernels", {"name": kernel}, token)
         assert status == 201, started
         kernel_id = started["id"]
         try:
-            return IOLoop().run_sync(lambda: self._run(base, kernel_id, code), timeout=timeout)
+            return IOLoop().run_sync(
+                lambda: self._run(base, kernel_id, code, token), timeout=timeout
+            )
         finally:
             if not keep_kernel:
                 self.request("DELETE", f"{base}/kernels/{kernel_id}")
 
-    async def _run(self, base: str, kernel_id: str, code: str) -> str:
+    async def _run(self, base: str, kernel_id: str, code: str, token: str) -> str:
         url = self.url.replace("http", "ws") + f"{base}/kernels/{kernel_id}/channels"
         socket_ = await websocket_connect(  # generous: a busy machine starts kernels slowly
             HTTPRequest(
                 url,
-                headers={"Authorization": f"token {self.token}"},
+                headers={"Authorization": f"token {token}"},
                 connect_timeout=60,
                 request_timeout=60,
             )
