@@ -81,3 +81,4 @@ def test_the_idle_culler_stops_idle_sessions_and_keeps_busy_ones(culling_hub: Hu
     # By now the busy session, too, would have been culled had its computation not counted.
     time.sleep(max(0.0, busy_since + 2 * IDLE - time.monotonic()))
     assert "carol-study" in hub.api("GET", "/users/carol")["servers"]
+    hub.stop_server("carol", "carol-study")  # now, rather than at teardown with the kernel busy
