@@ -1,12 +1,17 @@
 """The ``wgs-tre`` command line, driven as a user would: help everywhere, a whole governance
-walkthrough with ``--json``, and one-line errors with meaningful exit codes."""
+walkthrough with ``--json``, the shapes of ``--json`` answers, and one-line errors with the exit
+code the README documents for each error class."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,10 @@ import pytest
 import typer.main
 
 from tests.fhir_factory import bundle, consent
+from tests.world import CAST, World
 from wgs_tre.cli import app, main
+from wgs_tre.consent import registry
+from wgs_tre.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,6 +49,13 @@ def ok_json(cli, *args: str) -> Any:  # type: ignore[no-untyped-def]
     return json.loads(out)
 
 
+def event_count(tmp_path: Path) -> int:
+    """Audit events in the CLI's default SQLite store, counted with plain SQL."""
+    with closing(sqlite3.connect(tmp_path / "state" / "governance.db")) as db:
+        (count,) = db.execute("SELECT count(*) FROM audit_event").fetchone()
+    return int(count)
+
+
 def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [path]
     for name, sub in getattr(command, "commands", {}).items():
@@ -51,15 +66,19 @@ def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]
 ALL_COMMANDS = _commands(typer.main.get_command(app))
 
 
-@pytest.mark.parametrize("path", ALL_COMMANDS, ids=lambda p: " ".join(p) or "wgs-tre")
-def test_every_command_explains_itself(cli, path: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = cli(*path, "--help")
-    assert code == 0
-    assert "Usage:" in out
-    leaf = typer.main.get_command(app)
-    for name in path:
-        leaf = leaf.commands[name]  # type: ignore[attr-defined]
-    assert leaf.help, f"{' '.join(path)} has no help text"
+def test_every_command_explains_itself(cli) -> None:  # type: ignore[no-untyped-def]
+    """One pass over the whole command tree: each command has help text, and ``--help`` shows
+    that command's own usage line."""
+    root = typer.main.get_command(app)
+    assert len(ALL_COMMANDS) > 40  # the walk found the tree
+    for path in ALL_COMMANDS:
+        leaf = root
+        for name in path:
+            leaf = leaf.commands[name]  # type: ignore[attr-defined]
+        assert leaf.help, f"{' '.join(path)} has no help text"
+        code, out, _ = cli(*path, "--help")
+        assert code == 0
+        assert " ".join(("Usage: wgs-tre", *path)) in " ".join(out.split())
 
 
 def test_governance_walkthrough(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -128,7 +147,10 @@ def test_governance_walkthrough(cli, tmp_path: Path) -> None:  # type: ignore[no
     assert verified["ok"] is True and verified["events"] > 10
     exported = tmp_path / "audit.jsonl"
     ok_json(cli, "--as", "sam", "audit", "export", "--format", "cef", "-o", str(exported))
-    assert all(line.startswith("CEF:0|") for line in exported.read_text().splitlines())
+    lines = exported.read_text().splitlines()
+    assert len(lines) == event_count(tmp_path) > 10  # every event, the export's own included
+    assert all(line.startswith("CEF:0|") for line in lines)
+    assert "audit.export" in lines[-1]
     anchor = f"{verified['head_seq']}:{verified['head_hash']}"
     assert ok_json(cli, "--as", "sam", "audit", "verify", "--anchor", anchor)["ok"] is True
     tail = ok_json(cli, "--as", "sam", "audit", "tail", "-n", "3")
@@ -186,6 +208,175 @@ def test_errors_are_json_with_json(cli, tmp_path: Path) -> None:  # type: ignore
     assert json.loads(out) == {"dataset": "d@1", "ok": False, "problems": [
         "release.txt: contents changed"
     ]}  # fmt: skip
+
+
+@pytest.fixture
+def governed(tmp_path: Path, policies) -> World:  # type: ignore[no-untyped-def]
+    """The CLI's default store (under WGS_TRE_DATA_DIR, see ``cli``) holding the test cast and
+    an approved project, ``brca-study`` (alice, bob), built through the library."""
+    (tmp_path / "state").mkdir()
+    store = Store(f"sqlite:///{tmp_path / 'state' / 'governance.db'}")
+    store.upgrade()
+    world = World.build(store, policies, tmp_path)
+    world.approved("brca-study")
+    yield world
+    store.dispose()
+
+
+def _in_review(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    world.apply("uni-a-study")  # alice's, of Uni A: stella (Uni A) is conflicted
+    return ()
+
+
+def _consent_imported(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    path = world.tmp / "consent.json"
+    path.write_text(json.dumps(bundle(consent("P1"))))
+    registry.import_file(world.ctx("sam"), path)
+    return (str(path),)
+
+
+def _head_row_deleted(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    with closing(sqlite3.connect(world.tmp / "state" / "governance.db")) as db, db:
+        db.execute("DELETE FROM audit_head")
+    return ()
+
+
+def _no_store(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(world.tmp / "elsewhere"))
+    return ()
+
+
+def _broken_policy(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    broken = world.tmp / "policies"
+    shutil.copytree(REPO / "policies", broken)
+    (broken / "roles.yaml").write_text("roles:\n  researcher:\n    - data.acess\n")
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(broken))
+    return ()
+
+
+def _nothing(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    return ()
+
+
+EXPIRY = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+APPLY = ("projects", "apply", "x", "--title", "t", "--ethics-ref", "I-1", "-d", "cohort")
+# Each error class once, with the exit code the README documents for it ("Exit codes: ...").
+# ``prepare`` sets the scene and returns arguments to append.
+ERRORS = {
+    "NotFound": (3, _nothing, ("--as", "sam", "projects", "show", "ghost"), "ghost"),
+    "AccessRefused": (4, _nothing, ("--as", "alice", "users", "list"), "may not user.list"),
+    "ConflictOfInterest": (
+        4,
+        _in_review,
+        ("--as", "stella", "projects", "vote", "uni-a-study", "approve"),
+        "stella",
+    ),
+    "QuorumNotMet": (
+        4,
+        _in_review,
+        ("--as", "sam", "projects", "approve", "uni-a-study"),
+        "votes needed",
+    ),
+    "AlreadyExists": (
+        5,
+        _nothing,
+        ("--as", "root1", "orgs", "create", "Uni A", "--type", "academic"),
+        "Uni A",
+    ),
+    "InvalidTransition": (
+        5,
+        _nothing,
+        ("--as", "sam", "projects", "reinstate", "brca-study", "--reason", "r"),
+        "active",
+    ),
+    "InvalidInput": (
+        6,
+        _nothing,
+        ("--as", "alice", *APPLY, "--purpose", "XYZ", "--expiry", EXPIRY),
+        "unknown DUO code 'XYZ'",
+    ),
+    "AlreadyImported": (
+        6,
+        _consent_imported,
+        ("--as", "sam", "consent", "import"),
+        "already imported",
+    ),
+    "PolicyError": (6, _broken_policy, ("--as", "sam", "users", "list"), "roles.yaml"),
+    "IntegrityError": (
+        7,
+        _head_row_deleted,
+        ("--as", "root1", "orgs", "create", "New", "--type", "academic"),
+        "head row is missing",
+    ),
+    "StoreNotReady": (8, _no_store, ("--as", "sam", "users", "list"), "no governance store at"),
+}
+
+
+@pytest.mark.parametrize("error", list(ERRORS))
+def test_each_error_class_has_its_exit_code(cli, governed, monkeypatch, error: str) -> None:  # type: ignore[no-untyped-def]
+    """The exit code, the error on stderr in one line, and with --json the same error as a
+    document on stdout."""
+    code, prepare, args, message = ERRORS[error]
+    extra = prepare(governed, monkeypatch)
+    got, out, err = cli("--json", *args, *extra)
+    assert got == code, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+    document = json.loads(out)
+    assert (document["error"], document["exit_code"]) == (error, code)
+    assert message in document["message"]
+
+
+def test_json_output_shapes(cli, governed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What scripts read: the keys of a few --json answers and their values, checked against
+    the cast the store was built with and against the store itself."""
+    listed = ok_json(cli, "--as", "root1", "users", "list")
+    assert {u["username"]: (u["roles"], u["organisation"]) for u in listed} == {
+        **{name: ([role.value for role in roles], org) for name, (roles, org) in CAST.items()},
+        "root1": (["admin"], None),
+    }
+    assert all(
+        set(u) == {"username", "full_name", "email", "organisation", "roles", "state"}
+        for u in listed
+    )
+
+    (version,) = ok_json(cli, "--as", "alice", "datasets", "list")
+    release = tmp_path / "cohort-genotypes.txt"
+    assert (version["name"], version["version"], version["kind"]) == ("cohort", 1, "variants")
+    assert version["size_bytes"] == release.stat().st_size and version["files"] == 1
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", version["checksum"])
+
+    shown = ok_json(cli, "--as", "alice", "projects", "show", "brca-study")
+    assert (shown["slug"], shown["lead"], shown["status"]) == ("brca-study", "alice", "active")
+    assert (shown["purpose"], shown["disease"], shown["org_type"]) == (
+        "DUO:0000042",
+        None,
+        "academic",
+    )
+    assert shown["approval"]["members"] == ["alice", "bob"]
+    assert shown["approval"]["datasets"] == ["cohort@1"]
+    assert [(v["steward"], v["vote"]) for v in shown["application"]["votes"]] == [
+        ("sam", "approve"),
+        ("sue", "approve"),
+    ]
+
+    events = event_count(tmp_path)
+    verified = ok_json(cli, "--as", "sam", "audit", "verify")
+    assert verified["ok"] is True and verified["events"] == verified["head_seq"] == events
+    assert re.fullmatch(r"[0-9a-f]{64}", verified["head_hash"])
+    (last,) = ok_json(cli, "--as", "sam", "audit", "tail", "-n", "1")
+    assert (last["seq"], last["prev_hash"]) == (events + 1, verified["head_hash"])
+    assert (last["actor"], last["action"], last["decision"]) == ("sam", "audit.verify", "allowed")
+
+
+def test_plain_output_is_for_people(cli, governed) -> None:  # type: ignore[no-untyped-def]
+    """Without --json: a table naming every user, and one line saying what verify found."""
+    code, out, err = cli("--as", "root1", "users", "list")
+    assert code == 0 and err == ""
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert sorted(row.split("│")[1].strip() for row in rows) == sorted([*CAST, "root1"])
+    code, out, _ = cli("--as", "sam", "audit", "verify")
+    assert code == 0
+    assert re.search(r"audit log intact: \d+ events", " ".join(out.split()))
 
 
 def test_the_installed_entry_point_runs(tmp_path: Path) -> None:

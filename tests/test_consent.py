@@ -129,6 +129,35 @@ def test_entered_in_error_is_ignored_and_period_bounds_validity(world: World) ->
     assert permitted(world, GRU, OrgType.ACADEMIC, NOW) == {"P1"}
 
 
+def test_a_consent_period_includes_its_first_and_whole_last_day(world: World) -> None:
+    """FHIR Period: both bounds are inclusive, and an end given as a date includes that whole
+    day (a time "is in a period that has an end value of" its date)."""
+    days = ("2024-01-01", "2025-12-31")
+    signed = "2023-06-01T00:00:00Z"  # before the period: the start alone decides
+    path = write(world, "c.json", bundle(consent("P1", when=signed, period=days)))
+    registry.import_file(world.ctx("sam"), path)
+    tick = dt.timedelta(microseconds=1)
+    start, after_end = dt.datetime(2024, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 1, tzinfo=UTC)
+    assert permitted(world, GRU, OrgType.ACADEMIC, start - tick) == set()
+    assert permitted(world, GRU, OrgType.ACADEMIC, start) == {"P1"}
+    assert permitted(world, GRU, OrgType.ACADEMIC, after_end - dt.timedelta(hours=12)) == {"P1"}
+    assert permitted(world, GRU, OrgType.ACADEMIC, after_end - tick) == {"P1"}
+    assert permitted(world, GRU, OrgType.ACADEMIC, after_end) == set()
+
+
+def test_a_consent_period_given_to_the_second_ends_at_that_second(world: World) -> None:
+    period = ("2024-03-01T08:00:00+09:00", "2025-12-31T18:30:00+09:00")
+    path = write(world, "c.json", bundle(consent("P1", period=period)))
+    registry.import_file(world.ctx("sam"), path)
+    start = dt.datetime(2024, 2, 29, 23, tzinfo=UTC)
+    end = dt.datetime(2025, 12, 31, 9, 30, tzinfo=UTC)
+    tick = dt.timedelta(microseconds=1)
+    assert permitted(world, GRU, OrgType.ACADEMIC, start - tick) == set()
+    assert permitted(world, GRU, OrgType.ACADEMIC, start) == {"P1"}
+    assert permitted(world, GRU, OrgType.ACADEMIC, end) == {"P1"}
+    assert permitted(world, GRU, OrgType.ACADEMIC, end + dt.timedelta(seconds=1)) == set()
+
+
 def test_recontact_preference_is_recorded(world: World) -> None:
     path = write(world, "c.json", bundle(consent("P1", recontact=False), consent("P2")))
     registry.import_file(world.ctx("sam"), path)

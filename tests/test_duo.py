@@ -88,22 +88,73 @@ class Version:
 
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-days = st.integers(0, 40).map(lambda d: BASE + dt.timedelta(days=d))
+# DUO terms as consents list them (GRU, HMB, ... above are project purposes).
+NRES_C, GRU_C, HMB_C = "DUO:0000004", "DUO:0000042", "DUO:0000006"
+DS_C, POA_C = "DUO:0000007", "DUO:0000011"
+NCU, NPU, NPUNCU = "DUO:0000046", "DUO:0000045", "DUO:0000018"  # academic use only
+PUB, IRB = "DUO:0000019", "DUO:0000021"  # conditions that do not restrict who may use
+# Every instant is on this grid, so that ``at`` often falls exactly on a window's bounds.
+days = st.integers(0, 15).map(lambda d: BASE + dt.timedelta(days=d))
+maybe_day = st.none() | days
+
+
+def some_of(codes: list[str], min_size: int = 0) -> st.SearchStrategy[frozenset[str]]:
+    return st.frozensets(st.sampled_from(codes), min_size=min_size, max_size=3)
+
+
+consent_permissions = some_of([NRES_C, GRU_C, HMB_C, DS_C, POA_C], min_size=1)
+consent_modifiers = some_of([NCU, NPU, NPUNCU, PUB, IRB])
+consent_diseases = some_of(["C", "C50", "C509", "C34", "E", "E11"])
 versions = st.builds(
     Version,
     recorded=days,
-    status=st.sampled_from(["active", "active", "inactive", "entered-in-error", "draft"]),
-    withdrawn=st.booleans(),
-    permissions=st.sampled_from(
-        [frozenset({"DUO:0000042"}), frozenset({"DUO:0000006"}), frozenset({"DUO:0000011"})]
-    ),
-    modifiers=st.sampled_from([frozenset(), frozenset({"DUO:0000046"})]),
+    status=st.sampled_from(["active"] * 4 + ["inactive", "entered-in-error", "draft"]),
+    withdrawn=st.sampled_from([False, False, False, True]),
+    permissions=consent_permissions,
+    modifiers=consent_modifiers,
+    diseases=consent_diseases,
+    valid_from=maybe_day,
+    valid_until=maybe_day,
 )
+DS_LUNG, DS_DIABETES = duo.Purpose.parse("DS", "C34"), duo.Purpose.parse("DS", "E11")
+purposes = st.sampled_from([GRU, HMB, POA, DS_C50, DS_LUNG, DS_DIABETES])
+
+# The ICD-10 codes (as consented) each project disease falls under, written out by hand.
+FALLS_UNDER = {"C509": {"C", "C50", "C509"}, "C34": {"C", "C34"}, "E11": {"E", "E11"}}
+
+
+def reference_covers(permission: str, diseases: frozenset[str], purpose: duo.Purpose) -> bool:
+    """One DUO permission term read from its definition: NRES and GRU allow any research; HMB
+    health research, which includes disease-specific research but not ancestry-only studies;
+    DS only research on a disease the consent names (or one under it); POA ancestry only."""
+    if permission in (NRES_C, GRU_C):
+        return True
+    if permission == HMB_C:
+        return purpose in (HMB, DS_C50, DS_LUNG, DS_DIABETES)
+    if permission == POA_C:
+        return purpose == POA
+    assert permission == DS_C
+    return purpose.disease is not None and bool(diseases & FALLS_UNDER[purpose.disease])
+
+
+def reference_matches(
+    permissions: frozenset[str],
+    modifiers: frozenset[str],
+    diseases: frozenset[str],
+    purpose: duo.Purpose,
+    org: OrgType,
+) -> bool:
+    """An NCU/NPU/NPUNCU modifier admits academic users only; then one of the permissions, each
+    read on its own, must cover the purpose."""
+    if modifiers & {NCU, NPU, NPUNCU} and org is not AC:
+        return False
+    return any(reference_covers(p, diseases, purpose) for p in permissions)
 
 
 def reference_allows(history: list[Version], at: dt.datetime, purpose, org) -> bool:  # type: ignore[no-untyped-def]
-    """Written plainly from the rule: the newest version recorded by ``at`` (the later import on a
-    tie), skipping entered-in-error, must be active, not withdrawn, and cover the use."""
+    """Written plainly from the rules: the newest version recorded by ``at`` (the later import
+    on a tie), skipping entered-in-error, must be active, not withdrawn and valid at ``at``
+    (FHIR periods include both bounds), and match the use."""
     usable = [(v.recorded, i, v) for i, v in enumerate(history)]
     usable = [t for t in usable if t[2].status != "entered-in-error" and t[0] <= at]
     if not usable:
@@ -111,24 +162,69 @@ def reference_allows(history: list[Version], at: dt.datetime, purpose, org) -> b
     newest = max(usable, key=lambda t: (t[0], t[1]))[2]
     if newest.status != "active" or newest.withdrawn:
         return False
-    covers = {
-        "DUO:0000042": {GRU.code, HMB.code, POA.code},
-        "DUO:0000006": {HMB.code},
-        "DUO:0000011": {POA.code},
-    }
-    (permission,) = newest.permissions
-    if newest.modifiers and org is not AC:
+    if newest.valid_from is not None and not newest.valid_from <= at:
         return False
-    return purpose.code in covers[permission]
+    if newest.valid_until is not None and not at <= newest.valid_until:
+        return False
+    return reference_matches(newest.permissions, newest.modifiers, newest.diseases, purpose, org)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
-    history=st.lists(versions, max_size=6),
-    at=days,
-    purpose=st.sampled_from([GRU, HMB, POA]),
+    permissions=consent_permissions,
+    modifiers=consent_modifiers,
+    diseases=consent_diseases,
+    purpose=purposes,
     org=st.sampled_from(list(OrgType)),
 )
-def test_latest_consent_wins(history, at, purpose, org) -> None:  # type: ignore[no-untyped-def]
+def test_duo_matching_agrees_with_the_definitions(
+    permissions: frozenset[str],
+    modifiers: frozenset[str],
+    diseases: frozenset[str],
+    purpose: duo.Purpose,
+    org: OrgType,
+) -> None:
+    got = duo.permits(permissions, modifiers, diseases, purpose, org)
+    assert got is reference_matches(permissions, modifiers, diseases, purpose, org)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[list[Version], dt.datetime]:
+    """A consent history and a time to ask at: mostly one of its own instants (a window's
+    bound, a recording time), where an off-by-one would show."""
+    history = draw(st.lists(versions, max_size=4))
+    instants = {v.recorded for v in history}
+    instants |= {t for v in history for t in (v.valid_from, v.valid_until) if t is not None}
+    own = st.sampled_from(sorted(instants)) if instants else days
+    return history, draw(st.one_of(own, own, own, days))
+
+
+@settings(max_examples=600, deadline=None)
+@given(case=histories(), purpose=purposes, org=st.sampled_from(list(OrgType)))
+def test_latest_consent_wins(case, purpose, org) -> None:  # type: ignore[no-untyped-def]
+    history, at = case
     chosen = latest_at(history, at)
     assert permits_use(chosen, purpose, org, at) is reference_allows(history, at, purpose, org)
+
+
+def test_a_validity_window_includes_both_bounds() -> None:
+    """FHIR ``Period``: start and end are both inclusive."""
+    start, end = BASE + dt.timedelta(days=10), BASE + dt.timedelta(days=20)
+    version = Version(BASE, "active", False, valid_from=start, valid_until=end)
+    tick = dt.timedelta(microseconds=1)
+    assert not permits_use(version, GRU, AC, start - tick)
+    assert permits_use(version, GRU, AC, start)
+    assert permits_use(version, GRU, AC, end)
+    assert not permits_use(version, GRU, AC, end + tick)
+
+
+def test_any_one_of_several_permissions_suffices() -> None:
+    """A consent for ancestry studies and breast cancer research covers each of the two, but
+    neither lung cancer nor general research."""
+    version = Version(
+        BASE, "active", False, permissions=frozenset({POA_C, DS_C}), diseases=frozenset({"C50"})
+    )
+    assert permits_use(version, POA, AC, BASE)
+    assert permits_use(version, DS_C50, AC, BASE)
+    assert not permits_use(version, DS_LUNG, AC, BASE)
+    assert not permits_use(version, GRU, AC, BASE)

@@ -4,13 +4,16 @@ every other combination is refused with a reason, audited, and changes nothing e
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.fhir_factory import bundle, consent
 from tests.world import World
@@ -24,7 +27,21 @@ from wgs_tre.governance import approvals, datasets, projects, review, users
 from wgs_tre.governance.authority import RULES
 from wgs_tre.governance.context import Context
 from wgs_tre.ingest.check import check_store
-from wgs_tre.types import Action, OrgType, Role, Vote
+from wgs_tre.store.models import (
+    Application,
+    Approval,
+    AuditEvent,
+    ConsentImport,
+    Dataset,
+    DatasetVersion,
+    Organisation,
+    Participant,
+    Project,
+    ProjectKey,
+    ReviewVote,
+    User,
+)
+from wgs_tre.types import Action, ApplicationState, ApprovalState, OrgType, Role, UserState, Vote
 
 # Who plays each role: members of the test cast without conflicts of interest.
 PLAYERS: dict[Role | None, str] = {
@@ -37,16 +54,37 @@ PLAYERS: dict[Role | None, str] = {
 _n = itertools.count()
 
 
+# What an allowed operation must leave in the store, read back with plain queries (not through
+# the operation's own answer): ``rows`` is the change of each table's row count besides the
+# audit event, and ``then(world, target, result)`` asserts the state of what it acted on.
+Then = Callable[[World, Any, Any], None]
+
+
+def _unchecked(world: World, target: Any, result: Any) -> None:
+    return None
+
+
 @dataclass
 class Case:
-    """``prepare`` makes a fresh target for the action; ``perform`` attempts it as ``ctx``."""
+    """``prepare`` makes a fresh target for the action; ``perform`` attempts it as ``ctx``.
+
+    An allowed write records one ``allowed`` event on ``on(target)`` (project, dataset);
+    reads (``audited=False``) record nothing."""
 
     prepare: Callable[[World], Any]
     perform: Callable[[Context, Any, World], Any]
+    rows: dict[str, int] = field(default_factory=dict)
+    then: Then = _unchecked
+    audited: bool = True
+    on: Callable[[Any], tuple[str | None, str | None]] | None = None
 
 
 def _nothing(world: World) -> None:
     return None
+
+
+def _fresh_name(prefix: str) -> Callable[[World], str]:
+    return lambda world: f"{prefix}{next(_n)}"
 
 
 def _pending_user(world: World) -> str:
@@ -75,17 +113,25 @@ def _suspended(world: World) -> str:
     return slug
 
 
-def _due(world: World) -> dt.datetime:
-    """An approved project, and a time after its expiry."""
-    view = world.approved(f"proj-{next(_n)}")
+def _due(world: World) -> tuple[str, dt.datetime]:
+    """An approved project, and a time after its expiry: the only approval due then (earlier
+    players' targets are expired first)."""
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=365)
+    approvals.expire_due(world.ctx("root1", now=later))
+    slug = f"proj-{next(_n)}"
+    view = world.approved(slug)
     assert view.approval is not None
-    return view.approval.expires_at + dt.timedelta(days=1)
+    return slug, view.approval.expires_at + dt.timedelta(days=1)
 
 
 def _consent_file(world: World) -> Any:
     path = world.tmp / f"consent-{next(_n)}.json"
     path.write_text(json.dumps(bundle(consent(f"P{next(_n)}"))))
     return path
+
+
+def _imported_consent(world: World) -> None:
+    registry.import_file(world.ctx("sam"), _consent_file(world))
 
 
 def _new_file(world: World) -> Any:
@@ -103,7 +149,7 @@ def _cli(ctx: Context, *args: str) -> None:
 
 def _signing_key(world: World, *, present: bool) -> None:
     """The audit signing key where the CLI looks for it (WGS_TRE_DATA_DIR, set by ``cast``)."""
-    key = world.tmp / "data" / "audit" / "signing.key"
+    key = _key_path(world)
     if present and not key.exists():
         generate_key(key)
     if not present:
@@ -111,35 +157,225 @@ def _signing_key(world: World, *, present: bool) -> None:
         public_path(key).unlink(missing_ok=True)
 
 
+def _key_path(world: World) -> Path:
+    return world.tmp / "data" / "audit" / "signing.key"
+
+
 def _at(ctx: Context, when: dt.datetime) -> Context:
     return Context(ctx.store, ctx.policies, ctx.actor, clock=lambda: when)
 
 
+def _user(world: World, name: str) -> tuple[UserState, set[Role]]:
+    with world.store.session() as session:
+        user = session.scalars(select(User).where(User.username == name)).one()
+        return user.state, set(user.roles)
+
+
+def _application(world: World, slug: str) -> Application:
+    with world.store.session() as session:
+        query = select(Application).join(Project).where(Project.slug == slug)
+        application = session.scalars(query.order_by(Application.id.desc()).limit(1)).one()
+        session.expunge(application)
+        return application
+
+
+def _approval(world: World, slug: str) -> Approval:
+    with world.store.session() as session:
+        query = select(Approval).join(Project).where(Project.slug == slug)
+        approval = session.scalars(query).one()
+        session.expunge(approval)
+        return approval
+
+
+def _all(world: World, column: Any) -> set[Any]:
+    with world.store.session() as session:
+        return set(session.scalars(select(column)))
+
+
+def _approval_is(state: ApprovalState) -> Then:
+    def check(world: World, slug: Any, result: Any) -> None:
+        assert _approval(world, slug).state is state
+
+    return check
+
+
+def _application_is(state: ApplicationState) -> Then:
+    def check(world: World, slug: Any, result: Any) -> None:
+        assert _application(world, slug).state is state
+
+    return check
+
+
+def _user_is(state: UserState, roles: set[Role]) -> Then:
+    def check(world: World, name: Any, result: Any) -> None:
+        assert _user(world, name) == (state, roles)
+
+    return check
+
+
+def _created_org(world: World, name: Any, result: Any) -> None:
+    with world.store.session() as session:
+        org = session.scalars(select(Organisation).where(Organisation.name == name)).one()
+        assert org.org_type is OrgType.ACADEMIC
+
+
+def _registered(world: World, path: Any, result: Any) -> None:
+    with world.store.session() as session:
+        query = select(DatasetVersion).join(Dataset).where(Dataset.name == "cohort")
+        versions = session.scalars(query).all()
+        assert sorted(v.version for v in versions) == [1, 2]
+        assert max(versions, key=lambda v: v.version).size_bytes == path.stat().st_size
+
+
+def _applied(world: World, slug: Any, result: Any) -> None:
+    application = _application(world, slug)
+    assert application.state is ApplicationState.SUBMITTED
+    with world.store.session() as session:
+        project = session.scalars(select(Project).where(Project.slug == slug)).one()
+        assert project.lead.username == "alice"
+
+
+def _voted(world: World, slug: Any, result: Any) -> None:
+    with world.store.session() as session:
+        query = select(ReviewVote).join(Application).join(Project).where(Project.slug == slug)
+        assert [(v.steward.username, v.vote) for v in session.scalars(query)] == [
+            ("sam", Vote.APPROVE)
+        ]
+
+
+def _granted(world: World, slug: Any, result: Any) -> None:
+    assert _application(world, slug).state is ApplicationState.APPROVED
+    approval = _approval(world, slug)
+    assert approval.state is ApprovalState.ACTIVE
+    assert [u.username for u in approval.members] == ["alice", "bob"]
+
+
+def _rejected(world: World, slug: Any, result: Any) -> None:
+    assert _application(world, slug).state is ApplicationState.REJECTED
+    with world.store.session() as session:
+        assert not session.scalars(select(Approval).join(Project).where(Project.slug == slug)).all()
+
+
+def _renewed(world: World, slug: Any, result: Any) -> None:
+    until = dt.date.today() + dt.timedelta(days=60)
+    assert _approval(world, slug).expires_at == dt.datetime.combine(
+        until, dt.time(23, 59, 59), tzinfo=dt.UTC
+    )
+
+
+def _expired(world: World, target: Any, result: Any) -> None:
+    slug, _ = target
+    assert _approval(world, slug).state is ApprovalState.EXPIRED
+
+
+def _bob_removed(world: World, slug: Any, result: Any) -> None:
+    assert [u.username for u in _approval(world, slug).members] == ["alice"]
+
+
+def _keyed(world: World, slug: Any, result: Any) -> None:
+    with world.store.session() as session:
+        query = select(ProjectKey).join(Project).where(Project.slug == slug)
+        assert len(session.scalars(query).one().key) == 32
+
+
+def _consent_stored(world: World, path: Any, result: Any) -> None:
+    with world.store.session() as session:
+        imported = session.scalars(select(ConsentImport)).one()
+        assert imported.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert imported.record_count == 1
+
+
+def _counted_cohort(world: World, target: Any, summary: Any) -> None:
+    assert summary.participants == len(_all(world, Participant.id))
+
+
+def _listed(column: Any, attribute: str) -> Then:
+    """A listing holds exactly what the store holds."""
+
+    def check(world: World, target: Any, listing: Any) -> None:
+        assert {getattr(item, attribute) for item in listing} == _all(world, column)
+
+    return check
+
+
+def _listed_versions(world: World, target: Any, listing: Any) -> None:
+    assert [v.label for v in listing] == ["cohort@1"]
+
+
+def _exported_every_event(world: World, target: Any, result: Any) -> None:
+    """The export holds every event, its own (audited before writing) last."""
+    lines = (world.tmp / "export.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == sorted(_all(world, AuditEvent.seq))
+    assert json.loads(lines[-1])["action"] == Action.AUDIT_EXPORT.value
+
+
+def _checkpoint_signed(world: World, target: Any, result: Any) -> None:
+    signed = json.loads(world.last_event().details)
+    assert signed["seq"] == world.last_event().seq - 1
+
+
+def _key_written(world: World, target: Any, result: Any) -> None:
+    assert _key_path(world).exists() and public_path(_key_path(world)).exists()
+
+
+def _project(target: Any) -> tuple[str | None, str | None]:
+    return target, None
+
+
 CASES: dict[Action, Case] = {
     Action.USER_CREATE: Case(
-        _nothing, lambda c, _, w: users.create_user(c, f"new{next(_n)}", roles={Role.RESEARCHER})
+        _fresh_name("new"),
+        lambda c, name, w: users.create_user(c, name, roles={Role.RESEARCHER}),
+        rows={"app_user": 1, "user_role": 1},
+        then=_user_is(UserState.ACTIVE, {Role.RESEARCHER}),
     ),
-    Action.USER_APPROVE: Case(_pending_user, lambda c, name, w: users.approve_user(c, name)),
-    Action.USER_DISABLE: Case(_pending_user, lambda c, name, w: users.disable_user(c, name)),
+    Action.USER_APPROVE: Case(
+        _pending_user,
+        lambda c, name, w: users.approve_user(c, name),
+        then=_user_is(UserState.ACTIVE, {Role.RESEARCHER}),
+    ),
+    Action.USER_DISABLE: Case(
+        _pending_user,
+        lambda c, name, w: users.disable_user(c, name),
+        then=_user_is(UserState.DISABLED, {Role.RESEARCHER}),
+    ),
     Action.USER_GRANT_ROLE: Case(
-        _pending_user, lambda c, name, w: users.grant_role(c, name, Role.STEWARD)
+        _pending_user,
+        lambda c, name, w: users.grant_role(c, name, Role.STEWARD),
+        rows={"user_role": 1},
+        # Granting a role does not activate a pending account.
+        then=_user_is(UserState.PENDING, {Role.RESEARCHER, Role.STEWARD}),
     ),
-    Action.USER_LIST: Case(_nothing, lambda c, _, w: users.list_users(c)),
+    Action.USER_LIST: Case(
+        _nothing,
+        lambda c, _, w: users.list_users(c),
+        then=_listed(User.username, "username"),
+        audited=False,
+    ),
     Action.ORG_CREATE: Case(
-        _nothing, lambda c, _, w: users.create_organisation(c, f"Org{next(_n)}", OrgType.ACADEMIC)
+        _fresh_name("Org"),
+        lambda c, name, w: users.create_organisation(c, name, OrgType.ACADEMIC),
+        rows={"organisation": 1},
+        then=_created_org,
     ),
     Action.DATASET_REGISTER: Case(
-        _new_file, lambda c, path, w: datasets.register_version(c, "cohort", path)
+        _new_file,
+        lambda c, path, w: datasets.register_version(c, "cohort", path),
+        rows={"dataset_version": 1},
+        then=_registered,
+        on=lambda path: (None, "cohort@2"),
     ),
-    Action.DATASET_LIST: Case(_nothing, lambda c, _, w: datasets.list_versions(c)),
+    Action.DATASET_LIST: Case(
+        _nothing, lambda c, _, w: datasets.list_versions(c), then=_listed_versions, audited=False
+    ),
     Action.STORE_CHECK: Case(
         _nothing, lambda c, _, w: check_store(c, w.tmp / "datasets", fix=True)
     ),
     Action.PROJECT_APPLY: Case(
-        _nothing,
-        lambda c, _, w: projects.apply(
+        _fresh_name("apply-"),
+        lambda c, slug, w: projects.apply(
             c,
-            f"apply-{next(_n)}",
+            slug,
             title="t",
             purpose=Purpose.parse("GRU"),
             ethics_ref="IRB-1",
@@ -147,44 +383,110 @@ CASES: dict[Action, Case] = {
             members=[],
             expiry=dt.date.today() + dt.timedelta(days=30),
         ),
+        # The lead is a member of their own application.
+        rows={"project": 1, "application": 1, "application_dataset": 1, "application_member": 1},
+        then=_applied,
+        on=_project,
     ),
-    Action.PROJECT_LIST: Case(_nothing, lambda c, _, w: projects.list_projects(c)),
-    Action.APPLICATION_VOTE: Case(_in_review, lambda c, s, w: review.vote(c, s, Vote.APPROVE)),
+    Action.PROJECT_LIST: Case(
+        _in_review,
+        lambda c, _, w: projects.list_projects(c),
+        # alice's project: every role granted the listing sees it (researchers their own).
+        then=_listed(Project.slug, "slug"),
+        audited=False,
+    ),
+    Action.APPLICATION_VOTE: Case(
+        _in_review,
+        lambda c, s, w: review.vote(c, s, Vote.APPROVE),
+        rows={"review_vote": 1},
+        then=_voted,
+    ),
     Action.APPLICATION_APPROVE: Case(
-        lambda w: _in_review(w, Vote.APPROVE), lambda c, s, w: review.approve(c, s)
+        lambda w: _in_review(w, Vote.APPROVE),
+        lambda c, s, w: review.approve(c, s),
+        rows={"approval": 1, "approval_dataset": 1, "approval_member": 2},
+        then=_granted,
     ),
     Action.APPLICATION_REJECT: Case(
-        lambda w: _in_review(w, Vote.REJECT), lambda c, s, w: review.reject(c, s)
+        lambda w: _in_review(w, Vote.REJECT),
+        lambda c, s, w: review.reject(c, s),
+        then=_rejected,
     ),
-    Action.APPLICATION_WITHDRAW: Case(_in_review, lambda c, s, w: projects.withdraw(c, s)),
-    Action.APPROVAL_SUSPEND: Case(_approved, lambda c, s, w: approvals.suspend(c, s, "r")),
-    Action.APPROVAL_REINSTATE: Case(_suspended, lambda c, s, w: approvals.reinstate(c, s, "r")),
-    Action.APPROVAL_REVOKE: Case(_approved, lambda c, s, w: approvals.revoke(c, s, "r")),
+    Action.APPLICATION_WITHDRAW: Case(
+        _in_review,
+        lambda c, s, w: projects.withdraw(c, s),
+        then=_application_is(ApplicationState.WITHDRAWN),
+    ),
+    Action.APPROVAL_SUSPEND: Case(
+        _approved,
+        lambda c, s, w: approvals.suspend(c, s, "r"),
+        then=_approval_is(ApprovalState.SUSPENDED),
+    ),
+    Action.APPROVAL_REINSTATE: Case(
+        _suspended,
+        lambda c, s, w: approvals.reinstate(c, s, "r"),
+        then=_approval_is(ApprovalState.ACTIVE),
+    ),
+    Action.APPROVAL_REVOKE: Case(
+        _approved,
+        lambda c, s, w: approvals.revoke(c, s, "r"),
+        then=_approval_is(ApprovalState.REVOKED),
+    ),
     Action.APPROVAL_RENEW: Case(
         _approved,
         lambda c, s, w: approvals.renew(c, s, dt.date.today() + dt.timedelta(days=60)),
+        then=_renewed,
     ),
-    Action.APPROVAL_EXPIRE: Case(_due, lambda c, when, w: approvals.expire_due(_at(c, when))),
+    Action.APPROVAL_EXPIRE: Case(
+        _due,
+        lambda c, due, w: approvals.expire_due(_at(c, due[1])),
+        then=_expired,
+        on=lambda due: (due[0], None),
+    ),
     Action.APPROVAL_AMEND_MEMBERS: Case(
-        _approved, lambda c, s, w: approvals.amend_members(c, s, remove=["bob"])
+        _approved,
+        lambda c, s, w: approvals.amend_members(c, s, remove=["bob"]),
+        rows={"approval_member": -1},
+        then=_bob_removed,
     ),
     Action.DATA_ACCESS: Case(
-        _approved, lambda c, s, w: Gate(c.store, c.policies).decide(c.actor, s, "cohort")
+        _approved,
+        lambda c, s, w: Gate(c.store, c.policies).decide(c.actor, s, "cohort"),
+        # The project's pseudonym key is made on its first access.
+        rows={"project_key": 1},
+        then=_keyed,
+        on=lambda slug: (slug, "cohort@1"),
     ),
     # The spawner's question, as it asks it (tests/hub/test_sessions.py drives the hub).
     Action.SESSION_START: Case(_approved, lambda c, s, w: projects.open_session(c, s)),
-    Action.CONSENT_IMPORT: Case(_consent_file, lambda c, p, w: registry.import_file(c, p)),
-    Action.CONSENT_READ: Case(_nothing, lambda c, _, w: registry.status_summary(c)),
-    Action.AUDIT_READ: Case(_nothing, lambda c, _, w: _cli(c, "tail")),
+    Action.CONSENT_IMPORT: Case(
+        _consent_file,
+        lambda c, p, w: registry.import_file(c, p),
+        rows={"participant": 1, "consent_import": 1, "consent_record": 1},
+        then=_consent_stored,
+    ),
+    Action.CONSENT_READ: Case(
+        _imported_consent,
+        lambda c, _, w: registry.status_summary(c),
+        then=_counted_cohort,
+        audited=False,
+    ),
+    Action.AUDIT_READ: Case(_nothing, lambda c, _, w: _cli(c, "tail"), audited=False),
     Action.AUDIT_VERIFY: Case(_nothing, lambda c, _, w: _cli(c, "verify")),
     Action.AUDIT_EXPORT: Case(
-        _nothing, lambda c, _, w: _cli(c, "export", "-o", str(w.tmp / "export.jsonl"))
+        _nothing,
+        lambda c, _, w: _cli(c, "export", "-o", str(w.tmp / "export.jsonl")),
+        then=_exported_every_event,
     ),
     Action.AUDIT_CHECKPOINT: Case(
-        lambda w: _signing_key(w, present=True), lambda c, _, w: _cli(c, "checkpoint")
+        lambda w: _signing_key(w, present=True),
+        lambda c, _, w: _cli(c, "checkpoint"),
+        then=_checkpoint_signed,
     ),
     Action.AUDIT_KEYGEN: Case(
-        lambda w: _signing_key(w, present=False), lambda c, _, w: _cli(c, "keygen")
+        lambda w: _signing_key(w, present=False),
+        lambda c, _, w: _cli(c, "keygen"),
+        then=_key_written,
     ),
 }
 # read_all widens project.list (tested below); the others only name audit events.
@@ -223,7 +525,8 @@ def test_role_action_matrix(cast: World, action: Action) -> None:
         assert world.ctx(player).can(action, project=slug) is (role in granted)
         assert world.counts() == before
         if role in granted:
-            case.perform(world.ctx(player), target, world)
+            result = case.perform(world.ctx(player), target, world)
+            _check_allowed(world, action, case, target, result, player, before)
             continue
         with pytest.raises(PermissionDenied) as refused:
             case.perform(world.ctx(player), target, world)
@@ -234,6 +537,33 @@ def test_role_action_matrix(cast: World, action: Action) -> None:
         assert (event.actor, event.action, event.decision) == (player, action.value, "refused")
         assert f"may not {action.value}" in event.reason
         assert "refused" in refused.value.message
+
+
+def _check_allowed(
+    world: World,
+    action: Action,
+    case: Case,
+    target: Any,
+    result: Any,
+    player: str,
+    before: dict[str, int],
+) -> None:
+    """The allowed operation wrote its change, and (if a write) its audit event, nothing else."""
+    after = world.counts()
+    events = after.pop("audit_event") - before.pop("audit_event")
+    changed = {
+        table: after[table] - before[table] for table in after if after[table] != before[table]
+    }
+    assert changed == case.rows, f"{action} by {player} changed rows {changed}"
+    case.then(world, target, result)
+    if not case.audited:
+        assert events == 0, f"the read {action} wrote audit events"
+        return
+    assert events == 1, f"{action} by {player} wrote {events} audit events"
+    on = case.on or (_project if action in RULES else lambda _: (None, None))
+    event = world.last_event()
+    assert (event.actor, event.action, event.decision) == (player, action.value, "allowed")
+    assert (event.project, event.dataset) == on(target)
 
 
 def test_separation_of_duties_in_the_shipped_policy(policies) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ the line or entry, and the field, never silently taken as permission:
 * ``scope`` must be research; ``patient`` must be ``Patient/<id>``; ``dateTime`` is required.
 * the top ``provision``: ``type`` permit (or deny = withdrawal); ``purpose`` codings from DUO
   give permissions and modifiers; ``code`` codings from ICD-10 give the diseases of DS consent;
-  ``period`` bounds validity.
+  ``period`` bounds validity, both ends included (an end date includes that whole day).
 * one nested provision may carry the recontact preference (code ``recontact`` of
   :data:`OPTION_SYSTEM`; permit = yes, deny = no).
 """
@@ -60,13 +60,15 @@ class ConsentFacts:
     where: str
 
 
-def _utc(value: Any, where: str, field: str) -> dt.datetime:
+def _utc(value: Any, where: str, field: str, *, end: bool = False) -> dt.datetime:
+    """A FHIR dateTime as a UTC instant; a bare date is its first instant, or its last for the
+    ``end`` of a period (FHIR: a period's end includes every time on its end date)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise InvalidInput(where, f"{field}: a time zone is required")
         return value.astimezone(dt.UTC)
     if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+        return dt.datetime.combine(value, dt.time.max if end else dt.time(), tzinfo=dt.UTC)
     raise InvalidInput(where, f"{field}: not a date-time")
 
 
@@ -156,7 +158,7 @@ def interpret(resource: dict[str, Any], where: str) -> ConsentFacts:
         valid_from=_utc(period.start, label, "provision.period.start")
         if period and period.start
         else None,
-        valid_until=_utc(period.end, label, "provision.period.end")
+        valid_until=_utc(period.end, label, "provision.period.end", end=True)
         if period and period.end
         else None,
         resource=resource,
