@@ -5,6 +5,7 @@ reference implementation."""
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 from pathlib import Path
 
@@ -183,3 +184,25 @@ def test_a_truncated_bgzip_file_is_refused(world: World, synthetic: Path) -> Non
     with pytest.raises(InvalidInput, match="cut.vcf.gz"):
         ingest(world, path)
     assert world.counts() == before
+
+
+@pytest.mark.parametrize("form", ["bgzip", "plain", "gzip without bgzip"])
+def test_progress_counts_the_file_read_up_to_its_size(
+    world: World, synthetic: Path, form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress is the share of the file (as stored: compressed or not) read so far, so a
+    progress bar can show a total and a time remaining."""
+    path = synthetic
+    if form != "bgzip":
+        text = subprocess.run(["bgzip", "-dc", str(synthetic)], capture_output=True, check=True)
+        path = tmp_path / ("cohort.vcf" if form == "plain" else "cohort.vcf.gz")
+        path.write_bytes(text.stdout if form == "plain" else gzip.compress(text.stdout))
+    if form == "gzip without bgzip":
+        monkeypatch.setattr("wgs_tre.backends.vcf.shutil.which", lambda _: None)
+    monkeypatch.setattr("wgs_tre.backends.vcf.READ_SIZE", 1 << 20)  # several chunks
+    seen: list[int] = []
+    version = ingest_vcf(world.ctx("sam"), path, "wgs", root=world.tmp / "datasets",
+                         progress=seen.append)  # fmt: skip
+    assert open_vcf_zarr(Path(version.uri)).sizes["variants"] == 23_456
+    assert len(seen) >= 3 and seen == sorted(seen)
+    assert 0 < seen[0] < path.stat().st_size and seen[-1] == path.stat().st_size

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import os
 import queue
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -56,33 +58,46 @@ class VcfChunk:
 
 
 @contextmanager
-def _decompressed(path: Path) -> Iterator[IO[bytes]]:
+def _decompressed(path: Path) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
+    """The file's text, and a function telling how many bytes of the file itself (compressed
+    or not) have been read so far: progress against the file's size."""
     try:
-        with path.open("rb") as probe:
-            magic = probe.read(2)
+        source = path.open("rb")
     except OSError as exc:
         raise InvalidInput(str(path), exc.strerror or "cannot read") from None
-    if magic != b"\x1f\x8b":
-        with path.open("rb") as fh:
-            yield fh
-        return
-    bgzip = shutil.which("bgzip")
-    if bgzip is None:
-        with gzip.open(path, "rb") as fh:
-            yield fh  # type: ignore[misc]
-        return
+    with source:
+        try:
+            magic = os.pread(source.fileno(), 2, 0)  # leaves the offset at 0 for bgzip
+        except OSError as exc:  # a pipe or a device
+            raise InvalidInput(str(path), f"not a regular file ({exc.strerror})") from None
+        # bgzip reads the same open file (its stdin), so this offset is how far it has read.
+        position = partial(os.lseek, source.fileno(), 0, os.SEEK_CUR)
+        bgzip = shutil.which("bgzip")
+        if magic != b"\x1f\x8b":
+            yield source, position
+        elif bgzip is None:
+            with gzip.GzipFile(fileobj=source, mode="rb") as fh:
+                yield fh, position  # type: ignore[misc]
+        else:
+            yield from _bgzip_decompressed(bgzip, source, position, path.name)
+
+
+def _bgzip_decompressed(
+    bgzip: str, source: IO[bytes], position: Callable[[], int], name: str
+) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
     proc = subprocess.Popen(
-        [bgzip, "-d", "-c", "-@", "2", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+        [bgzip, "-d", "-c", "-@", "2"], stdin=source, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
     assert proc.stdout is not None
     try:
-        yield proc.stdout
+        yield proc.stdout, position
     finally:
         proc.stdout.close()
         proc.kill()
         _, stderr = proc.communicate()
         if proc.returncode not in (0, -9) and stderr:
-            raise InvalidInput(path.name, f"cannot decompress: {stderr.decode().strip()}")
+            raise InvalidInput(name, f"cannot decompress: {stderr.decode().strip()}")
 
 
 def _blocks(stream: IO[bytes], size: int) -> Iterator[bytes]:
@@ -375,17 +390,23 @@ def read_vcf(
     path: Path, progress: Callable[[int], None] | None = None
 ) -> Iterator[tuple[VcfHeader, Iterator[VcfChunk]]]:
     """``with read_vcf(path) as (header, chunks)``: the header, and chunks of about 16 MB of
-    text each; the decompressor and parser threads stop when the block ends."""
+    text each; the decompressor and parser threads stop when the block ends. ``progress`` is
+    called after each chunk with how many bytes of the file (compressed, if it is) have been
+    read: its size is the total."""
     if not path.exists():
         raise InvalidInput(str(path), "no such file")
-    with _decompressed(path) as stream, ThreadPoolExecutor(2, thread_name_prefix="vcf") as pool:
+    with (
+        _decompressed(path) as (stream, position),
+        ThreadPoolExecutor(2, thread_name_prefix="vcf") as pool,
+    ):
         header = _read_header(stream, path.name)
         decoder = _Decoder(header, path.name, pool)
 
         def chunks() -> Iterator[VcfChunk]:
             for text in _blocks(stream, READ_SIZE):
+                chunk = decoder.decode(text)
                 if progress:
-                    progress(len(text))
-                yield decoder.decode(text)
+                    progress(position())
+                yield chunk
 
         yield header, chunks()

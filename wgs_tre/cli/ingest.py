@@ -28,14 +28,15 @@ def vcf(
 
     st = state(ctx)
     context = st.context()
-    with progress_bar(f"ingesting {path.name}", total=None, unit_bytes=True) as bar:
+    size = path.stat().st_size if path.is_file() else None
+    with progress_bar(f"ingesting {path.name}", total=size, unit_bytes=True) as bar:
         version = ingest_vcf(
             context,
             path,
             dataset,
             root=st.settings.data_dir / "datasets",
             description=description,
-            progress=lambda n: bar.advance(bar.task_ids[0], n),
+            progress=lambda done: bar.update(bar.task_ids[0], completed=done),
         )
     st.done(f"registered {version.label}: {version.uri} ({version.size_bytes} bytes)", version)
 

@@ -33,7 +33,8 @@ def ingest_vcf(
 ) -> DatasetVersionView:
     """Convert ``path`` to VCF Zarr under ``root/dataset`` and register it as the next version.
 
-    ``progress`` is called with the number of bytes of VCF text parsed so far in each step.
+    ``progress`` is called after each step with how many bytes of ``path`` (compressed, if it
+    is) have been read so far; the file's size is the total.
     """
     check_name(dataset)  # before anything is read or written
     ctx.check(Action.DATASET_REGISTER)
