@@ -29,7 +29,7 @@ def _label(status: str) -> str:
 
 
 def _votes(view: ProjectView, quorum: int | None) -> str:
-    """Quorum progress of an application in review: "1 of 2 votes needed (1 approve)"."""
+    """Quorum progress of an application in review: "1 of 2 needed (1 approve, 0 reject)"."""
     assert view.application is not None
     votes = view.application.votes
     approve = sum(v.vote == Vote.APPROVE for v in votes)
@@ -251,7 +251,8 @@ def list_(
 
 @app.command("show")
 def show(ctx: typer.Context, slug: str) -> None:
-    """Show a project with its application, votes and approval."""
+    """Show a project with its application, votes (and the quorum's progress) and approval;
+    stewards also see how many participants of each dataset consent to its use."""
     st = state(ctx)
     context = st.context()
     quorum = context.policies.review.quorum
