@@ -217,7 +217,10 @@ def test_pbs_jobs_carry_the_profile_and_the_project(tmp_path: Path) -> None:
 
 
 def test_stewards_see_profiles_and_job_scripts_from_the_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from wgs_tre.cli import main
 
@@ -226,6 +229,7 @@ def test_stewards_see_profiles_and_job_scripts_from_the_cli(
     (policies / "compute.yaml").write_text(COMPUTE_YAML.replace("{logs}", str(tmp_path / "jobs")))
     monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(policies))
     monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("WGS_TRE_DATABASE_URL", world.settings().database_url or "")
     assert main(["--json", "compute", "profiles"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(p["profile"], p["kind"], p["default"]) for p in listed] == [
@@ -235,5 +239,9 @@ def test_stewards_see_profiles_and_job_scripts_from_the_cli(
     script = capsys.readouterr().out
     assert "#SBATCH -J wgs-tre-hpc-study" in script and "#SBATCH -A tre-hpc-study" in script
     assert f"#SBATCH -p {PARTITION}" in script
-    assert main(["compute", "job-script", "hail"]) == ExitCode.INVALID_INPUT
+    hail_script = ["compute", "job-script", "hail", "--project", "hpc-study"]
+    assert main(hail_script) == ExitCode.INVALID_INPUT
     assert "only slurm and pbs profiles submit batch jobs" in capsys.readouterr().err
+    # A project nobody applied for gets no script: its account would belong to no one.
+    assert main(["compute", "job-script", "slurm", "--project", "hpc-stdy"]) == ExitCode.NOT_FOUND
+    assert "no project named 'hpc-stdy'" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import typer
 
 from wgs_tre import compute
 from wgs_tre.cli.common import state
+from wgs_tre.governance.lookup import get_project
 from wgs_tre.policy import load_policies
 
 app = typer.Typer(
@@ -36,12 +37,16 @@ def profiles(ctx: typer.Context) -> None:
 def job_script(
     ctx: typer.Context,
     profile: Annotated[str, typer.Argument(help="A slurm or pbs profile of compute.yaml.")],
-    project: Annotated[str, typer.Option(help="The project whose jobs to show.")] = "example",
+    project: Annotated[str, typer.Option(help="The project whose jobs to show (must exist).")],
 ) -> None:
     """Print the batch script a Slurm or PBS profile would submit for one Dask worker of
     PROJECT (job name, account, queue, resources). Nothing is submitted."""
     st = state(ctx)
     policy = load_policies(st.settings.policy_dir).compute
+    # A script for a project that does not exist would charge an account nobody owns.
+    st.store.check_ready()
+    with st.store.session() as session:
+        get_project(session, project)
     script = compute.job_script(policy, profile, project=project)
     st.emit({"profile": profile, "project": project, "script": script},
             lambda value: typer.echo(value["script"], nl=False))  # fmt: skip
