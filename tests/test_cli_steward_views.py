@@ -180,6 +180,26 @@ def test_datasets_show_gives_the_manifest_and_who_it_covers(cli, cohort, tmp_pat
     assert code == 3 and "cohort@9" in err
 
 
+def test_datasets_retire_from_the_cli(cli, cohort) -> None:  # type: ignore[no-untyped-def]
+    run, ok = cli
+    retired = ok("--as", "sam", "datasets", "retire", "cohort@1", "--reason", "sample swap found")
+    assert (retired["name"], retired["version"]) == ("cohort", 1)
+    assert retired["retired_reason"] == "sample swap found"
+    assert retired["retired_at"].endswith("Z")
+    listed = {
+        v["name"] + "@" + str(v["version"]): v for v in ok("--as", "alice", "datasets", "list")
+    }
+    assert listed["cohort@1"]["retired_reason"] == "sample swap found"
+    code, out, _ = run("--as", "sam", "datasets", "show", "cohort@1")
+    assert code == 0 and "sample swap found" in out and "retired" in out
+    code, _, err = run("--as", "sam", "datasets", "retire", "cohort@1", "--reason", "again")
+    assert code == 5 and "cannot retire dataset version cohort@1: it is retired" in err
+    code, _, err = run("--as", "alice", "datasets", "retire", "cohort@1", "--reason", "x")
+    assert code == 4 and "role not allowed" in err
+    with pytest.raises(AssertionError, match="retired on .*: sample swap found"):
+        _apply(ok, "late-study")
+
+
 def test_consent_status_for_every_use_at_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run, ok = cli
     consents = tmp_path / "consent.json"

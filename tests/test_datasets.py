@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from tests.world import World
-from wgs_tre.errors import InvalidInput, NotFound
+from wgs_tre.access import AccessRefused, Gate, Reason
+from wgs_tre.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from wgs_tre.governance import datasets
 from wgs_tre.types import DatasetKind
 
@@ -75,3 +79,65 @@ def test_unknown_versions_are_not_found(world: World) -> None:
         datasets.get_version(session, "cohort@7")
     with world.store.session() as session, pytest.raises(InvalidInput, match="must be a number"):
         datasets.get_version(session, "cohort@latest")
+
+
+def test_a_retired_version_is_refused_to_new_applications_and_sessions(world: World) -> None:
+    world.approved("open-study", datasets=["cohort@1"])
+    world.register("cohort", "a corrected release")  # cohort@2
+    gate = Gate(world.store, world.policies)
+    assert gate.decide("bob", "open-study", "cohort").dataset == "cohort@1"
+
+    view = datasets.retire_version(world.ctx("sam"), "cohort@1", "  QC failure on chr7  ")
+    assert (view.label, view.retired_reason) == ("cohort@1", "QC failure on chr7")
+    event = world.last_event()
+    assert (event.actor, event.action, event.dataset, event.decision) == (
+        "sam", "dataset.retire", "cohort@1", "allowed"
+    )  # fmt: skip
+    assert json.loads(event.details or "{}") == {"reason": "QC failure on chr7"}
+
+    # A session of a project approved for it is refused, saying when and why; audited.
+    with pytest.raises(AccessRefused) as refusal:
+        gate.decide("bob", "open-study", "cohort")
+    assert refusal.value.code is Reason.DATASET_RETIRED
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert f"cohort@1 retired on {today}: QC failure on chr7" in str(refusal.value)
+    assert (world.last_event().action, world.last_event().decision) == ("data.access", "refused")
+
+    # New applications: naming it is refused; the bare name means the newest version in use.
+    with pytest.raises(InvalidInput, match="cohort@1.*retired on .*: QC failure on chr7"):
+        world.apply("new-study", datasets=["cohort@1"])
+    application = world.apply("newer-study", datasets=["cohort"]).application
+    assert application is not None and application.datasets == ["cohort@2"]
+
+
+@pytest.mark.parametrize(
+    ("actor", "label", "reason", "error", "message"),
+    [
+        ("alice", "cohort@1", "x", PermissionDenied, "role not allowed"),
+        ("sam", "cohort", "x", InvalidInput, "name the version to retire"),
+        ("sam", "cohort@1", "  ", InvalidInput, "say why"),
+        ("sam", "cohort@9", "x", NotFound, "cohort@9"),
+    ],
+)
+def test_bad_retirements_change_nothing(world: World, actor, label, reason, error, message) -> None:  # type: ignore[no-untyped-def]
+    before = world.counts()
+    with pytest.raises(error, match=message):
+        datasets.retire_version(world.ctx(actor), label, reason)
+    assert {k: v for k, v in world.counts().items() if k != "audit_event"} == {
+        k: v for k, v in before.items() if k != "audit_event"
+    }
+
+
+def test_retirement_is_final(world: World) -> None:
+    datasets.retire_version(world.ctx("sam"), "cohort@1", "recalled")
+    before = world.counts()
+    with pytest.raises(InvalidTransition, match="cannot retire dataset version cohort@1"):
+        datasets.retire_version(world.ctx("sue"), "cohort@1", "again")
+    assert world.counts()["dataset_retirement"] == before["dataset_retirement"] == 1
+    # Nor can the record be edited or removed behind the application's back.
+    for statement in (
+        "UPDATE dataset_retirement SET reason = 'x'",
+        "DELETE FROM dataset_retirement",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), world.store.engine.begin() as conn:
+            conn.execute(text(statement))

@@ -23,7 +23,7 @@ from wgs_tre.consent.registry import permitted_participants
 from wgs_tre.duo import Purpose
 from wgs_tre.errors import AccessRefused, Reason
 from wgs_tre.governance.context import Context
-from wgs_tre.governance.datasets import parse_label
+from wgs_tre.governance.datasets import parse_label, retirement
 from wgs_tre.governance.rules import ProjectAccess
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
@@ -121,7 +121,12 @@ def _grant(
     ]
     if not approved:
         raise AccessRefused(Reason.DATASET_NOT_APPROVED, dataset)
-    version: DatasetVersion = max(approved, key=lambda v: v.version)
+    usable = [v for v in approved if v.retirement is None]
+    if not usable:
+        # The newest approved one says why (a corrected release is a new version to amend to).
+        newest = max(approved, key=lambda v: v.version)
+        raise AccessRefused(Reason.DATASET_RETIRED, f"{newest.label} {retirement(newest)}")
+    version: DatasetVersion = max(usable, key=lambda v: v.version)
     approved_purpose = Purpose(project.purpose_code, project.purpose_disease)
     if purpose is not None and purpose != approved_purpose:
         raise AccessRefused(

@@ -214,6 +214,7 @@ class Reason(StrEnum):
     SUSPENDED = "the approval is suspended"
     REVOKED = "the approval is revoked"
     DATASET_NOT_APPROVED = "dataset version not approved for the project"
+    DATASET_RETIRED = "dataset version retired"
     PURPOSE_MISMATCH = "purpose differs from the approved purpose"
 
 

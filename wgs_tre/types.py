@@ -149,6 +149,7 @@ class Action(StrEnum):
     ORG_CREATE = "org.create"
     DATASET_REGISTER = "dataset.register"
     DATASET_LIST = "dataset.list"
+    DATASET_RETIRE = "dataset.retire"  # no new use of a version; its record and files stay
     STORE_CHECK = "store.check"  # find (and remove) what interrupted ingests left
     PROJECT_APPLY = "project.apply"
     PROJECT_LIST = "project.list"

@@ -10,6 +10,7 @@ import typer
 from wgs_tre.cli.common import progress_bar, state
 from wgs_tre.errors import IntegrityError
 from wgs_tre.governance import datasets as ops
+from wgs_tre.governance.views import DatasetVersionView
 from wgs_tre.types import DatasetKind
 
 app = typer.Typer(help="Versioned, immutable datasets.", no_args_is_help=True)
@@ -56,6 +57,12 @@ def register(
     st.done(f"registered {version.label} ({version.files} files, {version.checksum})", version)
 
 
+def _version_row(v: DatasetVersionView) -> tuple[object, ...]:
+    retired = v.retired_at and f"{v.retired_at:%Y-%m-%d}: {v.retired_reason}"
+    checksum = v.checksum[:19] + "…"
+    return (v.label, v.kind, v.files, v.size_bytes, checksum, v.registered_at, retired)
+
+
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """List every dataset version."""
@@ -65,11 +72,8 @@ def list_(ctx: typer.Context) -> None:
         found,
         lambda rows: st.table(
             "Dataset versions",
-            ["dataset", "kind", "files", "bytes", "checksum", "registered"],
-            [
-                (v.label, v.kind, v.files, v.size_bytes, v.checksum[:19] + "…", v.registered_at)
-                for v in rows
-            ],
+            ["dataset", "kind", "files", "bytes", "checksum", "registered", "retired"],
+            [_version_row(v) for v in rows],
         ),
     )
 
@@ -92,6 +96,8 @@ def show(
             f"{v.size_bytes} bytes; checksum {v.checksum}\n"
             f"participants {detail.participants}"
         )
+        if v.retired_at is not None:
+            st.console.print(f"[red]retired[/red]      {v.retired_at:%Y-%m-%d}: {v.retired_reason}")
         if detail.approvals is not None:
             covering = [f"{a['project']} ({a['state']})" for a in detail.approvals]
             st.console.print(f"approvals    {', '.join(covering) or 'none'}")
@@ -117,3 +123,20 @@ def verify(
             st.emit({"dataset": label, "ok": False, "problems": problems})
         raise IntegrityError(f"{label} differs from what was registered: {problems[0]}")
     st.done(f"{label} matches its registered manifest", {"dataset": label, "ok": True})
+
+
+@app.command("retire")
+def retire(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="name@version: the version to retire.")],
+    reason: Annotated[
+        str, typer.Option(help="Why (researchers see it when their session is refused).")
+    ],
+) -> None:
+    """Retire a version (steward), e.g. after a QC problem or a recall: from now on no new
+    application may name it and no session may read it. Its record, files and history stay,
+    and projects approved for it keep their other versions. It cannot be undone: publish the
+    corrected release as a new version and amend the projects that need it."""
+    st = state(ctx)
+    version = ops.retire_version(st.context(), label, reason)
+    st.done(f"retired {version.label}: {version.retired_reason}", version)

@@ -17,12 +17,13 @@ import orjson
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from wgs_tre.errors import InvalidInput, NotFound
+from wgs_tre.errors import InvalidInput, InvalidTransition, NotFound
 from wgs_tre.governance.context import Context
 from wgs_tre.governance.views import DatasetVersionView, effective_state
 from wgs_tre.store.models import (
     Approval,
     Dataset,
+    DatasetRetirement,
     DatasetVersion,
     Participant,
     dataset_participant,
@@ -36,6 +37,7 @@ __all__ = [
     "list_versions",
     "manifest_checksum",
     "register_version",
+    "retire_version",
     "show_version",
     "verify_version",
     "version_locations",
@@ -95,17 +97,52 @@ def parse_label(label: str) -> tuple[str, int | None]:
     return name, int(version)
 
 
-def get_version(session: Session, label: str) -> DatasetVersion:
+def get_version(session: Session, label: str, *, in_use: bool = False) -> DatasetVersion:
+    """The version ``label`` names (``name`` alone: the latest). ``in_use``: for a new use
+    (an application), so ``name`` means the latest version not retired, and naming a retired
+    one is refused with when and why it was retired."""
     name, version = parse_label(label)
     query = select(DatasetVersion).join(Dataset).where(Dataset.name == name)
     if version is None:
+        if in_use:
+            query = query.where(~DatasetVersion.retirement.has())
         query = query.order_by(DatasetVersion.version.desc()).limit(1)
     else:
         query = query.where(DatasetVersion.version == version)
     found = session.scalar(query)
     if found is None:
-        raise NotFound("dataset version", label)
+        raise NotFound("dataset version" if version or not in_use else "usable version", label)
+    if in_use and found.retirement is not None:
+        raise InvalidInput(f"dataset {label!r}", retirement(found))
     return found
+
+
+def retirement(version: DatasetVersion) -> str:
+    """ "retired on 2026-12-01: <reason>" for a retired version."""
+    assert version.retirement is not None
+    retired = version.retirement
+    return f"retired on {retired.retired_at.date().isoformat()}: {retired.reason}"
+
+
+def retire_version(ctx: Context, label: str, reason: str) -> DatasetVersionView:
+    """Retire one version (``name@N``): no new application may name it and no session may
+    read it from now on; its record, files and audit history stay. It cannot be undone: a
+    corrected release is a new version."""
+    _, number = parse_label(label)
+    if number is None:
+        raise InvalidInput(f"dataset {label!r}", "name the version to retire, as in name@2")
+    if not reason.strip():
+        raise InvalidInput("reason", "say why the version is retired (researchers see it)")
+    with ctx.transaction(Action.DATASET_RETIRE, dataset=label) as tx:
+        version = get_version(tx.session, label)
+        if version.retirement is not None:
+            raise InvalidTransition(f"dataset version {label}", "retired", "retire", ())
+        version.retirement = DatasetRetirement(
+            retired_at=tx.now, retired_by=tx.user.id, reason=reason.strip()
+        )
+        tx.session.flush()
+        tx.audit(f"retired {label}", details={"reason": version.retirement.reason})
+        return DatasetVersionView.of(version)
 
 
 def register_version(

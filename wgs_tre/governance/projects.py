@@ -90,7 +90,7 @@ def apply(
             raise InvalidInput(
                 f"applicant {tx.user.username}", "has no organisation; ask an admin to set one"
             )
-        versions = [get_version(tx.session, label) for label in datasets]
+        versions = [get_version(tx.session, label, in_use=True) for label in datasets]
         project = Project(
             slug=slug,
             title=title,

@@ -80,6 +80,8 @@ class DatasetVersionView:
     size_bytes: int
     files: int
     registered_at: dt.datetime
+    retired_at: dt.datetime | None = None
+    retired_reason: str | None = None
 
     @property
     def label(self) -> str:
@@ -96,6 +98,8 @@ class DatasetVersionView:
             dv.size_bytes,
             len(dv.manifest),
             dv.registered_at,
+            dv.retirement.retired_at if dv.retirement else None,
+            dv.retirement.reason if dv.retirement else None,
         )
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "ConsentImport",
     "ConsentRecord",
     "Dataset",
+    "DatasetRetirement",
     "DatasetVersion",
     "Organisation",
     "Participant",
@@ -189,10 +190,25 @@ class DatasetVersion(Base):
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     dataset: Mapped[Dataset] = relationship(back_populates="versions", lazy="joined")
+    retirement: Mapped[DatasetRetirement | None] = relationship(lazy="joined")
 
     @property
     def label(self) -> str:
         return f"{self.dataset.name}@{self.version}"
+
+
+class DatasetRetirement(Base):
+    """A version no new application or session may use; a row of its own because versions
+    are append-only. Its files and record stay."""
+
+    __tablename__ = "dataset_retirement"
+
+    dataset_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_version.id"), primary_key=True
+    )
+    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    retired_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class Project(Base):

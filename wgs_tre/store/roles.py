@@ -17,8 +17,8 @@ from wgs_tre.store.models import Base
 
 __all__ = ["APPEND_ONLY", "grant_runtime_role", "runtime_grants"]
 
-# Rows of these tables are never changed or removed (the triggers of migration 0001 say so too).
-APPEND_ONLY = ("audit_event", "dataset_version")
+# Rows of these tables are never changed or removed (the migrations' triggers say so too).
+APPEND_ONLY = ("audit_event", "dataset_retirement", "dataset_version")
 
 
 def runtime_grants(role: str, quote: Callable[[str], str] = str) -> list[str]:
