@@ -21,6 +21,7 @@ from dask.delayed import Delayed, delayed
 
 from wgs_tre.backends.vcf_zarr import CHUNK_VARIANTS
 from wgs_tre.errors import InvalidInput, Refused
+from wgs_tre.genomics.feedback import bars_render, compile_notice
 from wgs_tre.variables import validate
 
 __all__ = [
@@ -115,6 +116,12 @@ def _local_progress(show: bool) -> Iterator[None]:
 
 
 def _run(tasks: Sequence[Any], *, progress: bool, keep: bool) -> list[Any]:
+    progress = progress and bars_render()
+    with compile_notice():
+        return _run_with(tasks, progress=progress, keep=keep)
+
+
+def _run_with(tasks: Sequence[Any], *, progress: bool, keep: bool) -> list[Any]:
     client = _client()
     if client is not None:
         results = client.persist(list(tasks)) if keep else client.compute(list(tasks))
