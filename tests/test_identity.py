@@ -296,3 +296,15 @@ def test_a_credentials_file_others_can_read_is_refused(scratch: Scratch, hub: Hu
     assert done.returncode == REFUSED
     assert f"{stored} is readable by others (mode 640)" in done.stderr
     assert len(hub.seen) == 1  # refused before the token was sent anywhere
+
+
+def test_a_credentials_file_someone_else_owns_is_refused(scratch: Scratch, hub: Hub) -> None:
+    home = scratch.new_home()
+    hub.tokens["t0ken-of-sato"] = STEWARD
+    _ok(scratch.as_login("login", "--hub", hub.url, "--token-stdin", home=home,
+                         stdin="t0ken-of-sato"))  # fmt: skip
+    stored = home / ".config" / "wgs-tre" / "credentials.json"
+    os.chown(stored, 0, 0)  # planted by another account (here root), mode still 0600
+    done = scratch.as_login("whoami", home=home)
+    assert done.returncode == REFUSED
+    assert f"{stored} belongs to uid 0, not to you" in done.stderr

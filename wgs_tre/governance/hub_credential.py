@@ -102,6 +102,8 @@ def load() -> HubCredential | None:
     try:
         stored = json.loads(path.read_text())
         return HubCredential(str(stored["hub"]), str(stored["name"]), str(stored["token"]))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError):
         raise ConfigurationError(
             f"{path} is not a wgs-tre credentials file: `wgs-tre logout` and log in again"
