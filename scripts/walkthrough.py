@@ -24,7 +24,7 @@ BIN = REPO / ".venv" / "bin"
 
 RESEARCHER_CODE = """
 from wgs_tre import open_project
-project = open_project("lung-cancer")          # as $WGS_TRE_USER; audited by the gate
+project = open_project("lung-cancer")          # as your OS login's account; audited by the gate
 print(project.datasets())
 genotypes = project.variants()                  # lazy: nothing is read yet
 print(genotypes[["call_genotype", "sample_id"]])
@@ -115,7 +115,7 @@ def main() -> None:
 
     say("The researcher opens the approved data in Python (consented participants, pseudonymised)")
     print(f"\033[36m$ python  # as alice{RESEARCHER_CODE}\033[0m", flush=True)
-    python_env = {**env, "WGS_TRE_USER": "alice"}
+    python_env = {**env, "WGS_TRE_AS": "alice"}  # the demo runs as root, acting as alice
     subprocess.run([str(BIN / "python"), "-c", RESEARCHER_CODE], env=python_env, check=True)
 
     say("A suspension, a refused open, and the reinstatement")

@@ -433,7 +433,7 @@ def _cli(world: World, *args: str, user: str = "sam") -> subprocess.CompletedPro
     env = {
         "WGS_TRE_DATABASE_URL": world.store.url.render_as_string(False),
         "WGS_TRE_POLICY_DIR": str(world.policies.source),
-        "WGS_TRE_USER": user,
+        "WGS_TRE_AS": user,  # root acts as the account
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(

@@ -28,7 +28,7 @@ def _cli(world: World, *args: str, user: str = "sam") -> subprocess.CompletedPro
         "WGS_TRE_DATABASE_URL": world.store.url.render_as_string(False),
         "WGS_TRE_POLICY_DIR": str(world.policies.source),
         "WGS_TRE_DATA_DIR": str(world.tmp / "data"),
-        "WGS_TRE_USER": user,
+        "WGS_TRE_AS": user,  # root acts as the account
         "PATH": "/usr/bin:/bin",
         "COLUMNS": "400",
     }
@@ -107,7 +107,9 @@ def test_verify_and_export_sign_checkpoints_kept_in_the_file_and_in_the_chain(
         assert chain[checkpoint.seq].hash == checkpoint.hash
         recorded = chain[checkpoint.seq + 1]
         assert recorded.action == "audit.checkpoint"
-        assert orjson.loads(recorded.details) == checkpoint.as_dict()
+        # the checkpoint, and beside it who really signed: root acting as the steward
+        witness = {"os_account": "root", "identity_via": "root acting as"}
+        assert orjson.loads(recorded.details) == {**checkpoint.as_dict(), **witness}
     said = _ok(_cli(signed, "audit", "verify"))
     assert f"matches the signed checkpoint of event {in_file[-1].seq + 1}" not in said
     assert "matches the signed checkpoint of event" in said

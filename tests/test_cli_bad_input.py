@@ -27,7 +27,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
     monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("WGS_TRE_USER", raising=False)
+    monkeypatch.delenv("WGS_TRE_AS", raising=False)
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(list(args))

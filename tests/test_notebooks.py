@@ -32,7 +32,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             patch.setenv(key, value)
         patch.delenv("WGS_TRE_DATABASE_URL", raising=False)
         demo_hub.prepare(state, 300, 8_000)
-    return {**env, "WGS_TRE_PROJECT": "lung-cancer", "WGS_TRE_USER": "alice"}
+    return {**env, "WGS_TRE_PROJECT": "lung-cancer", "WGS_TRE_AS": "alice"}
 
 
 def test_there_are_example_notebooks_and_they_carry_no_outputs() -> None:

@@ -36,7 +36,7 @@ def run_tour(readme: str, workdir: Path) -> tuple[int, str | None]:
         "WGS_TRE_DATA_DIR": str(workdir / "state"),
         "WGS_TRE_POLICY_DIR": str(REPO / "policies"),
     }
-    for name in ("WGS_TRE_DATABASE_URL", "WGS_TRE_USER", "WGS_TRE_CONFIG"):
+    for name in ("WGS_TRE_DATABASE_URL", "WGS_TRE_AS", "WGS_TRE_CONFIG"):
         env.pop(name, None)
     ran = 0
     for block in tour_blocks(readme):

@@ -68,7 +68,7 @@ def _wgs_tre(url: str, tmp_path: Path, *args: str, owner_url: str = "") -> str:
         "WGS_TRE_DATABASE_URL": url,
         "WGS_TRE_DATA_DIR": str(tmp_path),
         "WGS_TRE_POLICY_DIR": str(REPO / "policies"),
-        "WGS_TRE_USER": "root-admin",
+        "WGS_TRE_AS": "root-admin",  # root acts as the account
         "PATH": "/usr/bin:/bin",
         "COLUMNS": "400",  # one line per message
     }

@@ -24,6 +24,7 @@ from wgs_tre.duo import Purpose
 from wgs_tre.errors import AccessRefused, Reason
 from wgs_tre.governance.context import Context
 from wgs_tre.governance.datasets import parse_label, retirement
+from wgs_tre.governance.identity import Identity
 from wgs_tre.governance.rules import ProjectAccess
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
@@ -68,10 +69,13 @@ def pseudonym(key: bytes, participant: str) -> str:
 class Gate:
     """Data access decisions, through the one authorisation decision (``data.access`` on the
     project: role policy, then active membership of an approval in force), audited in the
-    transaction that decides."""
+    transaction that decides. On the host, ``identity`` (who really runs the process) is
+    recorded on each decision; the data service leaves it out (its caller is a session's
+    token, checked by the hub)."""
 
     store: Store
     policies: Policies
+    identity: Identity | None = None
 
     def decide(
         self,
@@ -85,7 +89,7 @@ class Gate:
         """Allow or refuse ``user`` reading ``dataset`` (``name`` or ``name@version``) in
         ``project``; audited either way."""
         when = at or utcnow()
-        ctx = Context(self.store, self.policies, user, clock=lambda: when)
+        ctx = Context(self.store, self.policies, user, clock=lambda: when, identity=self.identity)
         with ctx.transaction(Action.DATA_ACCESS, project=project, dataset=dataset) as tx:
             grant = _grant(tx.session, tx.found, user, dataset, purpose, when)
             tx.dataset = grant.dataset
@@ -98,7 +102,7 @@ class Gate:
     def approved_datasets(self, user: str, project: str) -> list[tuple[str, str]]:
         """(label, kind) of what ``project``'s approval covers, if ``user`` may see it (a
         refusal is audited; listing is not)."""
-        ctx = Context(self.store, self.policies, user)
+        ctx = Context(self.store, self.policies, user, identity=self.identity)
         with ctx.transaction(Action.DATA_ACCESS, project=project, audited=False) as tx:
             access: ProjectAccess = tx.found
             return [(v.label, str(v.dataset.kind)) for v in access.approval.dataset_versions]

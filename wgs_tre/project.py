@@ -14,7 +14,6 @@ Either way a refusal names its reason and every decision is audited.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import time
@@ -44,6 +43,7 @@ from wgs_tre.errors import (
     WgsTreError,
     from_wire,
 )
+from wgs_tre.governance.identity import check_mapped, host_identity
 from wgs_tre.policy import ComputePolicy, load_policies
 from wgs_tre.store import Store
 from wgs_tre.types import DatasetKind
@@ -306,7 +306,8 @@ def open_project(
     project
         The project's slug; default ``$WGS_TRE_PROJECT`` (set in every session).
     user
-        Who is asking, on the host; default ``$WGS_TRE_USER`` or the login name.
+        On the host, root only: act as this account (audited as root acting as it); default
+        the account of the OS login (or of a ``wgs-tre login`` hub token), as in the CLI.
     settings
         Store and policy locations, on the host; default from the environment.
 
@@ -342,6 +343,8 @@ def open_project(
     config = settings or load_settings()
     store = Store(config.store_url)
     store.check_ready()
-    who = user or os.environ.get("WGS_TRE_USER") or getpass.getuser()
-    gate = Gate(store, load_policies(config.policy_dir))
+    identity = host_identity(user)  # the CLI's rule: only root may name another account
+    check_mapped(store, identity)
+    gate = Gate(store, load_policies(config.policy_dir), identity)
+    who = identity.account
     return ProjectHandle(slug, who, _HostSource(gate, who, slug), config.policy_dir)

@@ -11,7 +11,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["FIELDS", "GENESIS", "canonical_json", "event_hash", "hash_sorted_values"]
+__all__ = [
+    "FIELDS",
+    "GENESIS",
+    "WITNESS_KEYS",
+    "canonical_json",
+    "event_hash",
+    "hash_sorted_values",
+]
 
 GENESIS = "0" * 64
 # Every column of an event except its own hash, in alphabetical order: the order canonical JSON
@@ -28,6 +35,10 @@ FIELDS = (
     "seq",
     "time",
 )
+
+# Keys that events written on the host add to ``details``: the OS account that really acted and
+# how its TRE account was established (see wgs_tre.governance.identity). Hashed with the rest.
+WITNESS_KEYS = ("os_account", "identity_via")
 
 
 def canonical_json(value: Any) -> bytes:

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wgs_tre.audit.chain import canonical_json
+from wgs_tre.audit.chain import WITNESS_KEYS, canonical_json
 from wgs_tre.errors import ConfigurationError, IntegrityError, InvalidInput
 from wgs_tre.store.models import AuditEvent
 from wgs_tre.types import Action
@@ -188,6 +188,8 @@ def in_chain(session: Session) -> Iterator[Checkpoint]:
             value = orjson.loads(details)
         except orjson.JSONDecodeError:
             raise IntegrityError(f"audit event {seq}: its details are not JSON") from None
+        if isinstance(value, dict):  # who signed it sits beside the checkpoint, not in it
+            value = {k: v for k, v in value.items() if k not in WITNESS_KEYS}
         yield _parse(value, f"audit event {seq} (checkpoint)")
 
 

@@ -7,10 +7,22 @@ from typing import Annotated
 
 import typer
 
-from wgs_tre.cli import audit, compute, consent, datasets, hub, ingest, projects, store, users
-from wgs_tre.cli.common import State, default_actor, state
+from wgs_tre.cli import (
+    audit,
+    compute,
+    consent,
+    datasets,
+    hub,
+    identity,
+    ingest,
+    projects,
+    store,
+    users,
+)
+from wgs_tre.cli.common import State, state
 from wgs_tre.cli.demo_data import demo_data
 from wgs_tre.errors import ConfigurationError
+from wgs_tre.governance.identity import establish
 from wgs_tre.governance.users import bootstrap_admin
 from wgs_tre.store import Store
 
@@ -38,6 +50,9 @@ app.add_typer(store.app, name="store")
 app.add_typer(hub.app, name="hub")
 app.add_typer(compute.app, name="compute")
 app.command("demo-data")(demo_data)
+app.command()(identity.login)
+app.command()(identity.logout)
+app.command()(identity.whoami)
 
 
 def _print_version(value: bool) -> None:
@@ -53,9 +68,9 @@ def root(
         str,
         typer.Option(
             "--as",
-            envvar="WGS_TRE_USER",
-            help="Act as this TRE user (default: your login name). Every action is audited "
-            "under this name and checked against its roles.",
+            help="Root only: act as this TRE account (default: the account of your OS login, "
+            "or of your hub token after `wgs-tre login`; WGS_TRE_AS also works for root). "
+            "Every event audits both the account and the OS account that really acted.",
             show_default=False,
         ),
     ] = "",
@@ -76,7 +91,7 @@ def root(
 ) -> None:
     # main() may hand in its State (as ``obj``) to learn how to report an error.
     st = ctx.obj if isinstance(ctx.obj, State) else State()
-    st.actor, st.json = actor or default_actor(), json
+    st.requested, st.json = actor, json
     ctx.obj = st
 
 
@@ -127,6 +142,9 @@ def init(
         )
     created = None
     if admin:
-        created = bootstrap_admin(runtime, admin, by=f"os:{default_actor()}")
+        me = establish()  # the OS login: no account exists yet to act as
+        created = bootstrap_admin(
+            runtime, admin, by=f"os:{me.os_account}", witness=me.audit_details()
+        )
         message += f"; first admin {created.username} created"
     st.done(message, {"store": runtime.location, "runtime_role": role, "admin": created})

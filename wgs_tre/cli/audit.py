@@ -233,7 +233,7 @@ def tail(
                 (
                     r.seq,
                     r.time[:19],
-                    r.actor,
+                    _who(r),
                     r.action,
                     r.project,
                     r.dataset,
@@ -245,3 +245,10 @@ def tail(
             wrap="reason",
         ),
     )
+
+
+def _who(event: log.AuditRecord) -> str:
+    """The account, and the OS account that acted when it was another (root's ``--as``, a hub
+    token)."""
+    os_account = json.loads(event.details).get("os_account")
+    return event.actor if os_account in (None, event.actor) else f"{event.actor} (by {os_account})"

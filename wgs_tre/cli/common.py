@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import getpass
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import PurePath
 from typing import Any
@@ -31,6 +30,7 @@ from rich.table import Table
 
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.governance import Context
+from wgs_tre.governance.identity import Identity, check_mapped, host_identity
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 
@@ -60,19 +60,27 @@ def jsonable(value: Any) -> Any:
 PIPED_WIDTH = 200
 
 
-def default_actor() -> str:
-    return os.environ.get("WGS_TRE_USER") or getpass.getuser()
-
-
 @dataclass
 class State:
     """Options of the root command, and the store opened on first use."""
 
-    actor: str = field(default_factory=default_actor)
+    requested: str = ""  # --as: another account, which only root (or its hub token) may use
     json: bool = False
     emitted: bool = False  # a JSON document was printed (an error then adds none)
     _settings: Settings | None = None
     _store: Store | None = None
+    _identity: Identity | None = None
+
+    @property
+    def identity(self) -> Identity:
+        """Who runs this command (see :mod:`wgs_tre.governance.identity`), established once."""
+        if self._identity is None:
+            self._identity = host_identity(self.requested or None)
+        return self._identity
+
+    @property
+    def actor(self) -> str:
+        return self.identity.account
 
     @property
     def settings(self) -> Settings:
@@ -89,7 +97,8 @@ class State:
     def context(self) -> Context:
         """A governed context for the acting user; the store must be initialised."""
         self.store.check_ready()
-        return Context(self.store, load_policies(self.settings.policy_dir), self.actor)
+        check_mapped(self.store, self.identity)
+        return Context.acting(self.store, load_policies(self.settings.policy_dir), self.identity)
 
     # -- output -------------------------------------------------------------------------------
     @property

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from wgs_tre.audit import append, record_refusal
 from wgs_tre.errors import InvalidTransition, NotFound, Refused
 from wgs_tre.governance.authority import RULES, Resource, ResourceKind, authorize, why_not
+from wgs_tre.governance.identity import Identity
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import User, utcnow
@@ -44,6 +45,7 @@ class Tx:
     project: str | None = None
     dataset: str | None = None
     found: Any = None  # what the resource's rule found (see governance.rules)
+    witness: Mapping[str, str] = field(default_factory=dict)  # who really acted, on the host
     audited: bool = field(default=False, init=False)
 
     def audit(
@@ -60,7 +62,7 @@ class Tx:
             reason=reason,
             project=self.project,
             dataset=self.dataset,
-            details=details,
+            details={**(details or {}), **self.witness},
             when=self.now,
         )
         self.audited = True
@@ -68,12 +70,23 @@ class Tx:
 
 @dataclass
 class Context:
-    """The store, the policies and the acting user: everything an operation needs."""
+    """The store, the policies and the acting user: everything an operation needs. On the
+    host, ``identity`` says how the actor was established; every event written then records it
+    (the OS account and how), in ``details``, which the chain hashes."""
 
     store: Store
     policies: Policies
     actor: str
     clock: Callable[[], dt.datetime] = utcnow
+    identity: Identity | None = None
+
+    @classmethod
+    def acting(cls, store: Store, policies: Policies, identity: Identity) -> Context:
+        return cls(store, policies, identity.account, identity=identity)
+
+    @property
+    def witness(self) -> dict[str, str]:
+        return self.identity.audit_details() if self.identity else {}
 
     @contextmanager
     def transaction(
@@ -93,7 +106,9 @@ class Context:
             with self.store.session() as session:
                 now = self.clock()
                 permit = authorize(session, self.policies, self.actor, action, resource, now)
-                tx = Tx(session, permit.user, action, now, project, dataset, permit.found)
+                tx = Tx(
+                    session, permit.user, action, now, project, dataset, permit.found, self.witness
+                )
                 yield tx
                 if audited and not tx.audited:
                     raise RuntimeError(f"{action} changed state without an audit event")
@@ -105,6 +120,7 @@ class Context:
                 reason=exc.reason if isinstance(exc, Refused) else exc.message,
                 project=tx.project if tx else project,
                 dataset=tx.dataset if tx else dataset,
+                details=self.witness,
                 when=self.clock(),
             )
             raise

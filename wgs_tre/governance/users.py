@@ -7,6 +7,7 @@ them (the hub's sign-up flow in a later layer uses the same path).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -160,8 +161,11 @@ def register_signup(store: Store, username: str) -> UserView:
         return UserView.of(user)
 
 
-def bootstrap_admin(store: Store, username: str, *, by: str) -> UserView:
-    """Create the first admin of an empty store; ``by`` names who ran the bootstrap."""
+def bootstrap_admin(
+    store: Store, username: str, *, by: str, witness: Mapping[str, str] | None = None
+) -> UserView:
+    """Create the first admin of an empty store; ``by`` names who ran the bootstrap and
+    ``witness`` (audit details) how that was established."""
     check_username(username)
     with store.session() as session:
         if session.scalar(select(func.count()).select_from(User)):
@@ -178,5 +182,6 @@ def bootstrap_admin(store: Store, username: str, *, by: str) -> UserView:
             actor=by,
             action=Action.USER_CREATE,
             reason=f"bootstrap: first admin {username}",
+            details=witness,
         )
         return UserView.of(user)
