@@ -8,8 +8,10 @@ checked too. plink2 prints six significant digits, which sets the tolerances.
 from __future__ import annotations
 
 import gzip
+import itertools
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -515,16 +517,90 @@ def test_genomic_inflation_against_the_chi_squared_median() -> None:
     assert genomics.genomic_inflation(p) == pytest.approx(1.3, abs=0.03)
 
 
-def test_manhattan_and_qq_plots_render(view: xr.Dataset, tmp_path: Path) -> None:
+def _figure(width: float, height: float, columns: int = 1) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt.subplots(1, columns, figsize=(width, height))
+
+
+def _clustered_hits(view: xr.Dataset, count: int = 20) -> tuple[xr.Dataset, list[int]]:
+    """A scan whose ``count`` strongest hits are neighbouring variants of one contig with
+    close p-values: drawn where their labels would all collide."""
+    frame = _phenotypes(view)
+    ours = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
+    p = ours.variant_linreg_p_value.values.copy()
+    cluster = list(range(1_000, 1_000 + count))
+    p[cluster, 0] = 10.0 ** -(20 + 0.2 * np.arange(count))
+    return ours.assign(variant_linreg_p_value=(ours.variant_linreg_p_value.dims, p)), cluster
+
+
+def test_manhattan_labels_never_overlap_and_stay_in_the_figure(view: xr.Dataset) -> None:
+    """20 labelled hits a few pixels apart: every label is drawn, no two label boxes overlap
+    (as the renderer measures them, after a layout change), all inside the figure."""
+    scan, cluster = _clustered_hits(view)
+    figure, ax = _figure(10, 4)
+    genomics.manhattan(scan, label=20, region=0, ax=ax)
+    figure.tight_layout()  # moves the points after the plot was made
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    labels = [text for text in ax.texts if text.get_visible()]
+    sites = genomics.variant_table(view).iloc[cluster]
+    assert sorted(text.get_gid() for text in labels) == sorted(
+        f"{c}:{p}" for c, p in zip(sites.contig, sites.position, strict=True)
+    )
+    boxes = [(text.get_gid(), text.get_window_extent(renderer)) for text in labels]
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
+        overlap = (
+            min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0),
+            min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0),
+        )
+        assert min(overlap) <= 0, f"labels {a} and {b} overlap by {overlap} pixels"
+    frame = figure.bbox
+    for gid, box in boxes:
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, f"label {gid} leaves the figure"
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, f"label {gid} leaves the figure"
+
+
+def test_manhattan_labels_one_hit_per_region_and_is_titled_by_the_trait(view: xr.Dataset) -> None:
+    """The 20 clustered hits get one label, the strongest's; the others go to other regions
+    (the synthetic contigs are ~700 kb: four 250 kb regions hold a hit)."""
+    scan, cluster = _clustered_hits(view)
+    _, ax = _figure(10, 4)
+    genomics.manhattan(scan, label=10, ax=ax)
+    table = genomics.variant_table(view)
+    strongest = table.iloc[cluster[-1]]
+    gids = [text.get_gid() for text in ax.texts]
+    assert gids[0] == f"{strongest.contig}:{strongest.position}"
+    sites = [(gid.split(":")[0], int(gid.split(":")[1])) for gid in gids]
+    for (c1, p1), (c2, p2) in itertools.combinations(sites, 2):
+        assert c1 != c2 or abs(p1 - p2) > 250_000, f"two labels within 250 kb: {c1}:{p1}, {p2}"
+    assert len(gids) >= 2  # the other regions' hits are labelled too
+    assert ax.get_title() == "trait"  # the scan's trait column, not the variable name
+    genomics.manhattan(scan, title="LDL cholesterol", ax=ax)
+    assert ax.get_title() == "LDL cholesterol"
+
+
+def test_qq_plot_is_square(view: xr.Dataset) -> None:
+    scan, _ = _clustered_hits(view)
+    figure, ax = _figure(10, 4)  # a wide frame: the plot stays square inside it
+    genomics.qq(scan, ax=ax)
+    figure.canvas.draw()
+    box = ax.get_window_extent()
+    assert box.width == pytest.approx(box.height, abs=1), f"QQ frame {box.width}x{box.height}"
+    assert ax.get_xlim() == ax.get_ylim()
+    assert ax.get_ylim()[1] > 20 + 0.2 * 19  # the strongest hit (p = 1e-23.8) is in the frame
+
+
+def test_manhattan_and_qq_plots_render(view: xr.Dataset, tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
     frame = _phenotypes(view)
     ours = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
     p = ours.variant_linreg_p_value.values[:, 0]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    figure, (left, right) = _figure(12, 4, columns=2)
     genomics.manhattan(ours, ax=left, label=3)
     genomics.qq(ours, ax=right)
     assert len(left.collections[0].get_offsets()) == np.isfinite(p).sum()
