@@ -304,6 +304,93 @@ def test_logistic_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
         assert ours_se[row] == pytest.approx(se[1], rel=1e-7)
 
 
+PLINK2_GLM_COLUMNS = "cols=chrom,pos,ref,alt,nobs,orbeta,se,tz,p"
+KEEP_CONTIG_NAMES = ("--output-chr", "chrM")  # chr1 stays chr1 (plink2 would write 1)
+
+
+PRINTED = (1.01e-5, 0.0)  # plink2's six printed digits: one unit in the sixth for rounding
+
+
+def _same_as_plink2(
+    ours: pd.DataFrame, theirs: pd.DataFrame, numbers: dict[str, tuple[float, float]]
+) -> None:
+    """The same columns in the same order, row for row; ``numbers`` (column: relative
+    and absolute tolerance) equal to plink2's where plink2 has a result."""
+    assert list(ours.columns) == list(theirs.columns)
+    assert len(ours) == len(theirs)
+    for column in ["#CHROM", "POS", "REF", "ALT", "A1"]:
+        assert list(ours[column]) == list(theirs[column]), column
+    tested = theirs.P.notna().to_numpy()
+    assert tested.sum() > 0.5 * len(theirs)
+    np.testing.assert_array_equal(ours.OBS_CT[tested], theirs.OBS_CT[tested])
+    for column, (rtol, atol) in numbers.items():
+        a, b = ours[column].to_numpy()[tested], theirs[column].to_numpy()[tested]
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=column)
+
+
+def test_linear_gwas_exports_as_plink2_writes_it(
+    view: xr.Dataset, oracle: Path, tmp_path: Path
+) -> None:
+    """``write_plink2_glm`` against plink2 ``--glm omit-ref`` (A1 = ALT, as ours) on the same
+    data: the file pandas reads as plink2's (tab-separated) has its columns and numbers."""
+    frame = _phenotypes(view)
+    _write_phenotypes(frame, oracle)
+    plink2("--pfile", "view", "--pheno", "pheno.tsv", "--pheno-name", "trait",
+           "--covar", "covar.tsv", "--glm", "hide-covar", "omit-ref", PLINK2_GLM_COLUMNS,
+           *KEEP_CONTIG_NAMES, "--out", "export", cwd=oracle)  # fmt: skip
+    theirs = pd.read_csv(oracle / "export.trait.glm.linear", sep="\t")
+    scan = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
+    written = genomics.write_plink2_glm(scan, tmp_path / "ours.glm.linear")
+    ours = pd.read_csv(written, sep="\t")
+    linear = ["#CHROM", "POS", "ID", "REF", "ALT", "A1", "OBS_CT", "BETA", "SE", "T_STAT", "P"]
+    assert list(ours.columns) == linear
+    _same_as_plink2(
+        ours, theirs.assign(ID="."), dict.fromkeys(["BETA", "SE", "T_STAT", "P"], PRINTED)
+    )
+    assert written.read_text().count("\tNA\t") >= (~theirs.P.notna()).sum()
+    with pytest.raises(InvalidInput, match="use one of variant_linreg_p_value, variant_logreg"):
+        genomics.plink2_glm_table(scan, "variant_linreg_beta")
+    with pytest.raises(InvalidInput, match="variant_logreg_p_value.*run the analysis first"):
+        genomics.plink2_glm_table(scan, "variant_logreg_p_value")
+    with pytest.raises(InvalidInput, match="directory .*nowhere does not exist"):
+        genomics.write_plink2_glm(scan, tmp_path / "nowhere" / "x.glm.linear")
+
+
+def test_logistic_gwas_exports_as_plink2_writes_it(
+    view: xr.Dataset, oracle: Path, tmp_path: Path
+) -> None:
+    """The logistic table (plink2's default firth-fallback, so a FIRTH? column) against
+    plink2's: the same FIRTH? flags; OR (not its log) to plink2's printed digits, LOG(OR)_SE,
+    Z_STAT and P to its single precision, on plain fits where plink2's standard errors are
+    sound (full AVX2 lanes, see the logistic test above). plink2's Firth fits stop early
+    (within ~1e-3, see tests/test_firth.py, which checks them): their numbers are not
+    compared here."""
+    frame = _phenotypes(view)
+    _write_phenotypes(frame, oracle)
+    plink2("--pfile", "view", "--pheno", "pheno.tsv", "--pheno-name", "case",
+           "--covar", "covar.tsv", "--glm", "hide-covar", "omit-ref",
+           PLINK2_GLM_COLUMNS.replace("alt,", "alt,firth,"), *KEEP_CONTIG_NAMES,
+           "--out", "export", cwd=oracle)  # fmt: skip
+    theirs = pd.read_csv(oracle / "export.case.glm.logistic.hybrid", sep="\t")
+    scan = gwas_logistic(view, frame["case"], frame[["age", "sex"]], progress=False)
+    written = genomics.write_plink2_glm(scan, tmp_path / "ours", "variant_logreg_p_value")
+    ours = pd.read_csv(written, sep="\t")
+    logistic = ["#CHROM", "POS", "ID", "REF", "ALT", "A1", "FIRTH?", "OBS_CT", "OR",
+                "LOG(OR)_SE", "Z_STAT", "P"]  # fmt: skip
+    assert list(ours.columns) == logistic
+    tested = theirs.P.notna()
+    assert list(ours["FIRTH?"][tested]) == list(theirs["FIRTH?"][tested])
+    assert (theirs["FIRTH?"][tested] == "Y").any()  # the fallback is exercised
+    full_lanes = (theirs.OBS_CT % 4 == 0) | (view.sizes["samples"] == theirs.OBS_CT)
+    compared = full_lanes & (theirs["FIRTH?"] == "N")
+    assert (compared & tested).sum() > 1000
+    sound = theirs.assign(ID=".").where(compared | ~tested, other=ours)
+    # plink2 computes logistic standard errors in single precision: a few differ by up to 4e-5
+    # (the tolerances of the logistic test above), and so Z near 0 by ~1e-6.
+    single = {"LOG(OR)_SE": (1e-4, 0.0), "Z_STAT": (1e-4, 1e-5), "P": (1e-3, 0.0)}
+    _same_as_plink2(ours, sound, {"OR": PRINTED, **single})
+
+
 def _newton_logistic(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Textbook Newton-Raphson, run to machine precision: the reference fit."""
     beta = np.zeros(design.shape[1])
