@@ -507,22 +507,26 @@ def test_bad_analysis_inputs_are_named(view: xr.Dataset) -> None:
         pca(view, 2, missing="plink2", progress=False)
 
 
-def test_the_readme_tour_runs_on_clinical_tables(world: World) -> None:
-    """The README's researcher example, as written, on the project's clinical data."""
+def test_the_readme_ldl_example_runs_on_clinical_tables(world: World) -> None:
+    """The README's researcher example, as written (notebook 01's LDL GWAS), on the project's
+    clinical data: every sample with an LDL value is in the regression (all have the
+    covariates). Whether it finds the causal variant depends on the cohort's size: here (257
+    samples, an 8% allele with 6 mg/dL) it cannot; this test does not claim it."""
     project = open_project("gwas-study", user="alice", settings=world.settings())
     genotypes = project.variants()
-    survival = project.clinical("survival")
-    clinical = project.clinical("patients").set_index("sample_id")
-    outcome = survival.set_index("sample_id")
-    gwas = genomics.gwas_linear(genotypes, outcome[["time_days"]], clinical[["birth_year"]],
+    pcs = genomics.pca(genotypes, 10, progress=False)
+    patients = project.clinical("patients").set_index("sample_id")
+    observations = project.clinical("observations")
+    ldl = observations[observations.code == "13457-7"].groupby("sample_id").value.mean()
+    pc = pd.DataFrame(pcs.sample_pca_projection.values[:, :3], index=pcs.sample_id.values,
+                      columns=["PC1", "PC2", "PC3"])  # fmt: skip
+    covariates = patients[["birth_year"]].assign(male=(patients.sex == "male").astype(float))
+    gwas = genomics.gwas_linear(genotypes, ldl.rename("ldl").to_frame(), covariates.join(pc),
                                 progress=False)  # fmt: skip
-    deaths = genomics.gwas_logistic(
-        genotypes, outcome["event"].astype(int), clinical[["birth_year"]], progress=False
-    )
-    used = gwas.attrs["gwas_samples_used"]
-    assert 0 < used <= genotypes.sizes["samples"]
+    with_ldl = set(ldl.dropna().index) & {str(s) for s in genotypes.sample_id.values}
+    assert len(with_ldl) > 0.9 * genotypes.sizes["samples"]
+    assert gwas.attrs["gwas_samples_used"] == len(with_ldl)
     assert np.isfinite(gwas.variant_linreg_p_value.values).mean() > 0.5
-    assert deaths.variant_logreg_converged.values.mean() > 0.5
 
 
 # Annotation joins, top hits and plots.
