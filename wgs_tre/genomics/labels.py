@@ -1,7 +1,8 @@
 """Point labels that never overlap one another and stay inside their Axes.
 
-Each label takes the nearest free place beside its point: right of it, then left, then one
-text height up or down, further out step by step, strongest label first. Placement happens
+Each label takes the nearest free place beside its point: right of it (centred on its
+height), then left, then one text height up or down, further out step by step, strongest label
+first. Placement happens
 at every draw, in display pixels with the renderer's own text sizes, because only then are the
 sizes final: a ``tight_layout``, a resize or a ``savefig`` at another dpi moves points and
 resizes text after the plot is made. A label displaced from its point gets a thin leader line;
@@ -76,7 +77,7 @@ def _first_free(
             if across >= 0
             else px - w - gap + (across + 1) * (w + gap)
         )
-        y0 = py + gap + up * (h + gap)
+        y0 = py - h / 2 + up * (h + gap)  # row 0 centred on the point
         distance = (x0 + w / 2 - px) ** 2 + (y0 + h / 2 - py) ** 2
         candidates.append((distance, up != 0, across < 0, x0, y0, up == 0 and across in (0, -1)))
     for *_, x0, y0, beside in sorted(candidates):
