@@ -349,7 +349,7 @@ def hail_timings(
     timings = {"open": Timing(math.nan, opened, math.nan)}
     phenotypes = hl.Table.from_pandas(trait.join(covariates).rename_axis("sample_id").reset_index(),
                                       key="sample_id")  # fmt: skip
-    mt = mt.annotate_cols(p=phenotypes[mt.sample_id])
+    mt = mt.annotate_cols(p=phenotypes[mt.s])
     mt.count()  # the JVM has started
     x = mt.GT.n_alt_alleles()
     indexed = mt.add_row_index("i")

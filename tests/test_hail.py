@@ -64,12 +64,53 @@ def test_the_matrix_table_is_the_view(view: xr.Dataset, mt: object) -> None:
     dosage = view.call_genotype.values.sum(axis=2).astype(float)
     dosage[(view.call_genotype.values < 0).any(axis=2)] = np.nan
     np.testing.assert_array_equal(np.array(entries, dtype=float).reshape(dosage.shape), dosage)
-    assert mt.sample_id.collect() == [str(s) for s in view.sample_id.values]  # type: ignore[attr-defined]
+    assert mt.s.collect() == [str(s) for s in view.sample_id.values]  # type: ignore[attr-defined]
     rows = mt.rows().to_pandas()  # type: ignore[attr-defined]
     assert [locus.position for locus in rows.locus] == list(view.variant_position.values)
     assert [a[0] for a in rows.alleles] == list(view.variant_allele.values[:, 0])
-    assert list(rows.gene.fillna("")) == list(view.variant_GENE.values)
+    for key in ("GENE", "CSQ", "CLNSIG"):  # one spelling: genomics.variant_table's columns
+        assert list(rows[key].fillna("")) == list(view[f"variant_{key}"].values)
     assert hl.eval(mt.wgs_tre.project) == "hail-study"  # type: ignore[attr-defined]
+
+
+def _public_resource(view: xr.Dataset, reference: str, rows: list[int]) -> object:
+    """A small table keyed as public resources are (locus on a built-in reference, alleles):
+    the view's ``rows`` scored by their index, and one locus the view does not have."""
+    contigs = view.contig_id.values[view.variant_contig.values]
+    records = [
+        {
+            "locus": hl.Locus(str(contigs[i]), int(view.variant_position.values[i]), reference),
+            "alleles": [str(a) for a in view.variant_allele.values[i, :2]],
+            "score": float(i),
+        }
+        for i in rows
+    ] + [{"locus": hl.Locus(str(contigs[0]), 1, reference), "alleles": ["A", "C"], "score": -1.0}]
+    schema = hl.tstruct(locus=hl.tlocus(reference), alleles=hl.tarray(hl.tstr), score=hl.tfloat64)
+    return hl.Table.parallelize(records, schema, key=["locus", "alleles"])  # fmt: skip
+
+
+def test_loci_are_on_grch38_so_public_resources_join(view: xr.Dataset, mt: object) -> None:
+    """The cohort's contigs (chr1, chr2) are GRCh38's and fit in it: rows are keyed by GRCh38
+    loci and a GRCh38-keyed table joins them row for row."""
+    assert [str(c) for c in view.contig_id.values] == ["chr1", "chr2"]
+    assert mt.locus.dtype == hl.tlocus("GRCh38")  # type: ignore[attr-defined]
+    chosen = [0, 7, 1_500, view.sizes["variants"] - 1]
+    resource = _public_resource(view, "GRCh38", chosen)
+    rows = mt.rows()  # type: ignore[attr-defined]
+    joined = rows.annotate(score=resource[rows.key].score).to_pandas()
+    assert joined.score.notna().sum() == len(chosen)
+    assert list(joined.index[joined.score.notna()]) == chosen
+    assert list(joined.score.dropna()) == [float(i) for i in chosen]
+
+
+def test_contigs_that_do_not_fit_a_built_in_reference_get_their_own(view: xr.Dataset) -> None:
+    """``1, 2`` are GRCh37's names; ``scaffold1`` is no built-in reference's, so the view keeps a
+    reference of its own contigs (which public resources will not join)."""
+    for names, expected in ((["1", "2"], "GRCh37"), (["scaffold1", "scaffold2"], None)):
+        renamed = view.assign(contig_id=(view.contig_id.dims, np.array(names, dtype=object)))
+        locus = to_hail(renamed, master="local[2]", progress=False).locus.dtype
+        name = locus.reference_genome.name
+        assert name == expected if expected else name.startswith("wgs_tre_"), name
 
 
 def test_hail_qc_agrees_with_dask(view: xr.Dataset, mt: object) -> None:
@@ -102,7 +143,7 @@ def _phenotypes(view: xr.Dataset) -> pd.DataFrame:
 def test_hail_regressions_agree_with_dask(view: xr.Dataset, mt: object) -> None:
     frame = _phenotypes(view)
     table = hl.Table.from_pandas(frame.reset_index(), key="sample_id")
-    mt = mt.annotate_cols(p=table[mt.sample_id])  # type: ignore[attr-defined]
+    mt = mt.annotate_cols(p=table[mt.s])  # type: ignore[attr-defined]
     x = hl.float64(mt.GT.n_alt_alleles())
     # hl.agg.linreg leaves out entries with a missing call, as ours and plink2 do; Hail's
     # linear_regression_rows would mean-impute them instead.

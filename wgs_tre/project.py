@@ -236,7 +236,8 @@ class ProjectHandle:
             ``call_dosage_packed`` (variants, samples_packed), ``sample_id`` (samples:
             per-project pseudonyms, in pseudonym order), ``variant_contig``,
             ``variant_position``, ``variant_allele`` and the annotations; or the same as a
-            MatrixTable (GT, row fields ``gene``, ``csq``, ``clnsig``).
+            MatrixTable (column key ``s``, loci on GRCh38 where the contigs fit it, GT, row
+            fields ``GENE``, ``CSQ``, ``CLNSIG``).
         """
         if engine not in ("xarray", "hail"):
             raise InvalidInput("engine", f"{engine!r} is not one of: xarray, hail")

@@ -10,6 +10,7 @@ the blocks on local threads or on the cluster built by ``wgs_tre.compute``.
 
 from wgs_tre.genomics.annotation import annotate, top_hits, variant_table
 from wgs_tre.genomics.association import Firth, gwas_linear, gwas_logistic
+from wgs_tre.genomics.export import plink2_glm_table, write_plink2_glm
 from wgs_tre.genomics.pca import pca
 from wgs_tre.genomics.plots import genomic_inflation, manhattan, qq
 from wgs_tre.genomics.qc import sample_stats, variant_stats
@@ -22,9 +23,11 @@ __all__ = [
     "gwas_logistic",
     "manhattan",
     "pca",
+    "plink2_glm_table",
     "qq",
     "sample_stats",
     "top_hits",
     "variant_stats",
     "variant_table",
+    "write_plink2_glm",
 ]

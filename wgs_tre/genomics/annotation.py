@@ -1,9 +1,11 @@
 """Variants as tables: annotation joins and the top hits of an association scan.
 
-A view carries the annotation its VCF had (gene, consequence, clinical significance); ``annotate``
-joins any further table keyed by contig, position and alleles (a gene list, a curated ClinVar
-extract). ``variant_table`` and ``top_hits`` turn per-variant results into a pandas table a
-report or an airlock request can use.
+A view carries the annotation its VCF had as ``variant_<INFO key>`` (``variant_GENE``,
+``variant_CSQ``, ``variant_CLNSIG``, as bio2zarr names INFO fields); ``annotate`` joins any
+further table keyed by contig, position and alleles (a gene list, a curated ClinVar extract).
+``variant_table`` and ``top_hits`` turn per-variant results into a pandas table a report or an
+airlock request can use. A table names an annotation by its INFO key (``GENE``, ``CSQ``,
+``CLNSIG``), as the Hail engine's row fields do: one spelling, ``variant_`` dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from wgs_tre.backends.vcf import ANNOTATIONS  # INFO keys: variant_<KEY> in views, <KEY> in tables
 from wgs_tre.errors import InvalidInput
 from wgs_tre.genomics.blocks import require_view
 from wgs_tre.variables import validate
@@ -21,8 +24,6 @@ from wgs_tre.variables import validate
 __all__ = ["annotate", "p_values", "top_hits", "variant_table"]
 
 KEY = ("contig", "position", "ref", "alt")
-ANNOTATION = {"variant_GENE": "gene", "variant_CSQ": "consequence",
-              "variant_CLNSIG": "clinical_significance"}  # fmt: skip
 
 
 def variant_table(ds: xr.Dataset, variables: Sequence[str] = ()) -> pd.DataFrame:
@@ -40,7 +41,8 @@ def variant_table(ds: xr.Dataset, variables: Sequence[str] = ()) -> pd.DataFrame
     -------
     pandas.DataFrame
         One row per variant, in view order: contig, position, ref, alt (ALTs joined with
-        ``,``), id, the view's annotations (gene, consequence, ClinVar) and ``variables``.
+        ``,``), id, the view's annotations by INFO key (``GENE``, ``CSQ``, ``CLNSIG`` from
+        ``variant_GENE``, ...) and ``variables``.
     """
     require_view(ds, "variant_table")
     validate(ds, "contig_id", "variant_contig", "variant_position", "variant_allele")
@@ -55,9 +57,9 @@ def variant_table(ds: xr.Dataset, variables: Sequence[str] = ()) -> pd.DataFrame
     )
     if "variant_id" in ds:
         table["id"] = ds.variant_id.values
-    for name, column in ANNOTATION.items():
-        if name in ds:
-            table[column] = ds[name].values
+    for key in ANNOTATIONS:
+        if f"variant_{key}" in ds:
+            table[key] = ds[f"variant_{key}"].values
     for name in variables:
         if name not in ds:
             raise InvalidInput(f"variable {name}", "not in the dataset (run the analysis first)")

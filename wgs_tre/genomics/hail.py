@@ -7,11 +7,16 @@ the lowest bits) with different codes, so each byte converts through one 256-ent
 its consented samples under their pseudonyms, nothing of the raw data. The files live in a
 scratch directory removed when the process ends.
 
-Rows are keyed by ``locus`` (on a reference genome of the view's own contigs) and ``alleles``
-(``[REF, ALT]``); ``GT`` counts ALT alleles, as in the view. At a multi-allelic site the ALTs
-are one allele (their names joined with ``,``), because the packed dosages count non-reference
-alleles. The view's annotations (gene, consequence, clinical significance) are row fields, and
-the global ``wgs_tre`` says which project and dataset the view is of.
+Rows are keyed by ``locus`` and ``alleles`` (``[REF, ALT]``); columns by ``s``, the sample's
+pseudonym, as Hail's own importers name it. Loci are on GRCh38 when the view's contigs are
+GRCh38's (``chr1`` ...) and no position or declared length passes a contig's end, else on
+GRCh37 under the same test (``1`` ...), so public resources keyed by locus join; otherwise on a
+reference of the view's own contigs, which such resources will not join. ``GT`` counts ALT
+alleles, as in the view. At a multi-allelic site the ALTs are one allele (their names joined
+with ``,``), because the packed dosages count non-reference alleles. The view's annotations are
+row fields named by their INFO key (``GENE``, ``CSQ``, ``CLNSIG``, as in
+``genomics.variant_table``), and the global ``wgs_tre`` says which project and dataset the view
+is of.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from wgs_tre.backends.vcf import ANNOTATIONS
 from wgs_tre.backends.vcf_zarr import CHUNK_VARIANTS
 from wgs_tre.genomics.blocks import VIEW_ATTRS, blocks_of, compute
 
@@ -146,15 +152,19 @@ def to_hail(
         quant_pheno=False,
         min_partitions=-(-ds.sizes["variants"] // CHUNK_VARIANTS),
     )
-    mt = mt.rename({"s": "sample_id"}).drop("fam_id", "pat_id", "mat_id", "is_female", "is_case")
+    mt = mt.drop("fam_id", "pat_id", "mat_id", "is_female", "is_case")
     notes = {name: str(ds.attrs.get(name, "")) for name in VIEW_ATTRS}
     mt = mt.annotate_globals(wgs_tre=hl.struct(**notes))
     return _with_annotations(hl, mt, ds, prefix)
 
 
+BUILT_IN_REFERENCES = ("GRCh38", "GRCh37")  # tried in this order
+
+
 def _reference(hl: Any, ds: xr.Dataset) -> Any:
-    """A Hail reference genome of the view's own contigs and lengths (a VCF names its build
-    only by convention, so none of Hail's built-in ones is assumed)."""
+    """The first of Hail's ``BUILT_IN_REFERENCES`` that holds every contig of the view, with
+    no position or declared length past a contig's end; else a reference of the view's own
+    contigs and lengths, named by a hash of them (a VCF often declares no build at all)."""
     positions = pd.Series(ds.variant_position.values).groupby(ds.variant_contig.values).max()
     lengths = {
         str(name): max(int(length), int(positions.get(i, 0)), 1)
@@ -162,6 +172,10 @@ def _reference(hl: Any, ds: xr.Dataset) -> Any:
             zip(ds.contig_id.values, ds.contig_length.values, strict=True)
         )
     }
+    for name in BUILT_IN_REFERENCES:
+        reference = hl.get_reference(name)
+        if all(reference.lengths.get(c, 0) >= length for c, length in lengths.items()):
+            return reference
     name = "wgs_tre_" + hashlib.sha256(json.dumps(lengths).encode()).hexdigest()[:12]
     try:
         return hl.get_reference(name)
@@ -170,12 +184,12 @@ def _reference(hl: Any, ds: xr.Dataset) -> Any:
 
 
 def _with_annotations(hl: Any, mt: Any, ds: xr.Dataset, prefix: Path) -> Any:
-    """Gene, consequence and clinical significance as row fields (``gene``, ``csq``,
-    ``clnsig``), joined on row number from a table beside the fileset."""
-    names = [n for n in ("variant_GENE", "variant_CSQ", "variant_CLNSIG") if n in ds]
-    if not names:
+    """The view's ``variant_<KEY>`` annotations as row fields ``<KEY>`` (``GENE``, ``CSQ``,
+    ``CLNSIG``), joined on row number from a table beside the fileset."""
+    keys = [key for key in ANNOTATIONS if f"variant_{key}" in ds]
+    if not keys:
         return mt
-    table = pd.DataFrame({n.removeprefix("variant_").lower(): ds[n].values for n in names})
+    table = pd.DataFrame({key: ds[f"variant_{key}"].values for key in keys})
     path = prefix.with_suffix(".annotations.tsv")
     table.rename_axis("row").reset_index().to_csv(path, sep="\t", index=False)
     annotations = hl.import_table(
