@@ -227,7 +227,8 @@ def events(
     actor: str | None = None,
     since: dt.datetime | None = None,
 ) -> Iterator[AuditRecord]:
-    """Events in chain order, optionally filtered; ``last=N`` gives the N most recent."""
+    """Events in chain order, optionally filtered; ``last=N`` gives the N most recent. On
+    PostgreSQL an event shows once its transaction has committed (it is chained then)."""
     query = select(AuditEvent).where(AuditEvent.seq > after)
     if since is not None:  # stored times are fixed-width UTC text, so text order is time order
         query = query.where(AuditEvent.time >= _timestamp(since))
