@@ -4,7 +4,9 @@ transaction has returned: on PostgreSQL through ``audit_pending`` and sealing af
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
@@ -13,7 +15,7 @@ from tests.conftest import BACKENDS, _postgres_store
 from tests.postgres import PostgresServer
 from tests.test_audit import _seed
 from wgs_tre.audit import append, events, record, verify, verify_store
-from wgs_tre.audit.seal import seal
+from wgs_tre.audit.seal import SEALER_LOCK, seal
 from wgs_tre.store import Store
 from wgs_tre.store.models import Organisation
 from wgs_tre.types import Action, OrgType
@@ -89,3 +91,33 @@ def test_an_event_left_waiting_is_reported_and_chained_by_the_next_seal(
     assert _counts(store) == (4, 4, 0)
     seal(store.engine)  # nothing waiting: nothing written
     assert _counts(store) == (4, 4, 0)
+
+
+def _poll(condition: str, store: Store, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    with store.engine.connect() as conn:
+        while not conn.execute(text(condition)).scalar():
+            assert time.monotonic() < deadline, f"still not true after {seconds} s: {condition}"
+            time.sleep(0.02)
+            conn.rollback()  # a fresh snapshot for the next look
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL not selected")
+def test_a_writer_queued_behind_a_sealer_returns_with_its_event_chained(
+    postgres_store: Store,
+) -> None:
+    """A sealer that read the waiting events before this writer committed holds the lock; the
+    writer must not return until its own event is chained (nothing is left behind)."""
+    store = postgres_store
+    _seed(store, 2)
+    with ThreadPoolExecutor(1) as pool, store.engine.connect() as sealer:
+        sealer.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEALER_LOCK})
+        writer = pool.submit(record, store, actor="svc", action=Action.DATA_ACCESS, reason="late")
+        _poll("SELECT count(*) = 1 FROM audit_pending", store)  # committed, waiting
+        _poll(
+            "SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", store
+        )
+        assert not writer.done()
+        sealer.commit()  # the sealer lets go without having seen the late event
+        writer.result(timeout=20)
+    assert _counts(store) == (3, 3, 0)

@@ -20,12 +20,12 @@ from sqlalchemy import Engine
 from wgs_tre.audit.chain import FIELDS, event_hash
 from wgs_tre.errors import IntegrityError
 
-__all__ = ["REPAIR", "WAITING", "seal"]
+__all__ = ["REPAIR", "SEALER_LOCK", "WAITING", "seal"]
 
 REPAIR = "run `wgs-tre audit verify` for the details and restore the store from a backup"
 # The columns of a waiting event: all of an event's but its place in the chain.
 WAITING = ("time", "actor", "action", "project", "dataset", "decision", "reason", "details")
-_SEALER_LOCK = 0x77677354_72654175  # any constant: one advisory lock names "the sealer"
+SEALER_LOCK = 0x77677354_72654175  # any constant: one advisory lock names "the sealer"
 _READ_WAITING = f"SELECT id, {', '.join(WAITING)} FROM audit_pending ORDER BY id LIMIT %s"  # noqa: S608
 _BATCH = 5_000
 
@@ -46,7 +46,7 @@ def seal(engine: Engine) -> None:
     """Chain every event waiting in ``audit_pending`` (PostgreSQL), in one transaction per batch."""
     with engine.begin() as conn:
         cursor = conn.connection.cursor()
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SEALER_LOCK,))
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SEALER_LOCK,))
         while True:
             cursor.execute(_READ_WAITING, (_BATCH,))
             waiting = cursor.fetchall()
