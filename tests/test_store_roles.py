@@ -32,10 +32,6 @@ ATTACKS = [
     "UPDATE audit_event SET reason = 'nothing happened'",
     "DELETE FROM audit_event",
     "TRUNCATE audit_event",
-    # Events committed but not chained yet leave only into the chain, through audit_seal.
-    "DELETE FROM audit_pending",
-    "UPDATE audit_pending SET reason = 'nothing happened'",
-    "TRUNCATE audit_pending",
     "UPDATE dataset_version SET checksum = 'x'",
     "DELETE FROM dataset_version",
     "TRUNCATE dataset_version CASCADE",
@@ -140,7 +136,7 @@ def test_the_runtime_role_cannot_alter_the_append_only_tables(
     with store.session() as session:
         report = verify(session)
     store.dispose()
-    assert report.ok and report.events >= 5 and report.waiting == 0
+    assert report.ok and report.events >= 5
 
 
 def test_a_role_that_owns_the_tables_can_switch_the_triggers_off(

@@ -1,13 +1,10 @@
 """Appending to and reading the audit log.
 
 An event holds who, action, project, dataset, decision, reason and time, plus a small ``details``
-object; never participant data or secrets (keys that suggest them are refused). An event is
-appended in the caller's transaction: it commits or rolls back with the state change it records.
-
-On SQLite, appends lock the single ``audit_head`` row (SQLite has one writer anyway), so
-concurrent writers (hub, services, CLI) queue up and the chain never forks. On PostgreSQL the
-event is inserted into ``audit_pending`` without any lock, and chained right after the commit
-(:mod:`wgs_tre.audit.seal`): writers commit in parallel instead of one WAL flush at a time.
+object; never participant data or secrets (keys that suggest them are refused). Appends lock the
+single ``audit_head`` row, so concurrent writers (hub, services, CLI) queue up and the chain never
+forks. An event is appended in the caller's transaction: it commits or rolls back with the state
+change it records.
 """
 
 from __future__ import annotations
@@ -22,9 +19,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from wgs_tre.audit.chain import FIELDS, canonical_json, event_hash
-from wgs_tre.audit.seal import REPAIR, WAITING, seal
 from wgs_tre.errors import IntegrityError
-from wgs_tre.store.engine import AFTER_COMMIT, Store
+from wgs_tre.store.engine import Store
 from wgs_tre.store.models import AuditEvent, AuditHead
 from wgs_tre.types import Action, Decision
 
@@ -73,14 +69,6 @@ _SQL = {
     "insert": "INSERT INTO audit_event ({columns}) VALUES ({values})",
     "move_head": "UPDATE audit_head SET seq = {seq}, hash = {hash} WHERE id = 1",
 }
-# PostgreSQL: one statement, no lock. It adds nothing while the end of the chain is broken (no
-# head row, or an event beyond it), so governed actions are refused then, as on SQLite.
-_WAIT = (
-    f"INSERT INTO audit_pending ({', '.join(WAITING)}) "  # noqa: S608
-    f"SELECT {', '.join(f'%({c})s' for c in WAITING)} WHERE EXISTS ("
-    "SELECT 1 FROM audit_head h WHERE h.id = 1 "
-    "AND NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.seq > h.seq))"
-)
 
 
 @functools.cache
@@ -100,6 +88,7 @@ def _statements(paramstyle: str, lock: bool) -> dict[str, str]:
 
 
 _ACTIONS = frozenset(Action)
+_REPAIR = "run `wgs-tre audit verify` for the details and restore the store from a backup"
 
 
 def append(
@@ -113,17 +102,23 @@ def append(
     dataset: str | None = None,
     details: Mapping[str, Any] | None = None,
     when: dt.datetime | None = None,
-) -> AuditRecord | None:
+) -> AuditRecord:
     """Append one event in the transaction of ``session`` (ORM) or ``connection`` (Core).
-    ``action`` must be a :class:`~wgs_tre.types.Action`: the log names nothing else.
-
-    Returns the chained event on SQLite. On PostgreSQL it returns None: the event is chained
-    after the commit, by the session's after-commit work (a Core connection's caller runs
-    :func:`~wgs_tre.audit.seal.seal` itself, as :func:`record` does)."""
+    ``action`` must be a :class:`~wgs_tre.types.Action`: the log names nothing else."""
     if action not in _ACTIONS:
         raise ValueError(f"audit action {action!r} is not a wgs_tre.types.Action")
     conn = session.connection() if isinstance(session, Session) else session
+    sql = _statements(conn.dialect.paramstyle, conn.dialect.name == "postgresql")
+    cursor = conn.connection.cursor()
+    cursor.execute(sql["read_head"])
+    head_seq, head_hash = cursor.fetchone() or (None, None)
+    if head_seq is None:
+        raise IntegrityError(
+            "the audit log's head row is missing, so nothing can be audited and governed "
+            f"actions are refused; {_REPAIR}"
+        )
     fields: dict[str, Any] = {
+        "seq": head_seq + 1,
         "time": _timestamp(when),
         "actor": actor,
         "action": str(action),
@@ -132,49 +127,8 @@ def append(
         "decision": str(decision),
         "reason": reason,
         "details": _check_details(details or {}),
+        "prev_hash": head_hash,
     }
-    if conn.dialect.name == "postgresql":
-        _wait_for_chaining(session, conn, fields)
-        return None
-    return _chain_now(conn, fields)
-
-
-def _wait_for_chaining(
-    session: Session | Connection, conn: Connection, fields: dict[str, Any]
-) -> None:
-    """Insert into ``audit_pending``; a session chains it after its commit (``record`` after
-    its own)."""
-    cursor = conn.connection.cursor()
-    cursor.execute(_WAIT, fields)
-    if cursor.rowcount != 1:
-        cursor.execute("SELECT seq FROM audit_head WHERE id = 1")
-        found = cursor.fetchone()
-        raise IntegrityError(
-            "the audit log's head row is missing, so nothing can be audited and governed "
-            f"actions are refused; {REPAIR}"
-            if found is None
-            else f"the audit log holds an event beyond its head (event {found[0]}), so "
-            f"governed actions are refused; {REPAIR}"
-        )
-    cursor.close()
-    if isinstance(session, Session):
-        session.info.setdefault(AFTER_COMMIT, {})["audit.seal"] = functools.partial(
-            seal, conn.engine
-        )
-
-
-def _chain_now(conn: Connection, fields: dict[str, Any]) -> AuditRecord:
-    """Chain the event in the caller's transaction, holding the head row until it ends."""
-    sql = _statements(conn.dialect.paramstyle, conn.dialect.name == "postgresql")
-    cursor = conn.connection.cursor()
-    cursor.execute(sql["read_head"])
-    head_seq, head_hash = cursor.fetchone() or (None, None)
-    if head_seq is None:
-        raise IntegrityError(
-            "the audit log's head row is missing, so nothing can be audited and governed "
-            f"actions are refused; {REPAIR}"
-        )
-    fields.update(seq=head_seq + 1, prev_hash=head_hash)
     fields["hash"] = event_hash(fields)
     try:
         cursor.execute(sql["insert"], fields)
@@ -182,33 +136,29 @@ def _chain_now(conn: Connection, fields: dict[str, Any]) -> AuditRecord:
         # Only a row the appender did not write can sit beyond the head.
         raise IntegrityError(
             f"the audit log holds an event {fields['seq']} beyond its head (event {head_seq}), "
-            f"so governed actions are refused; {REPAIR}"
+            f"so governed actions are refused; {_REPAIR}"
         ) from None
     cursor.execute(sql["move_head"], {"seq": fields["seq"], "hash": fields["hash"]})
     cursor.close()
-    return AuditRecord(**{name: fields[name] for name in (*FIELDS, "hash")})
+    return AuditRecord(**fields)
 
 
 def head(session: Session) -> tuple[int, str]:
     """The head row: the last event's seq and hash."""
     found = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     if found is None:
-        raise IntegrityError(f"the audit log's head row is missing; {REPAIR}")
+        raise IntegrityError(f"the audit log's head row is missing; {_REPAIR}")
     return found.seq, found.hash
 
 
-def record(store: Store, **event: Any) -> AuditRecord | None:
+def record(store: Store, **event: Any) -> AuditRecord:
     """Append one event in a transaction of its own (for events not tied to a state change,
-    such as data-access decisions); the cheapest way to write one event. When it returns, the
-    event is in the chain (on PostgreSQL it returns None, see :func:`append`)."""
+    such as data-access decisions); the cheapest way to write one event."""
     with store.engine.begin() as connection:
-        appended = append(connection, **event)
-    if not store.is_sqlite:
-        seal(store.engine)
-    return appended
+        return append(connection, **event)
 
 
-def record_refusal(store: Store, **event: Any) -> AuditRecord | None:
+def record_refusal(store: Store, **event: Any) -> AuditRecord:
     """Audit a refused request in a transaction of its own.
 
     The request's own transaction is rolled back when it is refused; the refusal must still be
@@ -227,8 +177,7 @@ def events(
     actor: str | None = None,
     since: dt.datetime | None = None,
 ) -> Iterator[AuditRecord]:
-    """Events in chain order, optionally filtered; ``last=N`` gives the N most recent. On
-    PostgreSQL an event shows once its transaction has committed (it is chained then)."""
+    """Events in chain order, optionally filtered; ``last=N`` gives the N most recent."""
     query = select(AuditEvent).where(AuditEvent.seq > after)
     if since is not None:  # stored times are fixed-width UTC text, so text order is time order
         query = query.where(AuditEvent.time >= _timestamp(since))

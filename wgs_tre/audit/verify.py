@@ -21,20 +21,17 @@ links between ranges are checked when the results are combined.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from wgs_tre.audit.bulk_check import check_in_bulk
 from wgs_tre.audit.chain import FIELDS, GENESIS, hash_sorted_values
-from wgs_tre.audit.seal import seal
-from wgs_tre.errors import IntegrityError
 from wgs_tre.store.engine import Store
 
 __all__ = ["VerifyReport", "verify", "verify_store"]
@@ -53,15 +50,10 @@ class VerifyReport:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str = ""
-    waiting: int = 0  # committed on PostgreSQL but not chained yet (see wgs_tre.audit.seal)
 
     def summary(self) -> str:
         if self.ok:
-            waiting = f"; {self.waiting} more committed, to be chained" if self.waiting else ""
-            return (
-                f"audit log intact: {self.events} events, head {self.head_seq}:{self.head_hash}"
-                f"{waiting}"
-            )
+            return f"audit log intact: {self.events} events, head {self.head_seq}:{self.head_hash}"
         if self.first_bad_seq is None:
             return f"audit log BROKEN: {self.problem}"
         return f"audit log BROKEN at event {self.first_bad_seq}: {self.problem}"
@@ -227,17 +219,15 @@ def _head_problem(
     return None
 
 
-def _last_and_head(session: Session) -> tuple[int, tuple[int | None, str | None], int]:
-    """The last event's seq, the head row and how many events wait to be chained, in one
-    statement: one snapshot."""
+def _last_and_head(session: Session) -> tuple[int, tuple[int | None, str | None]]:
+    """The last event's seq and the head row, in one statement: one snapshot."""
     row = session.execute(
         text(
             "SELECT (SELECT max(seq) FROM audit_event), "
-            "(SELECT seq FROM audit_head WHERE id = 1), "
-            "(SELECT hash FROM audit_head WHERE id = 1), (SELECT count(*) FROM audit_pending)"
+            "(SELECT seq FROM audit_head WHERE id = 1), (SELECT hash FROM audit_head WHERE id = 1)"
         )
     ).one()
-    return row[0] or 0, (row[1], row[2]), row[3]
+    return row[0] or 0, (row[1], row[2])
 
 
 def verify(
@@ -256,11 +246,10 @@ def verify(
     least ``min_parallel`` events are split into ranges checked in parallel.
     """
     anchors = dict(anchors or {})
-    last, head, waiting = _last_and_head(session)
+    last, head = _last_and_head(session)
     if workers <= 1 or url is None or last < max(min_parallel, 1):
         span = _Range(1, last, anchors=anchors)
-        done = [_check_range(session.connection(), span, batch, progress)]
-        return replace(_combine(done, head, anchors), waiting=waiting)
+        return _combine([_check_range(session.connection(), span, batch, progress)], head, anchors)
     step = -(-last // workers)
     spans = [
         _Range(
@@ -276,7 +265,7 @@ def verify(
         )
     if progress is not None:
         progress(sum(s.count for s in done))
-    return replace(_combine(done, head, anchors), waiting=waiting)
+    return _combine(done, head, anchors)
 
 
 def verify_store(
@@ -285,12 +274,7 @@ def verify_store(
     anchors: Mapping[int, str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """:func:`verify` on a store, in parallel on every CPU for long chains. Events left waiting
-    to be chained (a writer killed between its commit and sealing) are chained first, unless the
-    end of the chain is broken: then the verdict says so."""
-    if not store.is_sqlite:
-        with contextlib.suppress(IntegrityError):
-            seal(store.engine)
+    """:func:`verify` on a store, in parallel on every CPU for long chains."""
     with store.session() as session:
         return verify(
             session,

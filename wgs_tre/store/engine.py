@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wgs_tre.errors import ConfigurationError, StoreNotReady
 from wgs_tre.store.roles import grant_runtime_role
 
-__all__ = ["AFTER_COMMIT", "Store", "open_store", "run_after_commit"]
+__all__ = ["Store", "open_store"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -49,16 +49,6 @@ def _sqlite_begin(connection: Any) -> None:
     connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
-AFTER_COMMIT = "after_commit"
-
-
-def run_after_commit(session: Session) -> None:
-    """Run the work a transaction left for after its commit (``session.info[AFTER_COMMIT]``,
-    keyed so it runs once): the audit log chains the events it committed this way."""
-    for work in session.info.pop(AFTER_COMMIT, {}).values():
-        work()
-
-
 class Store:
     """A governance database: sessions, schema revision and migrations."""
 
@@ -78,7 +68,6 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        event.listen(self._sessions, "after_commit", run_after_commit)
 
     @property
     def location(self) -> str:

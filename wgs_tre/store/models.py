@@ -48,7 +48,6 @@ __all__ = [
     "Approval",
     "AuditEvent",
     "AuditHead",
-    "AuditPending",
     "Base",
     "ConsentImport",
     "ConsentRecord",
@@ -362,29 +361,6 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON object
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditPending(Base):
-    """An event committed with the change it records, waiting to be chained (PostgreSQL).
-
-    Writers only insert here, so they commit in parallel (one WAL flush covers many of them);
-    whoever finds the chain free next moves the waiting events into ``audit_event`` in one
-    transaction through the ``audit_seal`` function (see :mod:`wgs_tre.audit.seal`).
-    """
-
-    __tablename__ = "audit_pending"
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
-    time: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    project: Mapped[str | None] = mapped_column(String(40))
-    dataset: Mapped[str | None] = mapped_column(String(120))
-    decision: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
-    details: Mapped[str] = mapped_column(Text)
 
 
 class AuditHead(Base):

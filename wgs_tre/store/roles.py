@@ -18,9 +18,7 @@ from wgs_tre.store.models import Base
 __all__ = ["APPEND_ONLY", "grant_runtime_role", "runtime_grants"]
 
 # Rows of these tables are never changed or removed (the triggers of migration 0001 say so too).
-# Events waiting to be chained (audit_pending) leave only into the chain, through the
-# audit_seal function that runs with its owner's rights (migration 0003).
-APPEND_ONLY = ("audit_event", "audit_pending", "dataset_version")
+APPEND_ONLY = ("audit_event", "dataset_version")
 
 
 def runtime_grants(role: str, quote: Callable[[str], str] = str) -> list[str]:
