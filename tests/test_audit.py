@@ -459,6 +459,11 @@ def _last_seq(store: Store) -> int:
         return int(session.execute(text("SELECT max(seq) FROM audit_event")).scalar_one() or 0)
 
 
+def _projects(store: Store) -> int:
+    with store.session() as session:
+        return int(session.execute(text("SELECT count(*) FROM project")).scalar_one())
+
+
 @pytest.mark.parametrize("forgery", ["event beyond the head", "head row deleted"])
 def test_a_broken_end_of_log_is_reported_and_then_refuses_governed_commands(
     world: World, forgery: str
@@ -472,7 +477,7 @@ def test_a_broken_end_of_log_is_reported_and_then_refuses_governed_commands(
         with world.store.engine.begin() as conn:
             conn.execute(text("DELETE FROM audit_head"))
         named = "head row (audit_head) is missing"
-    before = _last_seq(world.store)
+    before, projects = _last_seq(world.store), _projects(world.store)
     result = _cli(world, "audit", "verify")
     assert result.returncode == 7 and named in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
@@ -483,6 +488,7 @@ def test_a_broken_end_of_log_is_reported_and_then_refuses_governed_commands(
     assert "audit log" in refused.stderr and "audit verify" in refused.stderr
     assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     assert _last_seq(world.store) == before  # nothing was appended past the damage
+    assert _projects(world.store) == projects  # and the refused change was not made
 
 
 def test_cef_export_of_a_corrupt_time_names_the_event_and_leaves_no_part_file(

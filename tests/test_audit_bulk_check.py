@@ -1,0 +1,169 @@
+"""The verifier's bulk pass on SQLite: it vouches for intact batches (hashes checked here against
+the documented canonical form, computed with the standard library) and never for a tampered one,
+and the exact pass that takes over names the same event as a verify without the bulk pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.test_audit import _hash_of, _seed, _shift_up_from, as_dba
+from wgs_tre.audit import append, event_hash, events, verify
+from wgs_tre.audit.bulk_check import check_in_bulk
+from wgs_tre.audit.verify import _Range
+from wgs_tre.store import Store
+from wgs_tre.types import Action
+
+# Values whose JSON escaping differs between encoders if any: quotes, backslashes, every control
+# character, line and paragraph separators, non-ASCII in and beyond the BMP, nulls.
+AWKWARD = ['say "hi"\\', "".join(map(chr, range(32))) + "\x7f", "\u2028\u2029/ålice 中 😀"]
+
+
+@pytest.fixture
+def sqlite_store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
+    path = tmp_path / "governance.db"
+    shutil.copy(sqlite_template, path)
+    store = Store(f"sqlite:///{path}")
+    yield store
+    store.dispose()
+
+
+def _bulk(store: Store, first: int, last: int, batch: int, **anchors: str) -> _Range:
+    span = _Range(first, last, anchors={int(k[1:]): v for k, v in anchors.items()})
+    with store.engine.connect() as conn:
+        check_in_bulk(conn, span, batch, None)
+    return span
+
+
+def test_the_bulk_pass_vouches_for_every_event_of_an_intact_chain(sqlite_store: Store) -> None:
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
+    with sqlite_store.session() as session:
+        for i, value in enumerate(AWKWARD * 3):
+            append(
+                session,
+                actor=value[:64],
+                action=Action.DATA_ACCESS,
+                project=None if i % 2 else "brca",
+                reason=value,
+                details={"note": value, "n": [i, None]},
+                when=when,
+            )
+    with sqlite_store.session() as session:
+        chain = [e.as_dict() for e in events(session)]
+    for event in chain:  # the oracle: the documented form, hashed with the standard library
+        document = {k: v for k, v in event.items() if k != "hash"}
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert hashlib.sha256(canonical.encode()).hexdigest() == event["hash"]
+    span = _bulk(sqlite_store, 1, len(chain), batch=4)
+    assert (span.count, span.entry_prev_hash) == (len(chain), "0" * 64)
+    assert (span.exit_hash, span.exit_prev_hash) == (chain[-1]["hash"], chain[-1]["prev_hash"])
+
+
+def _edit_reason(store: Store) -> None:
+    with as_dba(store) as conn:
+        conn.execute(text("UPDATE audit_event SET reason = 'nothing happened' WHERE seq = 5"))
+
+
+def _edit_hash(store: Store) -> None:
+    with as_dba(store) as conn:
+        conn.execute(text("UPDATE audit_event SET hash = :h WHERE seq = 5"), {"h": "2" * 64})
+
+
+def _delete(store: Store) -> None:
+    with as_dba(store) as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE seq = 5"))
+
+
+def _forged_after_event_4(store: Store) -> dict[str, object]:
+    """An event chained to event 4 correctly, by someone who knows the algorithm."""
+    forged: dict[str, object] = {
+        "seq": 5,
+        "time": "2026-01-01T00:00:00.000000Z",
+        "actor": "mallory",
+        "action": "project.apply",
+        "project": None,
+        "dataset": None,
+        "decision": "allowed",
+        "reason": "looks legitimate",
+        "details": "{}",
+        "prev_hash": _hash_of(store, 4),
+    }
+    forged["hash"] = event_hash(forged)
+    return forged
+
+
+def _insert_well_forged(store: Store) -> None:
+    forged = _forged_after_event_4(store)
+    with as_dba(store) as conn:
+        _shift_up_from(conn, 5)
+        columns = ", ".join(forged)
+        conn.execute(
+            text(f"INSERT INTO audit_event ({columns}) VALUES (:{', :'.join(forged)})"), forged
+        )
+
+
+def _replace_well_forged(store: Store) -> None:
+    """Event 5 swapped for a forgery whose own hash is right: only event 6's link shows it."""
+    forged = _forged_after_event_4(store)
+    with as_dba(store) as conn:
+        assignments = ", ".join(f"{c} = :{c}" for c in forged)
+        conn.execute(text(f"UPDATE audit_event SET {assignments} WHERE seq = 5"), forged)
+
+
+# (tampering, the event a verify names, how many events the bulk pass may vouch for: those before
+# the first it must refuse). A well-forged event 5 is consistent itself; event 6 breaks its link.
+TAMPERING: list[tuple[Callable[[Store], None], int, int]] = [
+    (_edit_reason, 5, 4),
+    (_edit_hash, 5, 4),
+    (_delete, 6, 4),
+    (_insert_well_forged, 5, 5),
+    (_replace_well_forged, 6, 5),
+]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named", "vouched"), TAMPERING, ids=[t.__name__.strip("_") for t, *_ in TAMPERING]
+)
+def test_the_bulk_pass_stops_at_tampering_and_the_exact_pass_names_it(
+    sqlite_store: Store, tamper: Callable[[Store], None], named: int, vouched: int
+) -> None:
+    _seed(sqlite_store, 10)
+    tamper(sqlite_store)
+    for batch in (1, 4):  # a break between batches, then within one
+        assert _bulk(sqlite_store, 1, 10, batch).count == vouched // batch * batch, batch
+    with sqlite_store.session() as session:  # the exact pass resumes after 1 or 2 bulk batches
+        small, default = verify(session, batch=3), verify(session)
+    assert not small.ok and (small.first_bad_seq, small.problem) == (named, default.problem)
+    assert default.first_bad_seq == named
+
+
+def test_a_range_starting_at_a_deleted_event_is_not_vouched_for(sqlite_store: Store) -> None:
+    """A worker's range whose first event is gone: no earlier event links to check, so only the
+    sequence numbers show it."""
+    _seed(sqlite_store, 10)
+    _delete(sqlite_store)
+    assert _bulk(sqlite_store, 5, 10, batch=10).count == 0
+
+
+def test_an_anchor_that_differs_stops_the_bulk_pass(sqlite_store: Store) -> None:
+    _seed(sqlite_store, 10)
+    assert _bulk(sqlite_store, 1, 10, batch=3, s5=_hash_of(sqlite_store, 5)).count == 10
+    assert _bulk(sqlite_store, 1, 10, batch=3, s5="f" * 64).count == 3
+
+
+def test_a_value_sqlite_cannot_render_falls_back_to_the_exact_pass(sqlite_store: Store) -> None:
+    """A BLOB where text belongs makes json_object fail: the exact pass judges the event."""
+    _seed(sqlite_store, 10)
+    with as_dba(sqlite_store) as conn:
+        conn.execute(text("UPDATE audit_event SET reason = x'00ff' WHERE seq = 7"))
+    assert _bulk(sqlite_store, 1, 10, batch=3).count <= 6  # sqlite3 reads a row ahead
+    with sqlite_store.session() as session:
+        report = verify(session, batch=3)
+    assert not report.ok and report.first_bad_seq == 7 and "edited" in report.problem
