@@ -47,6 +47,7 @@ class Scratch:
     root: Path
     uid: int = 0
     homes: int = 0
+    trusted_hubs: Path = Path("/nonexistent")  # root's list of hubs (in a directory of root's)
 
     @property
     def db(self) -> Path:
@@ -60,6 +61,7 @@ class Scratch:
             "COLUMNS": "400",  # one line per message
             "WGS_TRE_DATA_DIR": str(self.root / "state"),
             "WGS_TRE_POLICY_DIR": str(REPO / "policies"),
+            "WGS_TRE_TRUSTED_HUBS": str(self.trusted_hubs),
             **extra,
         }
 
@@ -122,9 +124,13 @@ def scratch() -> Iterator[Scratch]:
         _ok(place.as_root("--as", ADMIN, "users", "create", STEWARD, "--role", "steward"))
         for path in (root, *root.rglob("*")):  # the OS login may read and write the store
             os.chown(path, uid, uid)
+        place.trusted_hubs = Path(tempfile.mkdtemp(prefix="wgs-tre-hubs-")) / "trusted-hubs"
+        place.trusted_hubs.parent.chmod(0o755)  # as /etc/wgs-tre: everyone reads, root writes
         yield place
     finally:
         shutil.rmtree(root, ignore_errors=True)
+        if place.trusted_hubs.parent.name.startswith("wgs-tre-hubs-"):
+            shutil.rmtree(place.trusted_hubs.parent, ignore_errors=True)
         subprocess.run(["userdel", LOGIN], check=True)
 
 
@@ -223,7 +229,8 @@ class Hub:
 
 
 @pytest.fixture
-def hub() -> Iterator[Hub]:
+def hub(scratch: Scratch) -> Iterator[Hub]:
+    """A hub root trusts: listed in the scratch's trusted-hubs file (root's, mode 0644)."""
     place = Hub("")
 
     class Handler(BaseHTTPRequestHandler):
@@ -243,11 +250,13 @@ def hub() -> Iterator[Hub]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     place.url = f"http://127.0.0.1:{server.server_port}"
+    scratch.trusted_hubs.write_text(f"# hubs whose tokens the CLI accepts\n{place.url}/hub/\n")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield place
     server.shutdown()
     server.server_close()
+    scratch.trusted_hubs.unlink()
 
 
 def test_login_with_a_hub_token_acts_as_its_owner_until_revoked(scratch: Scratch, hub: Hub) -> None:
@@ -308,3 +317,33 @@ def test_a_credentials_file_someone_else_owns_is_refused(scratch: Scratch, hub: 
     done = scratch.as_login("whoami", home=home)
     assert done.returncode == REFUSED
     assert f"{stored} belongs to uid 0, not to you" in done.stderr
+
+
+def test_a_hub_root_does_not_trust_never_sees_the_token(scratch: Scratch, hub: Hub) -> None:
+    home = scratch.new_home()
+    # The researcher's own "hub" on another port would vouch for the steward: it is not listed.
+    own = hub.url.rsplit(":", 1)[0] + ":9"
+    done = scratch.as_login("login", "--hub", own, "--token-stdin", home=home, stdin="x\n")
+    assert done.returncode == REFUSED
+    assert f"the hub at {own} is not one this host trusts for logins" in done.stderr
+    assert f"root lists them in {scratch.trusted_hubs}" in done.stderr
+    assert not (home / ".config" / "wgs-tre" / "credentials.json").exists()
+
+
+def test_a_list_of_hubs_root_does_not_control_is_refused(scratch: Scratch, hub: Hub) -> None:
+    home = scratch.new_home()
+    hub.tokens["t0ken-of-sato"] = STEWARD
+    own_list = home / "my-hubs"
+    own_list.write_text(hub.url + "\n")
+    os.chown(own_list, scratch.uid, scratch.uid)  # the researcher's own list
+    listed = {"WGS_TRE_TRUSTED_HUBS": str(own_list)}
+    done = scratch.as_login("login", "--hub", hub.url, "--token-stdin", home=home,
+                            stdin="t0ken-of-sato\n", **listed)  # fmt: skip
+    assert done.returncode == REFUSED
+    assert f"{own_list} is not under root's control (owner uid {scratch.uid}" in done.stderr
+    assert hub.seen == []  # the token went nowhere
+    os.chown(own_list, 0, 0)
+    own_list.chmod(0o666)  # root's, but anyone may write it
+    done = scratch.as_login("login", "--hub", hub.url, "--token-stdin", home=home,
+                            stdin="t0ken-of-sato\n", **listed)  # fmt: skip
+    assert done.returncode == REFUSED and "mode 666" in done.stderr and hub.seen == []

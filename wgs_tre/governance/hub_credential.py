@@ -4,6 +4,11 @@ stops working at once and the name acted as is the hub's word, not the file's.
 
 The file (``~/.config/wgs-tre/credentials.json``: hub, name, token) is written mode 0600 and
 refused if its group or others may read it, or if someone else owns it.
+
+Only hubs root lists in ``/etc/wgs-tre/trusted-hubs`` (one URL per line) are asked: any server
+can answer ``/hub/api/user`` with any name, so a hub of the user's own choosing would make the
+credential a claim again, and a token sent to it would leak. ``WGS_TRE_TRUSTED_HUBS`` may name
+another list, which counts only if root owns it and no one else may write it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,23 @@ from pathlib import Path
 
 from wgs_tre.errors import ConfigurationError, Refused
 
-__all__ = ["DEFAULT_HUB", "HubCredential", "credentials_path", "hub_user", "load", "remove", "save"]
+__all__ = [
+    "DEFAULT_HUB",
+    "TRUSTED_HUBS",
+    "HubCredential",
+    "credentials_path",
+    "hub_user",
+    "load",
+    "remove",
+    "save",
+    "trusted_hubs",
+]
 
 DEFAULT_HUB = "http://127.0.0.1:8000"
 TIMEOUT_SECONDS = 10
+TRUSTED_HUBS = Path("/etc/wgs-tre/trusted-hubs")
+TRUSTED_HUBS_VARIABLE = "WGS_TRE_TRUSTED_HUBS"
+ROOT_UID = 0
 
 
 @dataclass(frozen=True)
@@ -45,8 +63,43 @@ def normalise_hub(url: str) -> str:
     return base
 
 
+def trusted_hubs() -> tuple[Path, set[str]]:
+    """The list of hubs root trusts for logins (its path, the normalised URLs): empty if there
+    is no list; refused if anyone but root could have written it."""
+    path = Path(os.environ.get(TRUSTED_HUBS_VARIABLE) or TRUSTED_HUBS)
+    try:
+        # Checked on the open file, so it cannot be swapped between the check and the read.
+        with path.open("rb") as fh:
+            info = os.fstat(fh.fileno())
+            if info.st_uid != ROOT_UID or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise Refused(
+                    f"{path} is not under root's control (owner uid {info.st_uid}, mode "
+                    f"{stat.S_IMODE(info.st_mode):o}), so no hub it lists is trusted for logins"
+                )
+            text = fh.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return path, set()
+    except IsADirectoryError:
+        raise ConfigurationError(f"{path} is a directory, not a list of hubs") from None
+    except PermissionError:
+        raise ConfigurationError(f"cannot read {path}: permission denied") from None
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return path, {normalise_hub(line) for line in lines if line}
+
+
+def _require_trusted(hub: str) -> None:
+    path, trusted = trusted_hubs()
+    if normalise_hub(hub) not in trusted:
+        raise Refused(
+            f"the hub at {hub} is not one this host trusts for logins (root lists them in "
+            f"{path}, one URL per line); the token was not sent to it"
+        )
+
+
 def hub_user(hub: str, token: str) -> str:
-    """The name the hub gives the owner of ``token``; refused if the hub does not accept it."""
+    """The name the hub gives the owner of ``token``; refused if the hub is not one root trusts
+    (before the token is sent) or does not accept the token."""
+    _require_trusted(hub)
     request = urllib.request.Request(  # noqa: S310 - http(s) checked by normalise_hub
         normalise_hub(hub) + "/hub/api/user", headers={"Authorization": f"token {token}"}
     )
