@@ -87,6 +87,10 @@ def _fresh_name(prefix: str) -> Callable[[World], str]:
     return lambda world: f"{prefix}{next(_n)}"
 
 
+def _fresh_version(world: World) -> str:
+    return world.register(f"release{next(_n)}")
+
+
 def _pending_user(world: World) -> str:
     name = f"pending{next(_n)}"
     users.create_user(world.ctx("root1"), name, roles={Role.RESEARCHER}, active=False)
@@ -227,6 +231,12 @@ def _registered(world: World, path: Any, result: Any) -> None:
         assert max(versions, key=lambda v: v.version).size_bytes == path.stat().st_size
 
 
+def _retired(world: World, label: Any, result: Any) -> None:
+    with world.store.session() as session:
+        version = datasets.get_version(session, label)
+        assert version.retirement is not None and version.retirement.reason == "recalled"
+
+
 def _applied(world: World, slug: Any, result: Any) -> None:
     application = _application(world, slug)
     assert application.state is ApplicationState.SUBMITTED
@@ -364,6 +374,13 @@ CASES: dict[Action, Case] = {
         rows={"dataset_version": 1},
         then=_registered,
         on=lambda path: (None, "cohort@2"),
+    ),
+    Action.DATASET_RETIRE: Case(
+        _fresh_version,
+        lambda c, label, w: datasets.retire_version(c, label, "recalled"),
+        rows={"dataset_retirement": 1},
+        then=_retired,
+        on=lambda label: (None, label),
     ),
     Action.DATASET_LIST: Case(
         _nothing, lambda c, _, w: datasets.list_versions(c), then=_listed_versions, audited=False
