@@ -65,6 +65,24 @@ def _hash_of(store: Store, seq: int) -> str:
         return next(e.hash for e in events(session, after=seq - 1, limit=1))
 
 
+def forged_after(store: Store, seq: int) -> dict[str, object]:
+    """An event chained to event ``seq`` correctly, by someone who knows the algorithm."""
+    forged: dict[str, object] = {
+        "seq": seq + 1,
+        "time": "2026-01-01T00:00:00.000000Z",
+        "actor": "mallory",
+        "action": "project.apply",
+        "project": None,
+        "dataset": None,
+        "decision": "allowed",
+        "reason": "looks legitimate",
+        "details": "{}",
+        "prev_hash": _hash_of(store, seq),
+    }
+    forged["hash"] = event_hash(forged)
+    return forged
+
+
 def test_a_fresh_chain_verifies(store: Store, mode: str) -> None:
     assert _report(store, mode).ok and _report(store, mode).events == 0
     _seed(store)
@@ -179,19 +197,7 @@ def test_inserting_a_well_forged_event_is_named(store: Store, mode: str) -> None
     """An attacker who knows the algorithm chains the forged event to event 5 correctly; the
     genuine event after it still points at event 5, past the forgery, which is named."""
     _seed(store)
-    forged = {
-        "seq": 6,
-        "time": "2026-01-01T00:00:00.000000Z",
-        "actor": "mallory",
-        "action": "project.apply",
-        "project": None,
-        "dataset": None,
-        "decision": "allowed",
-        "reason": "looks legitimate",
-        "details": "{}",
-        "prev_hash": _hash_of(store, 5),
-    }
-    forged["hash"] = event_hash(forged)
+    forged = forged_after(store, 5)
     with as_dba(store) as conn:
         _shift_up_from(conn, 6)
         columns = ", ".join(forged)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.test_audit import _hash_of, _seed, _shift_up_from, as_dba
-from wgs_tre.audit import append, event_hash, events, verify
+from tests.test_audit import _hash_of, _seed, _shift_up_from, as_dba, forged_after
+from wgs_tre.audit import append, events, verify
 from wgs_tre.audit.bulk_check import check_in_bulk
 from wgs_tre.audit.verify import _Range
 from wgs_tre.store import Store
@@ -81,26 +81,8 @@ def _delete(store: Store) -> None:
         conn.execute(text("DELETE FROM audit_event WHERE seq = 5"))
 
 
-def _forged_after_event_4(store: Store) -> dict[str, object]:
-    """An event chained to event 4 correctly, by someone who knows the algorithm."""
-    forged: dict[str, object] = {
-        "seq": 5,
-        "time": "2026-01-01T00:00:00.000000Z",
-        "actor": "mallory",
-        "action": "project.apply",
-        "project": None,
-        "dataset": None,
-        "decision": "allowed",
-        "reason": "looks legitimate",
-        "details": "{}",
-        "prev_hash": _hash_of(store, 4),
-    }
-    forged["hash"] = event_hash(forged)
-    return forged
-
-
 def _insert_well_forged(store: Store) -> None:
-    forged = _forged_after_event_4(store)
+    forged = forged_after(store, 4)
     with as_dba(store) as conn:
         _shift_up_from(conn, 5)
         columns = ", ".join(forged)
@@ -111,7 +93,7 @@ def _insert_well_forged(store: Store) -> None:
 
 def _replace_well_forged(store: Store) -> None:
     """Event 5 swapped for a forgery whose own hash is right: only event 6's link shows it."""
-    forged = _forged_after_event_4(store)
+    forged = forged_after(store, 4)
     with as_dba(store) as conn:
         assignments = ", ".join(f"{c} = :{c}" for c in forged)
         conn.execute(text(f"UPDATE audit_event SET {assignments} WHERE seq = 5"), forged)

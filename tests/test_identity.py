@@ -294,12 +294,17 @@ def test_a_token_the_hub_refuses_is_not_stored(scratch: Scratch, hub: Hub) -> No
     assert not (home / ".config" / "wgs-tre" / "credentials.json").exists()
 
 
-def test_a_credentials_file_others_can_read_is_refused(scratch: Scratch, hub: Hub) -> None:
+def _logged_in(scratch: Scratch, hub: Hub) -> tuple[Path, Path]:
+    """A new home whose OS login has logged in with the steward's token: (home, its file)."""
     home = scratch.new_home()
     hub.tokens["t0ken-of-sato"] = STEWARD
     _ok(scratch.as_login("login", "--hub", hub.url, "--token-stdin", home=home,
                          stdin="t0ken-of-sato"))  # fmt: skip
-    stored = home / ".config" / "wgs-tre" / "credentials.json"
+    return home, home / ".config" / "wgs-tre" / "credentials.json"
+
+
+def test_a_credentials_file_others_can_read_is_refused(scratch: Scratch, hub: Hub) -> None:
+    home, stored = _logged_in(scratch, hub)
     stored.chmod(0o640)
     done = scratch.as_login("whoami", home=home)
     assert done.returncode == REFUSED
@@ -308,11 +313,7 @@ def test_a_credentials_file_others_can_read_is_refused(scratch: Scratch, hub: Hu
 
 
 def test_a_credentials_file_someone_else_owns_is_refused(scratch: Scratch, hub: Hub) -> None:
-    home = scratch.new_home()
-    hub.tokens["t0ken-of-sato"] = STEWARD
-    _ok(scratch.as_login("login", "--hub", hub.url, "--token-stdin", home=home,
-                         stdin="t0ken-of-sato"))  # fmt: skip
-    stored = home / ".config" / "wgs-tre" / "credentials.json"
+    home, stored = _logged_in(scratch, hub)
     os.chown(stored, 0, 0)  # planted by another account (here root), mode still 0600
     done = scratch.as_login("whoami", home=home)
     assert done.returncode == REFUSED
