@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from wgs_tre.config import load_settings
-from wgs_tre.hub import DATA_SERVICE, netns
+from wgs_tre.hub import DATA_SERVICE, netns, pages
 from wgs_tre.hub.isolation import sweep
 from wgs_tre.policy import load_policies
 
@@ -43,6 +43,15 @@ c.ConfigurableHTTPProxy.command = [str(REPO / "node_modules" / ".bin" / "configu
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{HUB_DB}"
 c.JupyterHub.cookie_secret_file = str(STATE / "cookie_secret")
+
+# The front door: people land on their own TRE page (wgs_tre.hub.pages: per role, English or
+# Japanese) and open sessions from it; the hub never starts the unnamed default server, and a
+# refused session says why (hub/templates). JupyterHub calls extra_handlers deprecated but has
+# no other way for a page to share the hub's sign-in and templates.
+c.JupyterHub.template_paths = [str(REPO / "hub" / "templates")]
+c.JupyterHub.extra_handlers = pages.HANDLERS
+c.JupyterHub.default_url = lambda handler: f"{handler.hub.base_url}tre"
+c.JupyterHub.redirect_to_server = False
 
 # One named server per (user, project); the server name is the project slug.
 c.JupyterHub.allow_named_servers = True
@@ -70,6 +79,7 @@ c.JupyterHub.services = [
     {
         "name": DATA_SERVICE,
         "url": data_url,
+        "display": False,  # sessions call it; there is no page for people in the Services menu
         "command": [sys.executable, "-m", "wgs_tre.services.data"],
         "environment": {**service_env, "WGS_TRE_SESSIONS_ROOT": str(STATE / "sessions")},
     },

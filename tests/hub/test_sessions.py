@@ -223,14 +223,17 @@ def test_the_data_service_refuses_everything_but_the_sessions_own_token(
     ]
 
 
-def test_the_session_offers_the_project_kernel(hub: Hub) -> None:
+def test_the_session_offers_the_project_kernel_only(hub: Hub) -> None:
+    """One kernel, named as notebooks name Python's (so the examples open on it), shown as the
+    project's: no plain "Python 3 (ipykernel)" beside it."""
     assert hub.start_server("bob", "brca-study")[0] == 201
     status, specs = hub.request("GET", "/user/bob/brca-study/api/kernelspecs")
     assert status == 200
-    names = {spec["spec"]["display_name"] for spec in specs["kernelspecs"].values()}
-    assert "WGS TRE - brca-study" in names
+    offered = {name: spec["spec"]["display_name"] for name, spec in specs["kernelspecs"].items()}
+    assert offered == {"python3": "WGS TRE - brca-study"}
+    assert specs["default"] == "python3"
     out = hub.execute("bob", "brca-study", "from wgs_tre import open_project\n"
-                      "print(open_project().project)", kernel="wgs-tre")  # fmt: skip
+                      "print(open_project().project)")  # fmt: skip
     assert out.strip() == "brca-study"
 
 

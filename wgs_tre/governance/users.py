@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from wgs_tre.audit import append
 from wgs_tre.errors import AlreadyExists, InvalidInput, NotFound
 from wgs_tre.governance.context import Context
-from wgs_tre.governance.lookup import get_user
+from wgs_tre.governance.lookup import find_user, get_user
 from wgs_tre.governance.transitions import USER
 from wgs_tre.governance.views import OrganisationView, UserView
 from wgs_tre.store import Store
@@ -23,6 +23,7 @@ from wgs_tre.store.models import Organisation, User, UserRole, utcnow
 from wgs_tre.types import Action, OrgType, Role, UserState
 
 __all__ = [
+    "account_of",
     "approve_user",
     "bootstrap_admin",
     "create_organisation",
@@ -137,6 +138,14 @@ def list_users(
         for v in views
         if (role is None or role.value in v.roles) and (state is None or v.state == state.value)
     ]
+
+
+def account_of(store: Store, username: str) -> UserView | None:
+    """The account of ``username`` (state and roles), for pages showing people their own; no
+    permission is needed to read one's own account, so nothing is decided or audited."""
+    with store.session() as session:
+        user = find_user(session, username)
+        return UserView.of(user) if user else None
 
 
 def list_organisations(ctx: Context) -> list[OrganisationView]:

@@ -1,6 +1,10 @@
 """The Jupyter configuration a project session starts with, rendered into a directory on its
 ``JUPYTER_PATH`` (read-only in the sandbox): the "WGS TRE - <project>" kernel spec, JupyterLab's
-page settings and the server's extensions."""
+page settings and the server's extensions.
+
+The project kernel is the session's only kernel, and it takes the name ``python3``: notebooks
+written anywhere (the examples too) name that kernel, so they open on the project's governed
+environment instead of offering a second, plain Python beside it."""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["KERNEL_TEMPLATE", "render"]
+__all__ = ["KERNEL_NAME", "KERNEL_TEMPLATE", "render"]
 
 KERNEL_TEMPLATE = Path(__file__).resolve().parents[2] / "kernels" / "wgs-tre" / "kernel.json"
+KERNEL_NAME = "python3"
 
 
 def _write(path: Path, content: object) -> None:
@@ -23,7 +28,7 @@ def render(root: Path, project: str) -> Path:
     template = json.loads(KERNEL_TEMPLATE.read_text())
     template["argv"] = [sys.executable if a == "{python}" else a for a in template["argv"]]
     template["display_name"] = template["display_name"].replace("{project}", project)
-    spec = root / "kernels" / "wgs-tre"
+    spec = root / "kernels" / KERNEL_NAME
     labconfig = root / "labconfig"
     for directory in (spec, labconfig):
         directory.mkdir(parents=True, exist_ok=True)
@@ -43,6 +48,12 @@ def render(root: Path, project: str) -> Path:
         {
             "ServerApp": {"jpserver_extensions": extensions},
             "LabApp": {"extension_manager": "readonly"},
+            # no native kernel, nor any other installed on the machine, beside the project's
+            "KernelSpecManager": {
+                "ensure_native_kernel": False,
+                "allowed_kernelspecs": [KERNEL_NAME],
+            },
+            "MappingKernelManager": {"default_kernel_name": KERNEL_NAME},
         },
     )
     return root

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tornado import web
 from traitlets import Unicode
 
 from wgs_tre.audit import record
@@ -29,6 +28,7 @@ from wgs_tre.errors import NotFound, Refused
 from wgs_tre.governance import Context, projects
 from wgs_tre.hub import accounts, jupyter_config
 from wgs_tre.hub.isolation import IsolatedSpawner, Placement
+from wgs_tre.hub.refusals import RefusalPage, explain
 from wgs_tre.store import Store
 from wgs_tre.types import Action
 
@@ -51,17 +51,21 @@ class ProjectSpawner(IsolatedSpawner):
 
     def authorize(self) -> None:
         """HTTP 400 for the default server, 403 (audited) unless the user may run a session
-        of this project."""
+        of this project; either page says why and what to do (``refusals``)."""
         if not self.name:
-            raise web.HTTPError(
-                400, "Sessions are per project: start a named server called after the project."
+            raise RefusalPage(
+                400,
+                "Sessions are per project: start a named server called after the project.",
+                explain("", None),
             )
         store = self._store()
         try:
             projects.open_session(Context(store, self.policies(), self.user.name), self.name)
         except (Refused, NotFound) as refusal:  # audited by the decision
-            raise web.HTTPError(
-                403, f"Cannot start a session of {self.name}: {refusal.message}"
+            raise RefusalPage(
+                403,
+                f"Cannot start a session of {self.name}: {refusal.message}",
+                explain(self.name, refusal),
             ) from None
         finally:
             store.dispose()

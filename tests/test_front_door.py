@@ -1,0 +1,153 @@
+"""What the hub's front door says, decided by the real governance store: each person's page
+(``wgs_tre.hub.landing``) and the explanation of every way a session can be refused
+(``wgs_tre.hub.refusals``), in English and Japanese. The browser tests (tests/hub/test_browser.py)
+show the same through the hub."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import pytest
+
+from tests.world import World
+from wgs_tre.governance import approvals, users
+from wgs_tre.governance.authority import Resource, why_not
+from wgs_tre.hub import texts
+from wgs_tre.hub.landing import EXPIRING_DAYS, landing_for
+from wgs_tre.hub.refusals import explain
+from wgs_tre.store.models import AuditEvent
+from wgs_tre.types import Action, ProjectStatus, Role
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@pytest.fixture
+def projects(world: World) -> World:
+    """alice leads a project in each state; carol leads one alice is not in."""
+    world.approved("open-study", members=[])
+    world.apply("pending-study", members=[])
+    world.approved("paused-study", members=[])
+    approvals.suspend(world.ctx("sam"), "paused-study", "ethics query")
+    world.approved("ended-study", members=[])
+    approvals.revoke(world.ctx("sam"), "ended-study", "breach")
+    world.approved("short-study", members=[], days=EXPIRING_DAYS - 1)
+    world.approved("expired-study", members=[])
+    world.approved("carol-study", lead="carol", members=[])
+    return world
+
+
+def refusal_code(world: World, user: str, slug: str) -> str:
+    refusal = why_not(
+        world.store, world.policies, user, Action.SESSION_START, Resource.project(slug)
+    )
+    return explain(slug, refusal).code
+
+
+def test_every_way_a_session_is_refused_has_its_own_explanation(projects: World) -> None:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    refusals = {
+        "not_a_member": ("alice", "carol-study"),
+        "no_approval": ("alice", "pending-study"),
+        "suspended": ("alice", "paused-study"),
+        "revoked": ("alice", "ended-study"),
+        "role_not_allowed": ("sam", "open-study"),
+        "no_such_project": ("alice", "no-such-study"),
+    }
+    for code, (user, slug) in refusals.items():
+        assert refusal_code(projects, user, slug) == code, (user, slug)
+    expired = why_not(projects.store, projects.policies, "alice", Action.SESSION_START,
+                      Resource.project("expired-study"), when=later)  # fmt: skip
+    assert explain("expired-study", expired).code == "expired"
+    users.disable_user(projects.ctx("root1"), "bob")
+    assert refusal_code(projects, "bob", "open-study") == "unknown_user"
+    assert explain("", None).code == "per_project"  # the unnamed server
+    for code in [*refusals, "expired", "unknown_user", "per_project"]:
+        (en_why, ja_why), (en_next, ja_next) = texts.REFUSALS[code]
+        assert en_why and en_next and JAPANESE.search(ja_why) and JAPANESE.search(ja_next), code
+
+
+def test_an_explanation_names_the_project_in_both_languages(projects: World) -> None:
+    refusal = why_not(projects.store, projects.policies, "alice", Action.SESSION_START,
+                      Resource.project("carol-study"))  # fmt: skip
+    explanation = explain("carol-study", refusal)
+    assert explanation.sentence("en") == "You are not a member of carol-study."
+    assert explanation.sentence("ja") == "あなたは carol-study のメンバーではありません。"
+    assert explanation.detail == "refused: not a member of the project: alice in carol-study"
+    assert explanation.sentence("fr") == explanation.sentence("en")  # no French: English
+
+
+def test_a_researcher_sees_her_projects_with_status_and_what_she_may_open(projects: World) -> None:
+    before = projects.counts()[AuditEvent.__tablename__]
+    page = landing_for(projects.store, projects.policies, "alice")
+    assert page.active and page.roles == ("researcher",)
+    rows = {entry.slug: entry for entry in page.projects}
+    assert "carol-study" not in rows
+    assert {
+        slug: (e.status, e.refusal.code if e.refusal else None) for slug, e in rows.items()
+    } == {
+        "open-study": ("active", None),
+        "short-study": ("active", None),
+        "expired-study": ("active", None),  # still in force today
+        "pending-study": ("in_review", "no_approval"),
+        "paused-study": ("suspended", "suspended"),
+        "ended-study": ("revoked", "revoked"),
+    }
+    assert rows["open-study"].expires is not None
+    assert rows["pending-study"].expires is None
+    # reading a page is not a decision: nothing is audited
+    assert projects.counts()[AuditEvent.__tablename__] == before
+
+
+def test_a_steward_sees_the_committees_work_and_no_project_to_open(projects: World) -> None:
+    page = landing_for(projects.store, projects.policies, "sam")
+    assert page.roles == ("steward",)
+    assert page.projects == ()
+    assert page.in_review == 1  # pending-study
+    assert page.expiring == 1  # short-study ends within EXPIRING_DAYS; the others later
+
+
+def test_a_steward_who_also_researches_sees_only_her_own_projects(projects: World) -> None:
+    """Stewards may list every project; the projects table is still only the ones she is in."""
+    users.grant_role(projects.ctx("root1"), "stella", Role.RESEARCHER)
+    projects.approved("stella-study", lead="stella", members=[])
+    page = landing_for(projects.store, projects.policies, "stella")
+    assert page.roles == ("researcher", "steward")
+    assert [entry.slug for entry in page.projects] == ["stella-study"]
+    assert page.in_review == 1
+
+
+def test_a_panel_member_and_a_pending_account_get_their_own_page(projects: World) -> None:
+    panel = landing_for(projects.store, projects.policies, "eve")
+    assert (panel.active, panel.roles, panel.projects) == (True, ("expert_panel",), ())
+    users.register_signup(projects.store, "newbie")
+    pending = landing_for(projects.store, projects.policies, "newbie")
+    assert not pending.active and pending.roles == ()
+    assert landing_for(projects.store, projects.policies, "nobody") == dataclasses.replace(
+        pending, username="nobody"
+    )
+
+
+def test_every_status_and_page_text_exists_in_both_languages() -> None:
+    for status in ProjectStatus:  # the page prints t("status_" + status): none may be missing
+        assert f"status_{status.value}" in texts.TEXT, status
+    for role in Role:
+        assert f"role_{role.value}" in texts.TEXT, role
+    for key, (english, japanese) in texts.TEXT.items():
+        assert key == "switch" or (english and JAPANESE.search(japanese)), key
+    assert texts.say("until", "ja", date="2027-01-31") == "2027-01-31 まで"
+
+
+@pytest.mark.parametrize(
+    ("asked", "cookie", "accept", "chosen"),
+    [
+        ("ja", "en", "en-GB", "ja"),  # asked for wins
+        (None, "ja", "en-GB", "ja"),  # then the remembered choice
+        (None, None, "fr-FR,ja;q=0.8,en;q=0.5", "ja"),  # then the first the pages have
+        (None, None, "fr-FR", "en"),
+        ("xx", "yy", None, "en"),
+    ],
+)
+def test_the_page_language(asked, cookie, accept, chosen) -> None:  # type: ignore[no-untyped-def]
+    assert texts.choose_language(asked, cookie, accept) == chosen

@@ -1,0 +1,88 @@
+"""What a signed-in person's TRE page shows, read from the governance store: their account and
+roles; a researcher's projects, each with its status and either an open button or the reason it
+cannot be opened; a steward's work waiting. Reading is not deciding: nothing here is audited
+(the spawner decides, and audits, when a session is asked for)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from wgs_tre.governance import Context, projects, users
+from wgs_tre.governance.authority import Resource, why_not
+from wgs_tre.governance.views import ProjectView
+from wgs_tre.hub.refusals import Explanation, explain
+from wgs_tre.policy import Policies
+from wgs_tre.store import Store
+from wgs_tre.store.models import utcnow
+from wgs_tre.types import Action, ApprovalState, ProjectStatus, Role
+
+__all__ = ["EXPIRING_DAYS", "Landing", "ProjectEntry", "landing_for"]
+
+EXPIRING_DAYS = 30  # a steward's page counts approvals that end within this many days
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    slug: str
+    title: str
+    status: str  # ProjectStatus value
+    expires: dt.date | None  # of the approval, when there is one
+    refusal: Explanation | None  # None: the person may open a session now
+
+
+@dataclass(frozen=True)
+class Landing:
+    username: str
+    active: bool
+    roles: tuple[str, ...]
+    projects: tuple[ProjectEntry, ...] = ()  # researchers: the projects they belong to
+    in_review: int = 0  # stewards: applications awaiting the committee
+    expiring: int = 0  # stewards: active approvals ending within EXPIRING_DAYS
+
+    def has(self, role: Role | str) -> bool:
+        return Role(role).value in self.roles
+
+
+def _belongs(view: ProjectView, username: str) -> bool:
+    people = {view.lead}
+    for part in (view.application, view.approval):
+        if part is not None:
+            people.update(part.members)
+    return username in people
+
+
+def _entry(store: Store, policies: Policies, username: str, view: ProjectView) -> ProjectEntry:
+    refusal = why_not(store, policies, username, Action.SESSION_START, Resource.project(view.slug))
+    return ProjectEntry(
+        view.slug,
+        view.title,
+        view.status,
+        view.approval.expires_at.date() if view.approval else None,
+        explain(view.slug, refusal) if refusal else None,
+    )
+
+
+def landing_for(store: Store, policies: Policies, username: str) -> Landing:
+    account = users.account_of(store, username)
+    if account is None or account.state != "active":
+        return Landing(username, active=False, roles=())
+    roles = tuple(account.roles)
+    held = frozenset(Role(r) for r in roles)
+    visible: list[ProjectView] = []
+    if policies.roles.allows(held, Action.PROJECT_LIST):
+        visible = projects.list_projects(Context(store, policies, username))
+    mine: tuple[ProjectEntry, ...] = ()
+    if policies.roles.allows(held, Action.SESSION_START):
+        mine = tuple(_entry(store, policies, username, v) for v in visible if _belongs(v, username))
+    in_review = expiring = 0
+    if Role.STEWARD in held:
+        horizon = utcnow() + dt.timedelta(days=EXPIRING_DAYS)
+        in_review = sum(v.status == ProjectStatus.IN_REVIEW for v in visible)
+        expiring = sum(
+            v.approval is not None
+            and v.approval.state == ApprovalState.ACTIVE
+            and v.approval.expires_at <= horizon
+            for v in visible
+        )
+    return Landing(username, True, roles, mine, in_review, expiring)

@@ -1,0 +1,99 @@
+"""The hub's front door: ``/hub/tre``, each signed-in person's page made for their role
+(``landing``), in English or Japanese, and the stop button of a running session.
+
+Registered by ``hub/jupyterhub_config.py`` (``JupyterHub.extra_handlers``), which also makes this
+page where people land after signing in. JupyterHub's own handler base gives sign-in, XSRF
+checks and the page templates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from jupyterhub.handlers import BaseHandler
+from jupyterhub.utils import maybe_future
+from tornado import web
+
+from wgs_tre.config import load_settings
+from wgs_tre.hub.landing import EXPIRING_DAYS, landing_for
+from wgs_tre.hub.texts import choose_language, say
+from wgs_tre.policy import load_policies
+from wgs_tre.store import Store
+
+__all__ = ["HANDLERS", "LANG_COOKIE", "LandingHandler", "StopHandler"]
+
+LANG_COOKIE = "wgs-tre-lang"
+
+
+def _landing(username: str) -> Any:
+    settings = load_settings()
+    store = Store(settings.store_url)
+    try:
+        return landing_for(store, load_policies(settings.policy_dir), username)
+    finally:
+        store.dispose()
+
+
+class LandingHandler(BaseHandler):  # type: ignore[misc]
+    """``GET /hub/tre[?lang=en|ja]``."""
+
+    def language(self) -> str:
+        asked = self.get_argument("lang", None)
+        lang = choose_language(
+            asked, self.get_cookie(LANG_COOKIE), self.request.headers.get("Accept-Language")
+        )
+        if asked == lang:  # remembered for the next pages
+            self.set_cookie(LANG_COOKIE, lang, path=self.hub.base_url, samesite="Lax")
+        return lang
+
+    async def forget_stopped_servers(self, user: Any) -> None:
+        """Drop the user's named servers that are not running (a refused or stopped session):
+        nothing of a session lives in the hub's record of it, and a refused name must not stay
+        in the list as if it could be started."""
+        for name in [n for n in user.orm_spawners if n]:
+            spawner = user.spawners[name]
+            if spawner.active:
+                continue
+            await maybe_future(user._delete_spawner(spawner))
+            self.db.delete(spawner.orm_spawner)
+            user.spawners.pop(name, None)
+        self.db.commit()
+
+    @web.authenticated
+    async def get(self) -> None:
+        user = self.current_user
+        lang = self.language()
+        await self.forget_stopped_servers(user)
+        landing = await asyncio.get_running_loop().run_in_executor(None, _landing, user.name)
+        sessions = {name: user.spawners[name] for name in user.orm_spawners if name}
+        html = await self.render_template(
+            "tre_home.html",
+            landing=landing,
+            sessions=sessions,
+            lang=lang,
+            other_lang="ja" if lang == "en" else "en",
+            t=lambda key, **values: say(key, lang, **values),
+            role_names=[say(f"role_{role}", lang) for role in landing.roles],
+            expiring_days=EXPIRING_DAYS,
+            public_url=f"{self.request.protocol}://{self.request.host}",
+        )
+        self.finish(html)
+
+
+class StopHandler(BaseHandler):  # type: ignore[misc]
+    """``POST /hub/tre/stop/<project>``: stop the user's own session of the project."""
+
+    @web.authenticated
+    async def post(self, project: str) -> None:
+        user = self.current_user
+        spawner = user.spawners.get(project) if project else None
+        if spawner is None or not spawner.active:
+            raise web.HTTPError(404, f"{user.name} has no running session of {project}")
+        if spawner.pending:
+            raise web.HTTPError(409, f"the session of {project} is {spawner.pending}ing: wait")
+        await self.stop_single_user(user, project)
+        self.redirect(f"{self.hub.base_url}tre")
+
+
+HANDLERS = [(r"/tre", LandingHandler), (r"/tre/stop/([^/]+)", StopHandler)]
