@@ -214,7 +214,8 @@ def main() -> None:
         print(f"\n  The TRE is up: {url}\n")
         for name, _, _, who in PEOPLE:
             print(f"    {name:<8} {secrets_by_user[name]:<14} {who}")
-        print(f"\n  Researchers open a project session at {url}/hub/spawn/alice/lung-cancer")
+        print(f"\n  Sign in at {url}: each account lands on a page for its role, and alice")
+        print("  opens her lung-cancer session from hers.")
         print("  Stewards use the CLI, e.g.:")
         print(f"    WGS_TRE_DATA_DIR={state / 'data'} .venv/bin/wgs-tre --as sato projects list")
         print("\n  Ctrl-C (or SIGTERM) stops the hub and every session.\n", flush=True)

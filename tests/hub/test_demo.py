@@ -66,9 +66,8 @@ def sign_in_and_open(url: str, user: str, password: str, project: str) -> None:
     opener.open(f"{url}/hub/login").read()
     xsrf = next(c.value for c in jar if c.name == "_xsrf")
     form = urllib.parse.urlencode({"username": user, "password": password, "_xsrf": xsrf})
-    # The landing page after sign-in is issue 15's; the sign-in cookie is what matters here.
-    with contextlib.suppress(urllib.error.HTTPError):
-        opener.open(f"{url}/hub/login?next=%2Fhub%2Fhome", form.encode()).read()
+    landed = opener.open(f"{url}/hub/login", form.encode())  # on the TRE page, no server started
+    assert landed.geturl() == f"{url}/hub/tre" and b'id="tre-researcher"' in landed.read()
 
     xsrf = [c.value for c in jar if c.name == "_xsrf"][-1]
     headers = {"X-XSRFToken": xsrf}
