@@ -201,6 +201,7 @@ def test_a_new_sign_up_waits_for_a_steward(browser, hub: Hub, hub_world: World) 
     page.click("input[type=submit], button[type=submit]")
     sign_in(page, hub, "newbie", "a long enough passphrase")
     page.wait_for_selector("text=awaits a steward's approval")
+    assert "データスチュワードの承認待ちです" in page.inner_text("body")
     users.approve_user(hub_world.ctx("sam"), "newbie")
     users.grant_role(hub_world.ctx("root1"), "newbie", Role.RESEARCHER)
     sign_in(page, hub, "newbie", "a long enough passphrase")
@@ -208,3 +209,20 @@ def test_a_new_sign_up_waits_for_a_steward(browser, hub: Hub, hub_world: World) 
     assert "not a member of any project" in page.inner_text("#tre-researcher")
     assert hub.api("GET", "/users/newbie")["groups"] == ["researcher"]
     page.close()
+
+
+def test_a_disabled_account_is_told_so_in_both_languages(
+    browser, hub: Hub, hub_world: World
+) -> None:  # type: ignore[no-untyped-def]
+    users.disable_user(hub_world.ctx("root1"), "carol")
+    try:
+        add_signin(f"sqlite:///{hub.state / 'jupyterhub.sqlite'}", "carol", PASSWORD)
+        page = browser.new_page()
+        sign_in(page, hub, "carol")
+        assert "/hub/login" in page.url
+        text = page.inner_text("body")
+        assert "Your account is disabled; ask a data steward." in text
+        assert "アカウントは無効化されています" in text
+        page.close()
+    finally:
+        users.approve_user(hub_world.ctx("sam"), "carol")

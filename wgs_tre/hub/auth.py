@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from wgs_tre.config import load_settings
 from wgs_tre.governance.users import register_signup
+from wgs_tre.hub.texts import both
 from wgs_tre.store import Store
 from wgs_tre.store.models import User
 from wgs_tre.types import UserState
@@ -93,11 +94,12 @@ class TREAuthenticator(NativeAuthenticator):  # type: ignore[misc]
         if found is None or found[0] is not UserState.ACTIVE:
             state = "unknown" if found is None else found[0].value
             self.log.warning("sign-in of %s refused: TRE account %s", username, state)
-            self._refuse(username, "Your account awaits a steward's approval.")
+            disabled = found is not None and found[0] is UserState.DISABLED
+            self._refuse(username, both("signin_disabled" if disabled else "signin_pending"))
             return None
         state, roles = found
         if not roles:
-            self._refuse(username, "Your account has no role yet; ask a TRE admin to grant one.")
+            self._refuse(username, both("signin_no_role"))
             return None
         return {"name": username, "groups": roles, "admin": "admin" in roles}
 

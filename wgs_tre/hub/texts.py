@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["LANGUAGES", "REFUSALS", "TEXT", "choose_language", "say"]
+__all__ = ["LANGUAGES", "REFUSALS", "TEXT", "both", "choose_language", "say"]
 
 LANGUAGES = ("en", "ja")
 
@@ -82,6 +82,19 @@ TEXT: Mapping[str, tuple[str, str]] = {
         "Your account has no role yet: an administrator grants roles after a steward approves"
         " the account.",
         "アカウントにまだロールがありません。スチュワードの承認後、管理者がロールを付与します。",
+    ),
+    # sign-in refusals (the login page shows both languages: it cannot know the reader's)
+    "signin_pending": (
+        "Your account awaits a steward's approval.",
+        "アカウントはデータスチュワードの承認待ちです。",
+    ),
+    "signin_disabled": (
+        "Your account is disabled; ask a data steward.",
+        "アカウントは無効化されています。データスチュワードに問い合わせてください。",
+    ),
+    "signin_no_role": (
+        "Your account has no role yet; ask a TRE admin to grant one.",
+        "アカウントにまだロールがありません。TRE の管理者に付与を依頼してください。",
     ),
     # refusal page
     "refused_title": ("Cannot open {project}", "{project} を開けません"),
@@ -182,6 +195,11 @@ def say(key: str, lang: str, **values: object) -> str:
     """``TEXT[key]`` in ``lang`` (English for a language the pages do not have)."""
     english, japanese = TEXT[key]
     return (japanese if lang == "ja" else english).format(**values)
+
+
+def both(key: str, **values: object) -> str:
+    """``TEXT[key]`` in every language, for a page that cannot know its reader's."""
+    return " / ".join(say(key, lang, **values) for lang in LANGUAGES)
 
 
 def choose_language(asked: str | None, cookie: str | None, accept_language: str | None) -> str:
