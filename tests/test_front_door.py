@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
+from pathlib import Path
 
 import pytest
 
 from tests.world import World
+from wgs_tre.audit import append
+from wgs_tre.consent import registry
+from wgs_tre.consent.build import make_consent
 from wgs_tre.governance import approvals, users
 from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.hub import texts
-from wgs_tre.hub.landing import EXPIRING_DAYS, landing_for
+from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, landing_for
 from wgs_tre.hub.refusals import explain
 from wgs_tre.store.models import AuditEvent
-from wgs_tre.types import Action, ProjectStatus, Role
+from wgs_tre.types import Action, ProjectStatus, Role, Vote
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -105,7 +110,40 @@ def test_a_steward_sees_the_committees_work_and_no_project_to_open(projects: Wor
     assert page.roles == ("steward",)
     assert page.projects == ()
     assert page.in_review == 1  # pending-study
+    assert page.awaiting_vote == ("pending-study",)
     assert page.expiring == 1  # short-study ends within EXPIRING_DAYS; the others later
+    # stella is of the applicant's organisation: nothing awaits her vote; nor sam's, once cast
+    assert landing_for(projects.store, projects.policies, "stella").awaiting_vote == ()
+    projects.vote("pending-study", ("sam", Vote.APPROVE))
+    assert landing_for(projects.store, projects.policies, "sam").awaiting_vote == ()
+
+
+def test_a_steward_sees_recent_withdrawals_and_the_last_verification(
+    projects: World, tmp_path: Path
+) -> None:
+    assert landing_for(projects.store, projects.policies, "sam").withdrawals == 0
+    now = dt.datetime.now(dt.UTC)
+    recent, old = (now - dt.timedelta(days=d) for d in (RECENT_DAYS - 1, RECENT_DAYS + 1))
+    consents = [
+        make_consent("P1", fhir_id="c1", status="inactive", when=recent.isoformat()),
+        make_consent("P2", fhir_id="c2", status="inactive", when=old.isoformat()),
+        make_consent("P3", fhir_id="c3", when=recent.isoformat()),  # given, not withdrawn
+        make_consent("P4", fhir_id="c4", version="1", when=old.isoformat()),
+        make_consent("P4", fhir_id="c4", version="2", status="inactive", when=recent.isoformat()),
+    ]
+    path = tmp_path / "consent.ndjson"
+    path.write_text("\n".join(json.dumps(c) for c in consents))
+    registry.import_file(projects.ctx("sam"), path)
+    page = landing_for(projects.store, projects.policies, "sam")
+    assert page.withdrawals == 2  # P1 and P4, within RECENT_DAYS
+    assert page.last_verify is None
+    with projects.store.session() as session:  # as `wgs-tre audit verify` records its verdict
+        append(session, actor="sue", action=Action.AUDIT_VERIFY, reason="chain intact: 42 events")
+    verified = landing_for(projects.store, projects.policies, "sam").last_verify
+    assert verified is not None and (verified.actor, verified.reason) == (
+        "sue",
+        "chain intact: 42 events",
+    )
 
 
 def test_a_steward_who_also_researches_sees_only_her_own_projects(projects: World) -> None:

@@ -176,9 +176,12 @@ def events(
     project: str | None = None,
     actor: str | None = None,
     since: dt.datetime | None = None,
+    action: str | None = None,
 ) -> Iterator[AuditRecord]:
     """Events in chain order, optionally filtered; ``last=N`` gives the N most recent."""
     query = select(AuditEvent).where(AuditEvent.seq > after)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
     if since is not None:  # stored times are fixed-width UTC text, so text order is time order
         query = query.where(AuditEvent.time >= _timestamp(since))
     if project is not None:

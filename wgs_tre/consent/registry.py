@@ -33,6 +33,7 @@ __all__ = [
     "participant_status",
     "permitted_participants",
     "status_summary",
+    "withdrawals_since",
 ]
 
 
@@ -265,6 +266,16 @@ class ConsentVersion:
             record.recontact,
             applies,
         )
+
+
+def withdrawals_since(ctx: Context, since: dt.datetime) -> int:
+    """How many participants recorded a withdrawal at or after ``since`` (a count, for the
+    steward's page; who they are is ``consent history``, which is audited)."""
+    with ctx.transaction(Action.CONSENT_READ, audited=False) as tx:
+        withdrawn = select(ConsentRecord.participant_id).where(
+            ConsentRecord.withdrawn, ConsentRecord.recorded >= since
+        )
+        return len(set(tx.session.scalars(withdrawn)))
 
 
 def history(ctx: Context, participant: str) -> list[ConsentVersion]:

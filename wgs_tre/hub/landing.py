@@ -1,13 +1,17 @@
 """What a signed-in person's TRE page shows, read from the governance store: their account and
 roles; a researcher's projects, each with its status and either an open button or the reason it
-cannot be opened; a steward's work waiting. Reading is not deciding: nothing here is audited
-(the spawner decides, and audits, when a session is asked for)."""
+cannot be opened; a steward's work waiting (applications to vote on, approvals ending, recent
+consent withdrawals, the audit chain's last verification). Reading is not deciding: nothing here
+is audited (the spawner decides, and audits, when a session is asked for)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
+from wgs_tre.audit import AuditRecord, events
+from wgs_tre.consent import registry
 from wgs_tre.governance import Context, projects, users
 from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.governance.views import ProjectView
@@ -17,9 +21,10 @@ from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
 from wgs_tre.types import Action, ApprovalState, ProjectStatus, Role
 
-__all__ = ["EXPIRING_DAYS", "Landing", "ProjectEntry", "landing_for"]
+__all__ = ["EXPIRING_DAYS", "RECENT_DAYS", "Landing", "ProjectEntry", "landing_for"]
 
 EXPIRING_DAYS = 30  # a steward's page counts approvals that end within this many days
+RECENT_DAYS = 30  # and consent withdrawals recorded within this many days
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,10 @@ class Landing:
     roles: tuple[str, ...]
     projects: tuple[ProjectEntry, ...] = ()  # researchers: the projects they belong to
     in_review: int = 0  # stewards: applications awaiting the committee
+    awaiting_vote: tuple[str, ...] = ()  # stewards: of those, the ones they may vote on now
     expiring: int = 0  # stewards: active approvals ending within EXPIRING_DAYS
+    withdrawals: int = 0  # stewards: participants who withdrew within RECENT_DAYS
+    last_verify: AuditRecord | None = None  # stewards: the audit chain's last verification
 
     def has(self, role: Role | str) -> bool:
         return Role(role).value in self.roles
@@ -75,14 +83,38 @@ def landing_for(store: Store, policies: Policies, username: str) -> Landing:
     mine: tuple[ProjectEntry, ...] = ()
     if policies.roles.allows(held, Action.SESSION_START):
         mine = tuple(_entry(store, policies, username, v) for v in visible if _belongs(v, username))
-    in_review = expiring = 0
-    if Role.STEWARD in held:
-        horizon = utcnow() + dt.timedelta(days=EXPIRING_DAYS)
-        in_review = sum(v.status == ProjectStatus.IN_REVIEW for v in visible)
-        expiring = sum(
-            v.approval is not None
-            and v.approval.state == ApprovalState.ACTIVE
-            and v.approval.expires_at <= horizon
-            for v in visible
-        )
-    return Landing(username, True, roles, mine, in_review, expiring)
+    if Role.STEWARD not in held:
+        return Landing(username, True, roles, mine)
+    return _stewards_page(Landing(username, True, roles, mine), store, policies, visible)
+
+
+def _stewards_page(
+    page: Landing, store: Store, policies: Policies, visible: list[ProjectView]
+) -> Landing:
+    now = utcnow()
+    in_review = [v.slug for v in visible if v.status == ProjectStatus.IN_REVIEW]
+    votable = tuple(
+        slug
+        for slug in in_review
+        if why_not(store, policies, page.username, Action.APPLICATION_VOTE, Resource.project(slug))
+        is None
+    )
+    horizon = now + dt.timedelta(days=EXPIRING_DAYS)
+    expiring = sum(
+        v.approval is not None
+        and v.approval.state == ApprovalState.ACTIVE
+        and v.approval.expires_at <= horizon
+        for v in visible
+    )
+    ctx = Context(store, policies, page.username)
+    withdrawals = registry.withdrawals_since(ctx, now - dt.timedelta(days=RECENT_DAYS))
+    with store.session() as session:
+        verified = next(events(session, action=Action.AUDIT_VERIFY.value, last=1), None)
+    return dataclasses.replace(
+        page,
+        in_review=len(in_review),
+        awaiting_vote=votable,
+        expiring=expiring,
+        withdrawals=withdrawals,
+        last_verify=verified,
+    )

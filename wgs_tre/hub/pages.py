@@ -16,7 +16,7 @@ from jupyterhub.utils import maybe_future
 from tornado import web
 
 from wgs_tre.config import load_settings
-from wgs_tre.hub.landing import EXPIRING_DAYS, landing_for
+from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, landing_for
 from wgs_tre.hub.texts import choose_language, say
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
@@ -76,6 +76,7 @@ class LandingHandler(BaseHandler):  # type: ignore[misc]
             t=lambda key, **values: say(key, lang, **values),
             role_names=[say(f"role_{role}", lang) for role in landing.roles],
             expiring_days=EXPIRING_DAYS,
+            recent_days=RECENT_DAYS,
             public_url=f"{self.request.protocol}://{self.request.host}",
         )
         self.finish(html)

@@ -54,12 +54,26 @@ TEXT: Mapping[str, tuple[str, str]] = {
     # steward
     "steward_title": ("Data stewardship", "データスチュワード業務"),
     "steward_intro": (
-        "Your dashboard (applications awaiting your vote, approvals expiring soon, consent"
-        " withdrawals, audit status) is coming; until then, these commands do the work:",
-        "ダッシュボード（投票待ちの申請、期限が近い承認、同意撤回、監査ログの状態）は準備中です。"
+        "The steward dashboard (applications, approvals, consent and the audit log to act on in"
+        " one place) is coming; until then, these commands do the work:",
+        "スチュワード用ダッシュボード（申請・承認・同意・監査ログをまとめて操作）は準備中です。"
         "それまでは次のコマンドで作業できます:",
     ),
     "in_review_count": ("Applications in review: {n}", "審査中の申請: {n} 件"),
+    "awaiting_vote": ("Awaiting your vote: {projects}", "あなたの投票待ち: {projects}"),
+    "nothing_to_vote": ("Nothing awaits your vote.", "投票待ちの申請はありません。"),
+    "withdrawals_count": (
+        "Consent withdrawals in the last {days} days: {n}",
+        "過去 {days} 日間の同意撤回: {n} 件",
+    ),
+    "last_verify": (
+        "Audit chain last verified {time} by {actor}: {summary}",
+        "監査ログの最終検証: {time}（{actor}）: {summary}",
+    ),
+    "never_verified": (
+        "The audit chain has not been verified yet (wgs-tre audit verify).",
+        "監査ログはまだ検証されていません（wgs-tre audit verify）。",
+    ),
     "expiring_count": (
         "Approvals expiring within {days} days: {n}",
         "{days} 日以内に期限切れになる承認: {n} 件",
