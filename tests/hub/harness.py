@@ -93,6 +93,7 @@ class Hub:
                 return
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.3)
+        self.proc.kill()  # no test will stop it; its services and proxy end with it
         raise RuntimeError(f"the hub did not come up:\n{self.logs()}")
 
     def logs(self) -> str:
