@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from tests.daemons import mount_cgroups, unmount
 from tests.postgres import PostgresServer
 from tests.world import World
+from wgs_tre.cli import main
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 
@@ -104,3 +105,26 @@ def policies():  # type: ignore[no-untyped-def]
 def world(store: Store, policies, tmp_path: Path) -> World:  # type: ignore[no-untyped-def]
     """The store with organisations, users of every role and a registered dataset."""
     return World.build(store, policies, tmp_path)
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run ``wgs-tre ARGS`` in-process on a fresh SQLite store (``tmp_path/state``); return
+    (exit code, stdout, stderr). HOME is an empty directory of the test's: a hub credential in
+    the real one (``~/.config/wgs-tre/credentials.json``) would change whom commands act as."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
+    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WGS_TRE_AS", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
