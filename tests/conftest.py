@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -128,3 +129,31 @@ def cli(
         return code, out, err
 
     return run
+
+
+# The genomics tests' cohort, built once a run (an ingest and a plink2 conversion take a minute)
+# for tests/test_genomics.py and tests/test_genomics_outputs.py. The data stack is imported
+# only when one of them runs.
+@pytest.fixture(scope="session")
+def genomics_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    from tests.genomics_world import build_world
+
+    return build_world(tmp_path_factory.mktemp("genomics"))
+
+
+@pytest.fixture(scope="session", name="view")
+def genomics_view(genomics_world: World) -> Any:
+    """gwas-study's view of wgs@1, as alice opens it (an ``xarray.Dataset``)."""
+    from wgs_tre.project import open_project
+
+    return open_project("gwas-study", user="alice", settings=genomics_world.settings()).variants(
+        "wgs@1"
+    )
+
+
+@pytest.fixture(scope="session", name="oracle")
+def genomics_oracle(view: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """plink2's pgen of the view, written from a VCF of its call_genotype."""
+    from tests.genomics_world import plink2_pgen
+
+    return plink2_pgen(view, tmp_path_factory.mktemp("plink"))
