@@ -18,6 +18,7 @@ from pathlib import Path
 
 from wgs_tre.config import load_settings
 from wgs_tre.hub import DATA_SERVICE, netns, pages
+from wgs_tre.hub.end_with_hub import ending_with_this_process
 from wgs_tre.hub.isolation import sweep
 from wgs_tre.policy import load_policies
 
@@ -117,6 +118,11 @@ c.JupyterHub.services += [
         ],
     },
 ]
+# Every process the hub manages ends with it, however it ends: JupyterHub stops them only in its
+# own clean-up, which a killed or crashed hub never runs (wgs_tre/hub/end_with_hub.py).
+for service in c.JupyterHub.services:
+    service["command"] = ending_with_this_process(service["command"])
+c.ConfigurableHTTPProxy.command = ending_with_this_process(c.ConfigurableHTTPProxy.command)
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", f"access:services!service={DATA_SERVICE}"]},
     {"name": "tre-steward", "groups": ["steward"], "scopes": ["custom:wgs-tre:review"]},

@@ -124,42 +124,17 @@ def wait_for(url: str, hub: subprocess.Popen[bytes], seconds: float = 90) -> Non
                 time.sleep(0.5)
 
 
-def _process_groups_under(pid: int) -> set[int]:
-    """The process groups of ``pid``'s descendants: the hub starts each service and each
-    session in a session (and process group) of its own."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry))
-    groups, todo = set(), list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        try:
-            groups.add(os.getpgid(child))
-        except ProcessLookupError:
-            continue
-        todo += children.get(child, [])
-    return groups - {os.getpgid(0)}
-
-
 def stop(hub: subprocess.Popen[bytes], seconds: float = 8) -> None:
-    """SIGTERM the hub, which stops every session and its services; whatever is left after
-    ``seconds`` (the hub can hang cleaning up services) is killed, process group by group."""
+    """SIGTERM the hub, which stops every session and its services; a hub still cleaning up
+    after ``seconds`` is killed, and its services, proxy and sessions end with it (they are
+    started so: wgs_tre/hub/end_with_hub.py, the sandbox's --die-with-parent)."""
     for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C does not cut this short
         signal.signal(signum, signal.SIG_IGN)
-    groups = _process_groups_under(hub.pid) | {hub.pid}
     if hub.poll() is None:
         hub.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             hub.wait(seconds)
-    for group in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGKILL)
+    hub.kill()
     hub.wait()
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine, text
 from tests.daemons import mount_cgroups, unmount
 from tests.postgres import PostgresServer
 from tests.world import World
+from wgs_tre.cli import main
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 
@@ -104,3 +106,54 @@ def policies():  # type: ignore[no-untyped-def]
 def world(store: Store, policies, tmp_path: Path) -> World:  # type: ignore[no-untyped-def]
     """The store with organisations, users of every role and a registered dataset."""
     return World.build(store, policies, tmp_path)
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run ``wgs-tre ARGS`` in-process on a fresh SQLite store (``tmp_path/state``); return
+    (exit code, stdout, stderr). HOME is an empty directory of the test's: a hub credential in
+    the real one (``~/.config/wgs-tre/credentials.json``) would change whom commands act as."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
+    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WGS_TRE_AS", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+# The genomics tests' cohort, built once a run (an ingest and a plink2 conversion take a minute)
+# for tests/test_genomics.py and tests/test_genomics_outputs.py. The data stack is imported
+# only when one of them runs.
+@pytest.fixture(scope="session")
+def genomics_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    from tests.genomics_world import build_world
+
+    return build_world(tmp_path_factory.mktemp("genomics"))
+
+
+@pytest.fixture(scope="session", name="view")
+def genomics_view(genomics_world: World) -> Any:
+    """gwas-study's view of wgs@1, as alice opens it (an ``xarray.Dataset``)."""
+    from wgs_tre.project import open_project
+
+    return open_project("gwas-study", user="alice", settings=genomics_world.settings()).variants(
+        "wgs@1"
+    )
+
+
+@pytest.fixture(scope="session", name="oracle")
+def genomics_oracle(view: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """plink2's pgen of the view, written from a VCF of its call_genotype."""
+    from tests.genomics_world import plink2_pgen
+
+    return plink2_pgen(view, tmp_path_factory.mktemp("plink"))

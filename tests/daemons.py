@@ -58,3 +58,28 @@ def mount_cgroups() -> list[Path]:
 def unmount(mounts: list[Path]) -> None:
     for mount in reversed(mounts):
         subprocess.run(["umount", str(mount)], check=False)
+
+
+def descendants(pid: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every process below ``pid``, also across sessions and groups."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append((int(entry), fields[19]))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child[0])
+    return found
+
+
+def alive(process: tuple[int, str]) -> bool:
+    try:
+        fields = Path(f"/proc/{process[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == process[1]

@@ -436,17 +436,11 @@ def test_cef_keeps_a_forged_line_break_in_the_header_on_one_line(store: Store) -
 
 
 def _cli(world: World, *args: str, user: str = "sam") -> subprocess.CompletedProcess[str]:
-    env = {
-        "WGS_TRE_DATABASE_URL": world.store.url.render_as_string(False),
-        "WGS_TRE_POLICY_DIR": str(world.policies.source),
-        "WGS_TRE_AS": user,  # root acts as the account
-        "PATH": "/usr/bin:/bin",
-    }
     return subprocess.run(
         [sys.executable, "-m", "wgs_tre", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=world.cli_env(user),
         check=False,
     )
 

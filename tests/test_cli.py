@@ -20,27 +20,11 @@ import typer.main
 
 from tests.fhir_factory import bundle, consent
 from tests.world import CAST, World
-from wgs_tre.cli import app, main
+from wgs_tre.cli import app
 from wgs_tre.consent import registry
 from wgs_tre.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run ``wgs-tre ARGS`` in-process on a fresh SQLite store; return (exit code, out, err)."""
-    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
-    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("WGS_TRE_AS", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def ok_json(cli, *args: str) -> Any:  # type: ignore[no-untyped-def]

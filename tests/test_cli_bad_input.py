@@ -13,34 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from wgs_tre.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
 HEADER = b"##fileformat=VCFv4.3\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
 RECORD = b"1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t0|0\t1|1\n"
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """``wgs-tre ARGS`` in-process on a fresh SQLite store with a steward, sam; returns
-    (exit code, stdout, stderr)."""
-    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
-    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("WGS_TRE_AS", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
+def cli(cli):  # type: ignore[no-untyped-def]
+    """The shared runner (tests/conftest.py) on a store with a steward, sam."""
     for args in (
         ("init", "--admin", "root1"),
         ("--as", "root1", "orgs", "create", "NCGM", "--type", "academic"),
         ("--as", "root1", "users", "create", "sam", "-r", "steward", "--org", "NCGM"),
     ):
-        assert run(*args)[0] == 0
-    return run
+        code, _, err = cli(*args)
+        assert code == 0, err
+    return cli
 
 
 def store_checksum(data_dir: Path) -> str:

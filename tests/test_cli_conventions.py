@@ -13,29 +13,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from wgs_tre.cli import hoist_global_options, main
+from wgs_tre.cli import hoist_global_options
 from wgs_tre.cli.common import LineProgress, progress_bar
 from wgs_tre.store import Store
 from wgs_tre.store.models import AuditEvent
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
-    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("WGS_TRE_AS", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init", "--admin", "root1")[0] == 0
-    assert run("--as", "root1", "orgs", "create", "NCGM", "--type", "academic")[0] == 0
-    return run
+def cli(cli):  # type: ignore[no-untyped-def]
+    """The shared runner (tests/conftest.py) on a store with an admin and an organisation."""
+    for args in (
+        ("init", "--admin", "root1"),
+        ("--as", "root1", "orgs", "create", "NCGM", "--type", "academic"),
+    ):
+        code, _, err = cli(*args)
+        assert code == 0, err
+    return cli
 
 
 def last_event(tmp_path: Path) -> AuditEvent:

@@ -12,30 +12,22 @@ from pathlib import Path
 import pytest
 
 from tests.fhir_factory import bundle, consent
-from wgs_tre.cli import main
 from wgs_tre.synth.genotypes import GenotypeSpec, write_vcf
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(REPO / "policies"))
-    monkeypatch.delenv("WGS_TRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("WGS_TRE_AS", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
+def cli(cli):  # type: ignore[no-untyped-def]
+    """The shared runner (tests/conftest.py), ``run``, on a store with organisations and
+    accounts, and ``ok``: a command as root1 with ``--json`` that must succeed."""
+    run = cli
 
     def ok(*args: str) -> object:
         code, out, err = run("--json", "--as", "root1", *args)
         assert code == 0, err
         return json.loads(out)
 
-    assert run("init", "--admin", "root1")[0] == 0
+    code, _, err = run("init", "--admin", "root1")
+    assert code == 0, err
     ok("orgs", "create", "NCGM", "--type", "academic")
     ok("orgs", "create", "Hospital A", "--type", "data_provider")
     ok("orgs", "create", "Pharma", "--type", "industry")

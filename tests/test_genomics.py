@@ -8,64 +8,34 @@ checked too. plink2 prints six significant digits, which sets the tolerances.
 from __future__ import annotations
 
 import gzip
-import itertools
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
+from tests.genomics_world import phenotypes, plink2_pgen, write_phenotypes
 from tests.plink import plink2, table, write_vcf
 from tests.world import World
 from wgs_tre import genomics
 from wgs_tre.access import Gate
 from wgs_tre.backends.packed import pack_dosages
 from wgs_tre.backends.vcf_zarr import open_vcf_zarr
-from wgs_tre.consent import registry
 from wgs_tre.errors import InvalidInput, Refused
 from wgs_tre.genomics import gwas_linear, gwas_logistic, pca, sample_stats, variant_stats
 from wgs_tre.genomics.hail import write_plink
 from wgs_tre.governance import datasets
-from wgs_tre.ingest.fhir import ingest_fhir
 from wgs_tre.ingest.vcf import ingest_vcf
-from wgs_tre.policy import load_policies
 from wgs_tre.project import open_project
-from wgs_tre.store import Store
-from wgs_tre.synth import GenotypeSpec, make_cohort
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    tmp = tmp_path_factory.mktemp("genomics")
-    store = Store(f"sqlite:///{tmp / 'governance.db'}")
-    store.upgrade()
-    world = World.build(store, load_policies(REPO / "policies"), tmp)
-    cohort = make_cohort(tmp / "cohort", GenotypeSpec(samples=400, variants=6_000, seed=5))
-    ingest_vcf(world.ctx("sam"), cohort.vcf, "wgs", root=tmp / "datasets")
-    ingest_fhir(world.ctx("sam"), cohort.fhir, "clinical", mapping=cohort.mapping,
-                root=tmp / "datasets")  # fmt: skip
-    registry.import_file(world.ctx("sam"), cohort.consent)
-    world.approved("gwas-study", datasets=["wgs", "clinical"])
-    return world
-
-
-@pytest.fixture(scope="module")
-def view(world: World) -> xr.Dataset:
-    return open_project("gwas-study", user="alice", settings=world.settings()).variants("wgs@1")
-
-
-@pytest.fixture(scope="module")
-def oracle(view: xr.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """plink2's pgen of the view, written from a VCF of its call_genotype."""
-    tmp = tmp_path_factory.mktemp("plink")
-    write_vcf(view, tmp / "view.vcf")
-    plink2("--vcf", "view.vcf", "--make-pgen", "--out", "view", cwd=tmp)
-    return tmp
+def world(genomics_world: World) -> World:
+    """Here ``world`` is the genomics cohort's (tests/conftest.py, shared with
+    tests/test_genomics_outputs.py), not a fresh store per backend."""
+    return genomics_world
 
 
 def _cohort_records(world: World) -> tuple[list[bytes], list[list[bytes]]]:
@@ -119,10 +89,7 @@ def half_calls(world: World) -> tuple[xr.Dataset, Path]:
 
 @pytest.fixture(scope="module")
 def missing_oracle(missing_view: xr.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("plink-missing")
-    write_vcf(missing_view, tmp / "view.vcf")
-    plink2("--vcf", "view.vcf", "--make-pgen", "--out", "view", cwd=tmp)
-    return tmp
+    return plink2_pgen(missing_view, tmp_path_factory.mktemp("plink-missing"))
 
 
 def test_packed_dosages_in_the_view_match_its_genotypes(view: xr.Dataset) -> None:
@@ -204,33 +171,9 @@ def test_sample_qc_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
     np.testing.assert_allclose(ours.sample_inbreeding, het.F, rtol=1e-5, atol=1e-5)
 
 
-def _phenotypes(view: xr.Dataset, seed: int = 3) -> pd.DataFrame:
-    """A trait with a true effect of a common variant and of two covariates, and a case
-    status drawn from it."""
-    rng = np.random.default_rng(seed)
-    ids = [str(s) for s in view.sample_id.values]
-    dosage = np.clip(view.call_genotype.values.sum(axis=2), 0, None)  # missing as 0 here
-    frequencies = dosage.mean(axis=1) / 2
-    causal = int(np.flatnonzero((frequencies > 0.2) & (frequencies < 0.8))[0])
-    age = rng.normal(55, 12, len(ids))
-    sex = rng.integers(0, 2, len(ids)).astype(float)
-    trait = 0.6 * dosage[causal] + 0.03 * age + 0.5 * sex + rng.normal(0, 1, len(ids))
-    case = (trait > np.median(trait)).astype(float)
-    return pd.DataFrame(
-        {"trait": trait, "case": case, "age": age, "sex": sex}, index=pd.Index(ids)
-    ).assign(causal=causal)
-
-
-def _write_phenotypes(frame: pd.DataFrame, oracle: Path) -> None:
-    out = frame.rename_axis("#IID").reset_index()
-    out["case"] = out["case"] + 1  # plink2: 1 control, 2 case
-    out[["#IID", "trait", "case"]].to_csv(oracle / "pheno.tsv", sep="\t", index=False)
-    out[["#IID", "age", "sex"]].to_csv(oracle / "covar.tsv", sep="\t", index=False)
-
-
 def test_linear_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
-    frame = _phenotypes(view)
-    _write_phenotypes(frame, oracle)
+    frame = phenotypes(view)
+    write_phenotypes(frame, oracle)
     plink2("--pfile", "view", "--pheno", "pheno.tsv", "--pheno-name", "trait",
            "--covar", "covar.tsv", "--glm", "hide-covar", "--out", "lin", cwd=oracle)  # fmt: skip
     theirs = table(oracle / "lin.trait.glm.linear").set_index("ID")
@@ -259,8 +202,8 @@ def test_linear_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
 
 
 def test_logistic_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
-    frame = _phenotypes(view)
-    _write_phenotypes(frame, oracle)
+    frame = phenotypes(view)
+    write_phenotypes(frame, oracle)
     plink2("--pfile", "view", "--pheno", "pheno.tsv", "--pheno-name", "case",
            "--covar", "covar.tsv", "--glm", "hide-covar", "no-firth", "--out", "log",
            cwd=oracle)  # fmt: skip
@@ -302,93 +245,6 @@ def test_logistic_gwas_matches_plink2(view: xr.Dataset, oracle: Path) -> None:
         beta, se = _newton_logistic(design, frame["case"].to_numpy()[keep])
         assert ours.variant_logreg_beta.values[index[row]] == pytest.approx(beta[1], rel=1e-7)
         assert ours_se[row] == pytest.approx(se[1], rel=1e-7)
-
-
-PLINK2_GLM_COLUMNS = "cols=chrom,pos,ref,alt,nobs,orbeta,se,tz,p"
-KEEP_CONTIG_NAMES = ("--output-chr", "chrM")  # chr1 stays chr1 (plink2 would write 1)
-
-
-PRINTED = (1.01e-5, 0.0)  # plink2's six printed digits: one unit in the sixth for rounding
-
-
-def _same_as_plink2(
-    ours: pd.DataFrame, theirs: pd.DataFrame, numbers: dict[str, tuple[float, float]]
-) -> None:
-    """The same columns in the same order, row for row; ``numbers`` (column: relative
-    and absolute tolerance) equal to plink2's where plink2 has a result."""
-    assert list(ours.columns) == list(theirs.columns)
-    assert len(ours) == len(theirs)
-    for column in ["#CHROM", "POS", "REF", "ALT", "A1"]:
-        assert list(ours[column]) == list(theirs[column]), column
-    tested = theirs.P.notna().to_numpy()
-    assert tested.sum() > 0.5 * len(theirs)
-    np.testing.assert_array_equal(ours.OBS_CT[tested], theirs.OBS_CT[tested])
-    for column, (rtol, atol) in numbers.items():
-        a, b = ours[column].to_numpy()[tested], theirs[column].to_numpy()[tested]
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=column)
-
-
-def test_linear_gwas_exports_as_plink2_writes_it(
-    view: xr.Dataset, oracle: Path, tmp_path: Path
-) -> None:
-    """``write_plink2_glm`` against plink2 ``--glm omit-ref`` (A1 = ALT, as ours) on the same
-    data: the file pandas reads as plink2's (tab-separated) has its columns and numbers."""
-    frame = _phenotypes(view)
-    _write_phenotypes(frame, oracle)
-    plink2("--pfile", "view", "--pheno", "pheno.tsv", "--pheno-name", "trait",
-           "--covar", "covar.tsv", "--glm", "hide-covar", "omit-ref", PLINK2_GLM_COLUMNS,
-           *KEEP_CONTIG_NAMES, "--out", "export", cwd=oracle)  # fmt: skip
-    theirs = pd.read_csv(oracle / "export.trait.glm.linear", sep="\t")
-    scan = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
-    written = genomics.write_plink2_glm(scan, tmp_path / "ours.glm.linear")
-    ours = pd.read_csv(written, sep="\t")
-    linear = ["#CHROM", "POS", "ID", "REF", "ALT", "A1", "OBS_CT", "BETA", "SE", "T_STAT", "P"]
-    assert list(ours.columns) == linear
-    _same_as_plink2(
-        ours, theirs.assign(ID="."), dict.fromkeys(["BETA", "SE", "T_STAT", "P"], PRINTED)
-    )
-    assert written.read_text().count("\tNA\t") >= (~theirs.P.notna()).sum()
-    with pytest.raises(InvalidInput, match="use one of variant_linreg_p_value, variant_logreg"):
-        genomics.plink2_glm_table(scan, "variant_linreg_beta")
-    with pytest.raises(InvalidInput, match="variant_logreg_p_value.*run the analysis first"):
-        genomics.plink2_glm_table(scan, "variant_logreg_p_value")
-    with pytest.raises(InvalidInput, match="directory .*nowhere does not exist"):
-        genomics.write_plink2_glm(scan, tmp_path / "nowhere" / "x.glm.linear")
-
-
-def test_logistic_gwas_exports_as_plink2_writes_it(
-    view: xr.Dataset, oracle: Path, tmp_path: Path
-) -> None:
-    """The logistic table (plink2's default firth-fallback, so a FIRTH? column) against
-    plink2's: the same FIRTH? flags; OR (not its log) to plink2's printed digits, LOG(OR)_SE,
-    Z_STAT and P to its single precision, on plain fits where plink2's standard errors are
-    sound (full AVX2 lanes, see the logistic test above). plink2's Firth fits stop early
-    (within ~1e-3, see tests/test_firth.py, which checks them): their numbers are not
-    compared here."""
-    frame = _phenotypes(view)
-    _write_phenotypes(frame, oracle)
-    plink2("--pfile", "view", "--pheno", "pheno.tsv", "--pheno-name", "case",
-           "--covar", "covar.tsv", "--glm", "hide-covar", "omit-ref",
-           PLINK2_GLM_COLUMNS.replace("alt,", "alt,firth,"), *KEEP_CONTIG_NAMES,
-           "--out", "export", cwd=oracle)  # fmt: skip
-    theirs = pd.read_csv(oracle / "export.case.glm.logistic.hybrid", sep="\t")
-    scan = gwas_logistic(view, frame["case"], frame[["age", "sex"]], progress=False)
-    written = genomics.write_plink2_glm(scan, tmp_path / "ours", "variant_logreg_p_value")
-    ours = pd.read_csv(written, sep="\t")
-    logistic = ["#CHROM", "POS", "ID", "REF", "ALT", "A1", "FIRTH?", "OBS_CT", "OR",
-                "LOG(OR)_SE", "Z_STAT", "P"]  # fmt: skip
-    assert list(ours.columns) == logistic
-    tested = theirs.P.notna()
-    assert list(ours["FIRTH?"][tested]) == list(theirs["FIRTH?"][tested])
-    assert (theirs["FIRTH?"][tested] == "Y").any()  # the fallback is exercised
-    full_lanes = (theirs.OBS_CT % 4 == 0) | (view.sizes["samples"] == theirs.OBS_CT)
-    compared = full_lanes & (theirs["FIRTH?"] == "N")
-    assert (compared & tested).sum() > 1000
-    sound = theirs.assign(ID=".").where(compared | ~tested, other=ours)
-    # plink2 computes logistic standard errors in single precision: a few differ by up to 4e-5
-    # (the tolerances of the logistic test above), and so Z near 0 by ~1e-6.
-    single = {"LOG(OR)_SE": (1e-4, 0.0), "Z_STAT": (1e-4, 1e-5), "P": (1e-3, 0.0)}
-    _same_as_plink2(ours, sound, {"OR": PRINTED, **single})
 
 
 def _newton_logistic(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -577,7 +433,7 @@ def test_bad_annotation_tables_are_named(view: xr.Dataset) -> None:
 
 
 def test_top_hits_are_the_smallest_p_values_with_their_results(view: xr.Dataset) -> None:
-    frame = _phenotypes(view)
+    frame = phenotypes(view)
     ours = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
     p = ours.variant_linreg_p_value.values[:, 0]
     hits = genomics.top_hits(ours, n=15)
@@ -606,97 +462,3 @@ def test_genomic_inflation_against_the_chi_squared_median() -> None:
     expected = np.median(statistics) / 0.454936423119572  # median of chi2(1)
     assert genomics.genomic_inflation(p) == pytest.approx(expected, rel=1e-9)
     assert genomics.genomic_inflation(p) == pytest.approx(1.3, abs=0.03)
-
-
-def _figure(width: float, height: float, columns: int = 1) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(1, columns, figsize=(width, height))
-
-
-def _clustered_hits(view: xr.Dataset, count: int = 20) -> tuple[xr.Dataset, list[int]]:
-    """A scan whose ``count`` strongest hits are neighbouring variants of one contig with
-    close p-values: drawn where their labels would all collide."""
-    frame = _phenotypes(view)
-    ours = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
-    p = ours.variant_linreg_p_value.values.copy()
-    cluster = list(range(1_000, 1_000 + count))
-    p[cluster, 0] = 10.0 ** -(20 + 0.2 * np.arange(count))
-    return ours.assign(variant_linreg_p_value=(ours.variant_linreg_p_value.dims, p)), cluster
-
-
-def test_manhattan_labels_never_overlap_and_stay_in_the_figure(view: xr.Dataset) -> None:
-    """20 labelled hits a few pixels apart: every label is drawn, no two label boxes overlap
-    (as the renderer measures them, after a layout change), all inside the figure."""
-    scan, cluster = _clustered_hits(view)
-    figure, ax = _figure(10, 4)
-    genomics.manhattan(scan, label=20, region=0, ax=ax)
-    figure.tight_layout()  # moves the points after the plot was made
-    figure.canvas.draw()
-    renderer = figure.canvas.get_renderer()
-    labels = [text for text in ax.texts if text.get_visible()]
-    sites = genomics.variant_table(view).iloc[cluster]
-    assert sorted(text.get_gid() for text in labels) == sorted(
-        f"{c}:{p}" for c, p in zip(sites.contig, sites.position, strict=True)
-    )
-    boxes = [(text.get_gid(), text.get_window_extent(renderer)) for text in labels]
-    for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
-        overlap = (
-            min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0),
-            min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0),
-        )
-        assert min(overlap) <= 0, f"labels {a} and {b} overlap by {overlap} pixels"
-    frame = figure.bbox
-    for gid, box in boxes:
-        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, f"label {gid} leaves the figure"
-        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, f"label {gid} leaves the figure"
-
-
-def test_manhattan_labels_one_hit_per_region_and_is_titled_by_the_trait(view: xr.Dataset) -> None:
-    """The 20 clustered hits get one label, the strongest's; the others go to other regions
-    (the synthetic contigs are ~700 kb: four 250 kb regions hold a hit)."""
-    scan, cluster = _clustered_hits(view)
-    _, ax = _figure(10, 4)
-    genomics.manhattan(scan, label=10, ax=ax)
-    table = genomics.variant_table(view)
-    strongest = table.iloc[cluster[-1]]
-    gids = [text.get_gid() for text in ax.texts]
-    assert gids[0] == f"{strongest.contig}:{strongest.position}"
-    sites = [(gid.split(":")[0], int(gid.split(":")[1])) for gid in gids]
-    for (c1, p1), (c2, p2) in itertools.combinations(sites, 2):
-        assert c1 != c2 or abs(p1 - p2) > 250_000, f"two labels within 250 kb: {c1}:{p1}, {p2}"
-    assert len(gids) >= 2  # the other regions' hits are labelled too
-    assert ax.get_title() == "trait"  # the scan's trait column, not the variable name
-    genomics.manhattan(scan, title="LDL cholesterol", ax=ax)
-    assert ax.get_title() == "LDL cholesterol"
-
-
-def test_qq_plot_is_square(view: xr.Dataset) -> None:
-    scan, _ = _clustered_hits(view)
-    figure, ax = _figure(10, 4)  # a wide frame: the plot stays square inside it
-    genomics.qq(scan, ax=ax)
-    figure.canvas.draw()
-    box = ax.get_window_extent()
-    assert box.width == pytest.approx(box.height, abs=1), f"QQ frame {box.width}x{box.height}"
-    assert ax.get_xlim() == ax.get_ylim()
-    assert ax.get_ylim()[1] > 20 + 0.2 * 19  # the strongest hit (p = 1e-23.8) is in the frame
-
-
-def test_manhattan_and_qq_plots_render(view: xr.Dataset, tmp_path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    frame = _phenotypes(view)
-    ours = gwas_linear(view, frame[["trait"]], frame[["age", "sex"]], progress=False)
-    p = ours.variant_linreg_p_value.values[:, 0]
-    figure, (left, right) = _figure(12, 4, columns=2)
-    genomics.manhattan(ours, ax=left, label=3)
-    genomics.qq(ours, ax=right)
-    assert len(left.collections[0].get_offsets()) == np.isfinite(p).sum()
-    assert len(left.texts) == 3
-    assert f"{genomics.genomic_inflation(p):.3f}" in right.get_title()
-    figure.savefig(tmp_path / "gwas.png")
-    plt.close(figure)
-    assert (tmp_path / "gwas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

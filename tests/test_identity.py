@@ -154,12 +154,24 @@ def test_a_researcher_cannot_act_as_a_steward(
     before = scratch.last_event()["seq"]
     done = scratch.as_login(*args, **env)
     assert done.returncode == REFUSED, done.stderr
-    assert done.stderr.strip() == (
-        f"error: refused: only root may act as another account: you are {LOGIN} (os login "
-        f"'{LOGIN}'), not '{STEWARD}'; to act as {STEWARD}, `wgs-tre login` with a hub token of "
-        "theirs"
+    reason = (
+        f"only root may act as another account: you are {LOGIN} (os login '{LOGIN}'), not "
+        f"'{STEWARD}'; to act as {STEWARD}, `wgs-tre login` with a hub token of theirs"
     )
-    assert scratch.last_event()["seq"] == before  # nothing ran as the steward
+    assert done.stderr.strip() == f"error: refused: {reason}"
+    assert act_as_refusal_audited(scratch, before) == reason  # nothing ran as the steward
+
+
+def act_as_refusal_audited(scratch: Scratch, before: int) -> str:
+    """The one event after ``before``: a refused ``identity.act_as`` by the OS account that
+    asked. Returns its reason."""
+    event = scratch.last_event()
+    assert event["seq"] == before + 1, "the refused --as was not audited"
+    assert (event["actor"], event["action"], event["decision"]) == (
+        LOGIN, "identity.act_as", "refused"
+    )  # fmt: skip
+    assert event["details"] == {"os_account": LOGIN, "identity_via": "os login"}
+    return str(event["reason"])
 
 
 def test_a_steward_command_is_refused_to_the_researcher_and_audited_with_the_os_account(
@@ -209,11 +221,13 @@ def test_host_open_project_follows_the_same_rule(scratch: Scratch) -> None:
     )
     python = str(REPO / ".venv" / "bin" / "python")
     env = scratch.env(NUMBA_CACHE_DIR=str(scratch.root / "home"))  # one the OS login may write
+    before = scratch.last_event()["seq"]
     done = scratch.run_as_login([python, "-c", code], env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(
         f"refused: only root may act as another account: you are {LOGIN} (os login"
     )
+    assert f"refused: {act_as_refusal_audited(scratch, before)}" == done.stdout.strip()
 
 
 # -- wgs-tre login: a hub token ----------------------------------------------------------------

@@ -512,6 +512,7 @@ NOT_OPERATIONS = {
     Action.CONSENT_WITHDRAWAL,
     Action.SESSION_STOP,
     Action.EGRESS_REFUSED,
+    Action.IDENTITY_ACT_AS,
 }
 
 

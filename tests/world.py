@@ -105,6 +105,20 @@ class World:
             policy_dir=self.policies.source or Path("policies"),
         )
 
+    def cli_env(self, user: str) -> dict[str, str]:
+        """The environment of a ``python -m wgs_tre`` process that acts (as root may) as
+        ``user`` on this world's store, with a home of its own: a credentials file in the
+        real home would change whom it acts as."""
+        home = self.tmp / "cli-home"
+        home.mkdir(exist_ok=True)
+        return {
+            "WGS_TRE_DATABASE_URL": self.store.url.render_as_string(hide_password=False),
+            "WGS_TRE_POLICY_DIR": str(self.policies.source),
+            "WGS_TRE_AS": user,
+            "HOME": str(home),
+            "PATH": "/usr/bin:/bin",
+        }
+
     def last_event(self) -> AuditEvent:
         with self.store.session() as session:
             event = session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))

@@ -344,7 +344,7 @@ def open_project(
     config = settings or load_settings()
     store = Store(config.store_url)
     store.check_ready()
-    identity = host_identity(user)  # the CLI's rule: only root may name another account
+    identity = host_identity(user, audit_in=lambda: store)  # only root names another
     check_mapped(store, identity)
     gate = Gate(store, load_policies(config.policy_dir), identity)
     who = identity.account

@@ -138,8 +138,8 @@ class Decision(StrEnum):
 class Action(StrEnum):
     """What the audit log records: governed actions, which ``policies/roles.yaml`` grants to
     roles (nothing else does), and the events that are not operations a role is granted (a
-    consent withdrawal, a session's end, an egress refusal). Every audit event names
-    one of these; the log refuses any other."""
+    consent withdrawal, a session's end, an egress refusal, a refused ``--as``). Every audit
+    event names one of these; the log refuses any other."""
 
     USER_CREATE = "user.create"
     USER_APPROVE = "user.approve"
@@ -178,6 +178,7 @@ class Action(StrEnum):
     # policies/egress.yaml.
     SESSION_STOP = "session.stop"
     EGRESS_REFUSED = "egress.refused"
+    IDENTITY_ACT_AS = "identity.act_as"  # asking to act as another account (refused: not root)
 
 
 E = TypeVar("E", bound=StrEnum)

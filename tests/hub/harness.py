@@ -93,6 +93,7 @@ class Hub:
                 return
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.3)
+        self.proc.kill()  # no test will stop it; its services and proxy end with it
         raise RuntimeError(f"the hub did not come up:\n{self.logs()}")
 
     def logs(self) -> str:
@@ -214,9 +215,22 @@ class Hub:
         keep_kernel: bool = False,
         token: str | None = None,
     ) -> str:
-        """Run ``code`` in a new kernel of the server; return stdout (raise on an error). The
-        kernel is shut down after, unless ``keep_kernel`` (it then runs until the server ends).
-        ``token``: whose requests these are (default: the tester service's)."""
+        """Run ``code`` in a new kernel of the server; return its stdout (raise on an error).
+        The kernel is shut down after, unless ``keep_kernel`` (it then runs until the server
+        ends). ``token``: whose requests these are (default: the tester service's)."""
+        return self.execute_streams(user, server, code, timeout, kernel, keep_kernel, token)[0]
+
+    def execute_streams(
+        self,
+        user: str,
+        server: str,
+        code: str,
+        timeout: float = 120,
+        kernel: str = "python3",
+        keep_kernel: bool = False,
+        token: str | None = None,
+    ) -> tuple[str, str]:
+        """As :meth:`execute`, returning (stdout, stderr)."""
         base = f"/user/{user}/{server}/api"
         token = token or self.token
         status, started = self.request("POST", f"{base}/kernels", {"name": kernel}, token)
@@ -230,7 +244,7 @@ class Hub:
             if not keep_kernel:
                 self.request("DELETE", f"{base}/kernels/{kernel_id}")
 
-    async def _run(self, base: str, kernel_id: str, code: str, token: str) -> str:
+    async def _run(self, base: str, kernel_id: str, code: str, token: str) -> tuple[str, str]:
         url = self.url.replace("http", "ws") + f"{base}/kernels/{kernel_id}/channels"
         socket_ = await websocket_connect(  # generous: a busy machine starts kernels slowly
             HTTPRequest(
@@ -248,7 +262,8 @@ class Hub:
             "content": {"code": code, "silent": False, "store_history": False,
                         "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
         }))  # fmt: skip
-        out, error = [], None
+        streams: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        error = None
         while True:
             raw = await socket_.read_message()
             if raw is None:
@@ -258,15 +273,16 @@ class Hub:
                 continue
             kind = msg["msg_type"]
             if kind == "stream":
-                out.append(msg["content"]["text"])
+                streams[msg["content"]["name"]].append(msg["content"]["text"])
             elif kind == "error":
                 error = f"{msg['content']['ename']}: {msg['content']['evalue']}"
             elif kind == "status" and msg["content"]["execution_state"] == "idle":
                 break
         socket_.close()
+        out, err = "".join(streams["stdout"]), "".join(streams["stderr"])
         if error:
-            raise KernelError(error, "".join(out))
-        return "".join(out)
+            raise KernelError(error, out + err)
+        return out, err
 
 
 class KernelError(Exception):

@@ -23,35 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemons import free_port
+from tests.daemons import alive, descendants, free_port
 from wgs_tre.hub.isolation import sweep
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def descendants(pid: int) -> set[tuple[int, str]]:
-    """(pid, start time) of every process below ``pid``, also across sessions and groups."""
-    parents: dict[int, list[tuple[int, str]]] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append((int(entry), fields[19]))
-    found, todo = set(), [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child[0])
-    return found
-
-
-def alive(process: tuple[int, str]) -> bool:
-    try:
-        fields = Path(f"/proc/{process[0]}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[19] == process[1]
 
 
 def namespaces() -> set[str]:

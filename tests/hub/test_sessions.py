@@ -247,3 +247,11 @@ def test_a_new_workspace_starts_with_the_example_notebooks(hub: Hub) -> None:
         "print(names, first['nbformat'], os.access(f'{examples}/{names[0]}', os.W_OK))\n"
     ))  # fmt: skip
     assert out.strip() == "['01-qc-pca-gwas.ipynb', '02-hail-engine.ipynb'] 4 True"
+
+
+def test_the_harness_returns_a_kernels_stdout_apart_from_its_stderr(hub: Hub) -> None:
+    """What tests compare is what the kernel printed, not its warnings or progress lines."""
+    assert hub.start_server("bob", "brca-study")[0] == 201
+    code = "import sys\nprint('answer')\nprint('a warning', file=sys.stderr, flush=True)\n"
+    assert hub.execute_streams("bob", "brca-study", code) == ("answer\n", "a warning\n")
+    assert hub.execute("bob", "brca-study", code) == "answer\n"

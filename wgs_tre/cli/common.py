@@ -29,6 +29,7 @@ from rich.progress import (
 from rich.table import Table
 
 from wgs_tre.config import Settings, load_settings
+from wgs_tre.errors import ConfigurationError
 from wgs_tre.governance import Context
 from wgs_tre.governance.identity import Identity, check_mapped, host_identity
 from wgs_tre.policy import load_policies
@@ -75,8 +76,17 @@ class State:
     def identity(self) -> Identity:
         """Who runs this command (see :mod:`wgs_tre.governance.identity`), established once."""
         if self._identity is None:
-            self._identity = host_identity(self.requested or None)
+            self._identity = host_identity(self.requested or None, audit_in=self._ready_store)
         return self._identity
+
+    def _ready_store(self) -> Store | None:
+        """The store to audit a refused ``--as`` in; None before ``init``, with settings that
+        open none or a store this account may not read (the refusal is then only reported)."""
+        try:
+            self.store.check_ready()
+        except (ConfigurationError, PermissionError):  # StoreNotReady is a ConfigurationError
+            return None
+        return self.store
 
     @property
     def actor(self) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy.exc
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -135,12 +136,18 @@ def retire_version(ctx: Context, label: str, reason: str) -> DatasetVersionView:
         raise InvalidInput("reason", "say why the version is retired (researchers see it)")
     with ctx.transaction(Action.DATASET_RETIRE, dataset=label) as tx:
         version = get_version(tx.session, label)
+        already_retired = InvalidTransition(f"dataset version {label}", "retired", "retire", ())
         if version.retirement is not None:
-            raise InvalidTransition(f"dataset version {label}", "retired", "retire", ())
+            raise already_retired
         version.retirement = DatasetRetirement(
             retired_at=tx.now, retired_by=tx.user.id, reason=reason.strip()
         )
-        tx.session.flush()
+        try:
+            tx.session.flush()
+        except sqlalchemy.exc.IntegrityError:
+            # Another steward retired it after we read it (PostgreSQL reads do not wait for
+            # writers): the version's retirement row exists, its key refuses a second one.
+            raise already_retired from None
         tx.audit(f"retired {label}", details={"reason": version.retirement.reason})
         return DatasetVersionView.of(version)
 

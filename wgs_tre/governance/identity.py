@@ -9,21 +9,25 @@ Two ways to act as another account, each recorded on every audit event it writes
 - anyone holding a JupyterHub API token for that account (``wgs-tre login``, see
   :mod:`wgs_tre.governance.credentials`) acts as the name the hub says the token belongs to.
 
-Anyone else asking for another account is refused with the reason.
+Anyone else asking for another account is refused with the reason, and the refusal is audited
+(``identity.act_as``, the OS account as actor) in the store the request was for.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from wgs_tre.audit import record_refusal
 from wgs_tre.audit.chain import WITNESS_KEYS
 from wgs_tre.errors import ConfigurationError, Refused
 from wgs_tre.governance import hub_credential
 from wgs_tre.governance.lookup import find_user
 from wgs_tre.store import Store
+from wgs_tre.types import Action
 
 __all__ = [
     "AS_VARIABLE",
@@ -113,13 +117,24 @@ def check_mapped(store: Store, identity: Identity) -> None:
             )
 
 
-def host_identity(requested: str | None = None) -> Identity:
+def host_identity(
+    requested: str | None = None, *, audit_in: Callable[[], Store | None] | None = None
+) -> Identity:
     """The rule for the CLI and host-side ``open_project()``: ``requested`` (``--as``), else
     ``WGS_TRE_AS``, both honoured for root only; a stored hub credential, re-checked with the
-    hub; else the OS login."""
+    hub; else the OS login. A refused request is audited in the store ``audit_in()`` gives,
+    asked only then (None: no store this account can open, the refusal is only reported)."""
     requested = requested or os.environ.get(AS_VARIABLE) or None
     stored = hub_credential.load()
     credential = None
     if stored is not None:
         credential = (hub_credential.hub_user(stored.hub, stored.token), stored.hub)
-    return establish(requested, credential=credential)
+    try:
+        return establish(requested, credential=credential)
+    except Refused as refusal:
+        store = audit_in() if audit_in is not None else None
+        if store is not None:
+            own = establish(credential=credential)  # who really asked
+            record_refusal(store, actor=own.os_account, action=Action.IDENTITY_ACT_AS,
+                           reason=refusal.reason, details=own.audit_details())  # fmt: skip
+        raise
