@@ -28,16 +28,18 @@ from wgs_tre.store import Store
 from wgs_tre.types import Action
 
 
-@pytest.fixture(params=["sequential", "parallel"])
+@pytest.fixture(params=["exact", "sequential", "parallel"])
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 def _report(store: Store, mode: str = "sequential"):  # type: ignore[no-untyped-def]
-    """Verify in one pass, or split into three ranges in worker processes."""
+    """Verify every event one by one (exact), in one pass with the bulk pass first (on SQLite,
+    inside SQLite where the extension is built), or split into three ranges in workers (threads
+    running the extension, else processes): every mode must give the same verdict."""
     with store.session() as session:
-        if mode == "sequential":
-            return verify(session)
+        if mode in ("exact", "sequential"):
+            return verify(session, bulk=mode == "sequential")
         url = store.url.render_as_string(hide_password=False)
         return verify(session, workers=3, url=url, min_parallel=0)
 
