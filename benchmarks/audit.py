@@ -5,8 +5,9 @@ Targets (issues 3 and 12): append >= 5,000 events/s on SQLite, each event in its
 >= 1,000,000 events/s (issue 12; it was 200,000). On SQLite verify checks the chain inside
 SQLite with the extension scripts/install builds (the line says whether it was there). Beside the
 verify rate, the ceiling of a verifier that hashes in Python: SHA-256 alone over the same events'
-canonical bytes (read beforehand, not timed) with ``hashlib``, times the CPUs. Also shown: an append inside an ORM
-session, the path of governance operations, whose session costs more than the append itself.
+canonical bytes (read beforehand, not timed) with ``hashlib``, times the CPUs. Also shown: an
+append inside an ORM session, the path of governance operations, whose session costs more than
+the append itself.
 The baseline is plain ``sqlite3`` doing one INSERT + COMMIT per row with the same pragmas: the
 floor any chained log on SQLite pays.
 
