@@ -1,29 +1,32 @@
-"""The verifier's bulk pass on SQLite: it vouches for intact batches (hashes checked here against
-the documented canonical form, computed with the standard library) and never for a tampered one,
-and the exact pass that takes over names the same event as a verify without the bulk pass."""
+"""The verifier's bulk passes on SQLite, in Python and inside SQLite (the extension, which
+scripts/install builds: without it these tests fail, they do not skip): each vouches for the
+events of an intact chain (hashes checked here against the documented canonical form, computed
+with the standard library) and never for a tampered one, and the exact pass that takes over
+names the same event as a verify without the bulk pass."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
-from tests.test_audit import _hash_of, _seed, _shift_up_from, as_dba, forged_after
-from wgs_tre.audit import append, events, verify
-from wgs_tre.audit.bulk_check import check_in_bulk
+from tests import test_audit
+from tests.test_audit import _hash_of, _seed, _shift_up_from, as_dba, documented_hash, forged_after
+from wgs_tre.audit import GENESIS, append, chain_ext, events, verify
+from wgs_tre.audit.bulk_check import _PREFIX, check_in_python, check_in_sqlite
 from wgs_tre.audit.verify import _Range
 from wgs_tre.store import Store
 from wgs_tre.types import Action
 
-# Values whose JSON escaping differs between encoders if any: quotes, backslashes, every control
-# character, line and paragraph separators, non-ASCII in and beyond the BMP, nulls.
-AWKWARD = ['say "hi"\\', "".join(map(chr, range(32))) + "\x7f", "\u2028\u2029/ålice 中 😀"]
+AWKWARD = [*test_audit.AWKWARD, "nul \x00"]  # SQLite's text holds NUL too
 
 
 @pytest.fixture
@@ -35,14 +38,30 @@ def sqlite_store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
     store.dispose()
 
 
-def _bulk(store: Store, first: int, last: int, batch: int, **anchors: str) -> _Range:
+@pytest.fixture(params=["python", "sqlite"])
+def bulk_pass(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _bulk(
+    store: Store, bulk_pass: str, first: int, last: int, batch: int, **anchors: str
+) -> _Range:
     span = _Range(first, last, anchors={int(k[1:]): v for k, v in anchors.items()})
+    check = check_in_sqlite if bulk_pass == "sqlite" else check_in_python
     with store.engine.connect() as conn:
-        check_in_bulk(conn, span, batch, None)
+        check(conn, span, batch, None)
     return span
 
 
-def test_the_bulk_pass_vouches_for_every_event_of_an_intact_chain(sqlite_store: Store) -> None:
+def _vouchable(bulk_pass: str, events: int, batch: int) -> int:
+    """How many of the first ``events`` intact events a pass vouches for: the Python pass whole
+    batches only, the extension up to the event."""
+    return events if bulk_pass == "sqlite" else events // batch * batch
+
+
+def test_the_bulk_pass_vouches_for_every_event_of_an_intact_chain(
+    sqlite_store: Store, bulk_pass: str
+) -> None:
     when = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
     with sqlite_store.session() as session:
         for i, value in enumerate(AWKWARD * 3):
@@ -57,13 +76,50 @@ def test_the_bulk_pass_vouches_for_every_event_of_an_intact_chain(sqlite_store: 
             )
     with sqlite_store.session() as session:
         chain = [e.as_dict() for e in events(session)]
-    for event in chain:  # the oracle: the documented form, hashed with the standard library
-        document = {k: v for k, v in event.items() if k != "hash"}
-        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert hashlib.sha256(canonical.encode()).hexdigest() == event["hash"]
-    span = _bulk(sqlite_store, 1, len(chain), batch=4)
+    assert all(documented_hash(event) == event["hash"] for event in chain)
+    span = _bulk(sqlite_store, bulk_pass, 1, len(chain), batch=4)
     assert (span.count, span.entry_prev_hash) == (len(chain), "0" * 64)
     assert (span.exit_hash, span.exit_prev_hash) == (chain[-1]["hash"], chain[-1]["prev_hash"])
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)  # SQLite holds UTF-8
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"actor": _TEXT, "reason": _TEXT, "project": st.none() | _TEXT, "details": _TEXT}
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_the_extension_renders_any_text_as_the_documented_form(
+    values: list[dict[str, Any]],
+) -> None:
+    """Every character, escaped or not, hashed inside SQLite as the standard library hashes it:
+    a chain of such events is vouched for whole."""
+    conn = sqlite3.connect(":memory:")
+    assert chain_ext.load(conn), "run scripts/install: it builds the SQLite extension"
+    conn.execute(
+        "CREATE TABLE audit_event (seq, time, actor, action, project, dataset, decision, reason, "
+        "details, prev_hash, hash)"
+    )
+    prev = GENESIS
+    for seq, fields in enumerate(values, 1):
+        event = dict(fields, seq=seq, time="t", action="a", dataset=None, decision="allowed")
+        event["prev_hash"] = prev
+        event["hash"] = prev = documented_hash(event)
+        conn.execute(
+            f"INSERT INTO audit_event ({', '.join(event)}) VALUES ({', '.join('?' * len(event))})",
+            tuple(event.values()),
+        )
+    (verified,) = conn.execute(
+        _PREFIX, {"first": 1, "last": len(values), "entry": GENESIS}
+    ).fetchone()
+    conn.close()
+    assert verified == len(values)
 
 
 def _edit_reason(store: Store) -> None:
@@ -114,38 +170,46 @@ TAMPERING: list[tuple[Callable[[Store], None], int, int]] = [
     ("tamper", "named", "vouched"), TAMPERING, ids=[t.__name__.strip("_") for t, *_ in TAMPERING]
 )
 def test_the_bulk_pass_stops_at_tampering_and_the_exact_pass_names_it(
-    sqlite_store: Store, tamper: Callable[[Store], None], named: int, vouched: int
+    sqlite_store: Store, bulk_pass: str, tamper: Callable[[Store], None], named: int, vouched: int
 ) -> None:
     _seed(sqlite_store, 10)
     tamper(sqlite_store)
     for batch in (1, 4):  # a break between batches, then within one
-        assert _bulk(sqlite_store, 1, 10, batch).count == vouched // batch * batch, batch
+        count = _bulk(sqlite_store, bulk_pass, 1, 10, batch).count
+        assert count == _vouchable(bulk_pass, vouched, batch), batch
     with sqlite_store.session() as session:  # the exact pass resumes after 1 or 2 bulk batches
+        plain = verify(session, bulk=False)
         small, default = verify(session, batch=3), verify(session)
-    assert not small.ok and (small.first_bad_seq, small.problem) == (named, default.problem)
-    assert default.first_bad_seq == named
+    assert not plain.ok and plain.first_bad_seq == named, plain.summary()
+    assert small.summary() == default.summary() == plain.summary()
 
 
-def test_a_range_starting_at_a_deleted_event_is_not_vouched_for(sqlite_store: Store) -> None:
+def test_a_range_starting_at_a_deleted_event_is_not_vouched_for(
+    sqlite_store: Store, bulk_pass: str
+) -> None:
     """A worker's range whose first event is gone: no earlier event links to check, so only the
     sequence numbers show it."""
     _seed(sqlite_store, 10)
     _delete(sqlite_store)
-    assert _bulk(sqlite_store, 5, 10, batch=10).count == 0
+    assert _bulk(sqlite_store, bulk_pass, 5, 10, batch=10).count == 0
 
 
-def test_an_anchor_that_differs_stops_the_bulk_pass(sqlite_store: Store) -> None:
+def test_an_anchor_that_differs_stops_the_bulk_pass(sqlite_store: Store, bulk_pass: str) -> None:
     _seed(sqlite_store, 10)
-    assert _bulk(sqlite_store, 1, 10, batch=3, s5=_hash_of(sqlite_store, 5)).count == 10
-    assert _bulk(sqlite_store, 1, 10, batch=3, s5="f" * 64).count == 3
+    assert _bulk(sqlite_store, bulk_pass, 1, 10, batch=3, s5=_hash_of(sqlite_store, 5)).count == 10
+    count = _bulk(sqlite_store, bulk_pass, 1, 10, batch=3, s5="f" * 64).count
+    assert count == _vouchable(bulk_pass, 4, 3)
 
 
-def test_a_value_sqlite_cannot_render_falls_back_to_the_exact_pass(sqlite_store: Store) -> None:
-    """A BLOB where text belongs makes json_object fail: the exact pass judges the event."""
+def test_a_value_sqlite_cannot_render_falls_back_to_the_exact_pass(
+    sqlite_store: Store, bulk_pass: str
+) -> None:
+    """A BLOB where text belongs (json_object fails, the extension refuses it): the exact pass
+    judges the event."""
     _seed(sqlite_store, 10)
     with as_dba(sqlite_store) as conn:
         conn.execute(text("UPDATE audit_event SET reason = x'00ff' WHERE seq = 7"))
-    assert _bulk(sqlite_store, 1, 10, batch=3).count <= 6  # sqlite3 reads a row ahead
+    assert _bulk(sqlite_store, bulk_pass, 1, 10, batch=3).count <= 6  # sqlite3 reads a row ahead
     with sqlite_store.session() as session:
         report = verify(session, batch=3)
     assert not report.ok and report.first_bad_seq == 7 and "edited" in report.problem

@@ -36,6 +36,7 @@ ATTACKS = [
     "DELETE FROM dataset_version",
     "TRUNCATE dataset_version CASCADE",
     "CREATE TABLE audit_copy (seq integer)",
+    "DROP FUNCTION audit_append",  # the appender (it runs with the caller's rights)
 ]
 
 

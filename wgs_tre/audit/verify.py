@@ -12,11 +12,14 @@ The head and the last event are read in one statement, so one snapshot: writers 
 meanwhile never look like a deletion (on PostgreSQL, two statements under READ COMMITTED would
 see two different moments). Only events up to that last one are checked.
 
-On SQLite, batches of events are first checked in bulk (:mod:`wgs_tre.audit.bulk_check`); the
-first batch that does not verify is checked event by event, which names the problem.
+On SQLite, batches of events are first checked in bulk (:mod:`wgs_tre.audit.bulk_check`); from
+the first event the bulk pass does not vouch for, events are checked one by one, which names the
+problem. ``bulk=False`` checks every event one by one.
 
-Long chains are checked in parallel: each worker process verifies a contiguous range, and the
-links between ranges are checked when the results are combined.
+Long chains are checked in parallel: each worker verifies a contiguous range, and the links
+between ranges are checked when the results are combined. Workers are threads where the check
+runs inside SQLite's C code (the SQLite extension, which runs without Python's lock), processes
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from wgs_tre.audit import chain_ext
 from wgs_tre.audit.bulk_check import check_in_bulk
 from wgs_tre.audit.chain import FIELDS, GENESIS, hash_sorted_values
 from wgs_tre.store.engine import Store
@@ -38,8 +42,10 @@ __all__ = ["VerifyReport", "verify", "verify_store"]
 
 _COLUMNS = ", ".join(FIELDS)  # constants, not input
 _SEQ, _PREV = FIELDS.index("seq"), FIELDS.index("prev_hash")
-# Below this many events a single process is faster than starting workers.
+# Below this many events a single process is faster than starting worker processes; threads
+# cost far less to start.
 PARALLEL_THRESHOLD = 200_000
+THREADS_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True)
@@ -75,9 +81,13 @@ class _Range:
 
 
 def _check_range(
-    conn: Connection, span: _Range, batch: int, progress: Callable[[int], None] | None
+    conn: Connection,
+    span: _Range,
+    batch: int,
+    progress: Callable[[int], None] | None,
+    bulk: bool = True,
 ) -> _Range:
-    if conn.dialect.name == "sqlite":
+    if bulk and conn.dialect.name == "sqlite":
         check_in_bulk(conn, span, batch, progress)
     return _check_exactly(conn, span, batch, progress)
 
@@ -155,13 +165,25 @@ def _broken_link(seq: int, prev_hash: str, link: str | None) -> tuple[int, str]:
     )
 
 
-def _check_range_in_worker(url: str, span: _Range, batch: int) -> _Range:
+def _check_range_in_worker(url: str, span: _Range, batch: int, bulk: bool) -> _Range:
     store = Store(url)
     try:
         with store.engine.connect() as conn:
-            return _check_range(conn, span, batch, None)
+            return _check_range(conn, span, batch, None, bulk)
     finally:
         store.dispose()
+
+
+def _checks_in_c(url: str | None, bulk: bool) -> bool:
+    """Whether the bulk pass runs in SQLite's C code, which releases Python's lock: then workers
+    can be threads."""
+    return bulk and url is not None and url.startswith("sqlite") and chain_ext.available()
+
+
+def _pool(in_c: bool, count: int) -> Executor:
+    if in_c:
+        return ThreadPoolExecutor(count)
+    return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _combine(
@@ -238,18 +260,24 @@ def verify(
     batch: int = 20_000,
     workers: int = 1,
     url: str | None = None,
-    min_parallel: int = PARALLEL_THRESHOLD,
+    min_parallel: int | None = None,
+    bulk: bool = True,
 ) -> VerifyReport:
     """Check the whole chain in ``session``; see the module docstring.
 
-    With ``workers`` > 1 and ``url`` (the store's URL, for the worker processes), chains of at
-    least ``min_parallel`` events are split into ranges checked in parallel.
+    With ``workers`` > 1 and ``url`` (the store's URL, for the workers), chains of at least
+    ``min_parallel`` events (by default, as many as make workers worth starting) are split into
+    ranges checked in parallel. ``bulk=False``: no bulk pass, every event checked one by one.
     """
     anchors = dict(anchors or {})
     last, head = _last_and_head(session)
+    in_c = _checks_in_c(url, bulk)
+    if min_parallel is None:
+        min_parallel = THREADS_THRESHOLD if in_c else PARALLEL_THRESHOLD
     if workers <= 1 or url is None or last < max(min_parallel, 1):
         span = _Range(1, last, anchors=anchors)
-        return _combine([_check_range(session.connection(), span, batch, progress)], head, anchors)
+        checked = _check_range(session.connection(), span, batch, progress, bulk)
+        return _combine([checked], head, anchors)
     step = -(-last // workers)
     spans = [
         _Range(
@@ -259,9 +287,15 @@ def verify(
         )
         for lo in range(1, last + 1, step)
     ]
-    with ProcessPoolExecutor(len(spans), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _pool(in_c, len(spans)) as pool:
         done = list(
-            pool.map(_check_range_in_worker, [url] * len(spans), spans, [batch] * len(spans))
+            pool.map(
+                _check_range_in_worker,
+                [url] * len(spans),
+                spans,
+                [batch] * len(spans),
+                [bulk] * len(spans),
+            )
         )
     if progress is not None:
         progress(sum(s.count for s in done))

@@ -19,6 +19,7 @@ __all__ = ["APPEND_ONLY", "grant_runtime_role", "runtime_grants"]
 
 # Rows of these tables are never changed or removed (the migrations' triggers say so too).
 APPEND_ONLY = ("audit_event", "dataset_retirement", "dataset_version")
+AUDIT_APPEND = "audit_append(text, text, text, text, text, text, text, text)"
 
 
 def runtime_grants(role: str, quote: Callable[[str], str] = str) -> list[str]:
@@ -33,6 +34,8 @@ def runtime_grants(role: str, quote: Callable[[str], str] = str) -> list[str]:
     for table in sorted(Base.metadata.tables):
         rights = "SELECT, INSERT" if table in APPEND_ONLY else "SELECT, INSERT, UPDATE, DELETE"
         statements.append(f"GRANT {rights} ON {table} TO {who}")
+    # The audit appender (migration 0004); it runs with the caller's rights, those above.
+    statements.append(f"GRANT EXECUTE ON FUNCTION {AUDIT_APPEND} TO {who}")
     return statements
 
 
