@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
+from tests.racing import holding_the_audit_head, until_waiting_on
 from tests.world import World
 from wgs_tre.access import AccessRefused, Gate, Reason
 from wgs_tre.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from wgs_tre.governance import datasets
-from wgs_tre.store import Store
-from wgs_tre.store.models import AuditEvent, AuditHead
+from wgs_tre.store.models import AuditEvent
 from wgs_tre.types import DatasetKind
 
 
@@ -151,42 +145,6 @@ def test_retirement_is_final(world: World) -> None:
     ):
         with pytest.raises(DatabaseError, match="append-only"), world.store.engine.begin() as conn:
             conn.execute(text(statement))
-
-
-@contextmanager
-def holding_the_audit_head(store: Store) -> Iterator[None]:
-    """A transaction holding what every audited write waits for: SQLite's write lock (every
-    transaction begins with BEGIN IMMEDIATE), PostgreSQL's audit head row (as appenders lock it).
-    Writers started meanwhile get as far as they can and wait."""
-    with store.session() as session:
-        session.execute(select(AuditHead).with_for_update())
-        yield
-
-
-def until_waiting_on(store: Store, processes: list[subprocess.Popen[str]]) -> None:
-    """Until every process waits on the store: PostgreSQL lists their backends as waiting for a
-    lock; on SQLite, a process that has the database open waits at its first BEGIN IMMEDIATE."""
-    deadline = time.monotonic() + 60
-    database = Path(store.url.database or "")
-
-    def waiting() -> int:
-        if not store.is_sqlite:
-            with store.engine.connect() as conn:
-                return int(conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )).scalar_one())  # fmt: skip
-        opened = 0
-        for process in processes:
-            with contextlib.suppress(OSError):
-                fds = Path(f"/proc/{process.pid}/fd").iterdir()
-                opened += any(Path(os.readlink(fd)) == database for fd in fds)
-        return opened
-
-    while waiting() < len(processes):
-        assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-        assert time.monotonic() < deadline, "the writers did not reach the store"
-        time.sleep(0.1)
 
 
 FINAL = "allowed from retired: none (final state)"

@@ -4,9 +4,12 @@ expiry capped by the policy."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
+from tests.racing import holding_the_audit_head, until_waiting_on
 from tests.world import World
 from wgs_tre.errors import AlreadyExists, ConflictOfInterest, InvalidInput, QuorumNotMet
 from wgs_tre.governance import approvals, review, users
@@ -83,3 +86,23 @@ def test_the_approval_grants_what_was_asked(world: World) -> None:
         approvals.amend_members(world.ctx("sam"), "brca-study", remove=["alice"])
     with pytest.raises(InvalidInput, match="only researchers can be project members"):
         approvals.amend_members(world.ctx("sam"), "brca-study", add=["eve"])
+
+
+def test_two_stewards_approving_one_application_at_once(world: World) -> None:
+    """Both read the application in review before either commits (on PostgreSQL, reads do not
+    wait for writers): one approval is granted, the other steward is told it is decided."""
+    world.apply("brca-study", members=[])
+    world.vote("brca-study", ("sam", Vote.APPROVE), ("sue", Vote.APPROVE))
+    approve = [sys.executable, "-m", "wgs_tre", "projects", "approve", "brca-study"]
+    with holding_the_audit_head(world.store):
+        stewards = [
+            subprocess.Popen(approve, env=world.cli_env(name), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            for name in ("sam", "sue")
+        ]  # fmt: skip
+        until_waiting_on(world.store, stewards)
+    outcomes = sorted((p.wait(60), *p.communicate()) for p in stewards)
+    (done, _, _), (conflict, _, err) = outcomes
+    assert (done, conflict) == (0, 5), outcomes
+    assert err.startswith("error: cannot approve application: it is approved;"), err
+    assert world.counts()["approval"] == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -118,7 +118,9 @@ def append(
     try:
         if conn.dialect.name == "postgresql":
             cursor.execute(_SERVER_SIDE, fields)
-            fields["seq"], fields["prev_hash"], fields["hash"] = cursor.fetchone()
+            # audit_append() returns one row or raises
+            row = cast("tuple[int, str, str]", cursor.fetchone())
+            fields["seq"], fields["prev_hash"], fields["hash"] = row
         else:
             _append_here(cursor, fields)
     except dbapi.IntegrityError:

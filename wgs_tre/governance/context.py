@@ -103,7 +103,8 @@ class Context:
         resource = resource or self._resource(action, project)
         tx: Tx | None = None
         try:
-            with self.store.session() as session:
+            # An audited action writes: it holds the write lock before deciding (Store.writing)
+            with self.store.writing() if audited else self.store.session() as session:
                 now = self.clock()
                 permit = authorize(session, self.policies, self.actor, action, resource, now)
                 tx = Tx(

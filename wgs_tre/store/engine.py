@@ -1,8 +1,10 @@
 """Opening the governance store: SQLite by default, PostgreSQL by URL.
 
-Every write path takes the database's write lock at the start of its transaction (SQLite:
-``BEGIN IMMEDIATE``; PostgreSQL: the audit head row is locked by the appender), so transactions
-from the hub, services and the CLI serialize instead of failing half-way.
+Every governed write takes the database's write lock at the start of its transaction (SQLite:
+``BEGIN IMMEDIATE``, for every transaction; PostgreSQL: the audit head row, which every appender
+locks, taken first by :meth:`Store.writing`), so transactions from the hub, services and the CLI
+serialize instead of failing half-way, and what a decision read cannot change before it commits
+(two stewards approving one application at once: one approval, one "it is approved").
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wgs_tre.errors import ConfigurationError, StoreNotReady
+from wgs_tre.store.models import AuditHead
 from wgs_tre.store.roles import grant_runtime_role
 
 __all__ = ["Store", "open_store"]
@@ -78,6 +81,16 @@ class Store:
     def session(self) -> Iterator[Session]:
         """One transaction: committed if the block succeeds, rolled back if it raises."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """One transaction that decides and writes: it holds the write lock from its first
+        statement, so nothing it reads changes under it (PostgreSQL's reads do not wait for
+        writers; SQLite's ``BEGIN IMMEDIATE`` already waits)."""
+        with self.session() as session:
+            if not self.is_sqlite:
+                session.execute(select(AuditHead.seq).with_for_update())
             yield session
 
     def _alembic_config(self) -> Config:
