@@ -22,6 +22,7 @@ from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.hub import texts
 from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, landing_for
 from wgs_tre.hub.refusals import explain
+from wgs_tre.policy import load_policies
 from wgs_tre.store.models import AuditEvent
 from wgs_tre.types import Action, ProjectStatus, Role, Vote
 
@@ -144,6 +145,27 @@ def test_a_steward_sees_recent_withdrawals_and_the_last_verification(
         "sue",
         "chain intact: 42 events",
     )
+
+
+def test_a_steward_is_shown_only_what_the_policy_lets_her_read(
+    projects: World, tmp_path: Path
+) -> None:
+    """With consent.read and audit.read taken from stewards, the page leaves those parts out
+    rather than asking (which would be a refusal, audited)."""
+    shipped = projects.policies.source
+    assert shipped is not None
+    for path in shipped.glob("*.yaml"):
+        text = path.read_text()
+        if path.name == "roles.yaml":
+            text = text.replace("    - consent.read\n", "").replace("    - audit.read\n", "", 1)
+        (tmp_path / path.name).write_text(text)
+    policies = load_policies(tmp_path)
+    assert not policies.roles.allows(frozenset({Role.STEWARD}), Action.CONSENT_READ)
+    assert not policies.roles.allows(frozenset({Role.STEWARD}), Action.AUDIT_READ)
+    before = projects.counts()[AuditEvent.__tablename__]
+    page = landing_for(projects.store, policies, "sam")
+    assert (page.withdrawals, page.audit_readable, page.in_review) == (None, False, 1)
+    assert projects.counts()[AuditEvent.__tablename__] == before
 
 
 def test_a_steward_who_also_researches_sees_only_her_own_projects(projects: World) -> None:

@@ -19,7 +19,7 @@ from wgs_tre.hub.refusals import Explanation, explain
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
-from wgs_tre.types import Action, ApprovalState, ProjectStatus, Role
+from wgs_tre.types import Action, ApprovalState, ProjectStatus, Role, UserState
 
 __all__ = ["EXPIRING_DAYS", "RECENT_DAYS", "Landing", "ProjectEntry", "landing_for"]
 
@@ -45,8 +45,9 @@ class Landing:
     in_review: int = 0  # stewards: applications awaiting the committee
     awaiting_vote: tuple[str, ...] = ()  # stewards: of those, the ones they may vote on now
     expiring: int = 0  # stewards: active approvals ending within EXPIRING_DAYS
-    withdrawals: int = 0  # stewards: participants who withdrew within RECENT_DAYS
-    last_verify: AuditRecord | None = None  # stewards: the audit chain's last verification
+    withdrawals: int | None = None  # stewards: participants who withdrew within RECENT_DAYS
+    audit_readable: bool = False  # stewards: whether their roles may read the audit log
+    last_verify: AuditRecord | None = None  # and, if so, the chain's last verification
 
     def has(self, role: Role | str) -> bool:
         return Role(role).value in self.roles
@@ -73,7 +74,7 @@ def _entry(store: Store, policies: Policies, username: str, view: ProjectView) -
 
 def landing_for(store: Store, policies: Policies, username: str) -> Landing:
     account = users.account_of(store, username)
-    if account is None or account.state != "active":
+    if account is None or account.state != UserState.ACTIVE.value:
         return Landing(username, active=False, roles=())
     roles = tuple(account.roles)
     held = frozenset(Role(r) for r in roles)
@@ -85,12 +86,18 @@ def landing_for(store: Store, policies: Policies, username: str) -> Landing:
         mine = tuple(_entry(store, policies, username, v) for v in visible if _belongs(v, username))
     if Role.STEWARD not in held:
         return Landing(username, True, roles, mine)
-    return _stewards_page(Landing(username, True, roles, mine), store, policies, visible)
+    return _stewards_page(Landing(username, True, roles, mine), store, policies, held, visible)
 
 
 def _stewards_page(
-    page: Landing, store: Store, policies: Policies, visible: list[ProjectView]
+    page: Landing,
+    store: Store,
+    policies: Policies,
+    held: frozenset[Role],
+    visible: list[ProjectView],
 ) -> Landing:
+    """What awaits a steward; each part only if the policy lets their roles read it (asking
+    otherwise would be a refusal, and audited as one)."""
     now = utcnow()
     in_review = [v.slug for v in visible if v.status == ProjectStatus.IN_REVIEW]
     votable = tuple(
@@ -106,15 +113,20 @@ def _stewards_page(
         and v.approval.expires_at <= horizon
         for v in visible
     )
-    ctx = Context(store, policies, page.username)
-    withdrawals = registry.withdrawals_since(ctx, now - dt.timedelta(days=RECENT_DAYS))
-    with store.session() as session:
-        verified = next(events(session, action=Action.AUDIT_VERIFY.value, last=1), None)
+    withdrawals = verified = None
+    if policies.roles.allows(held, Action.CONSENT_READ):
+        ctx = Context(store, policies, page.username)
+        withdrawals = registry.withdrawals_since(ctx, now - dt.timedelta(days=RECENT_DAYS))
+    audit_readable = policies.roles.allows(held, Action.AUDIT_READ)
+    if audit_readable:
+        with store.session() as session:
+            verified = next(events(session, action=Action.AUDIT_VERIFY.value, last=1), None)
     return dataclasses.replace(
         page,
         in_review=len(in_review),
         awaiting_vote=votable,
         expiring=expiring,
         withdrawals=withdrawals,
+        audit_readable=audit_readable,
         last_verify=verified,
     )

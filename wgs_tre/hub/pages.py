@@ -16,7 +16,7 @@ from jupyterhub.utils import maybe_future
 from tornado import web
 
 from wgs_tre.config import load_settings
-from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, landing_for
+from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, Landing, landing_for
 from wgs_tre.hub.texts import choose_language, say
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
@@ -26,7 +26,7 @@ __all__ = ["HANDLERS", "LANG_COOKIE", "LandingHandler", "StopHandler"]
 LANG_COOKIE = "wgs-tre-lang"
 
 
-def _landing(username: str) -> Any:
+def _landing(username: str) -> Landing:
     settings = load_settings()
     store = Store(settings.store_url)
     try:
@@ -92,7 +92,8 @@ class StopHandler(BaseHandler):  # type: ignore[misc]
         if spawner is None or not spawner.active:
             raise web.HTTPError(404, f"{user.name} has no running session of {project}")
         if spawner.pending:
-            raise web.HTTPError(409, f"the session of {project} is {spawner.pending}ing: wait")
+            doing = "starting" if spawner.pending == "spawn" else "stopping"
+            raise web.HTTPError(409, f"the session of {project} is still {doing}: try again soon")
         await self.stop_single_user(user, project)
         self.redirect(f"{self.hub.base_url}tre")
 
