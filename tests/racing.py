@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from wgs_tre.store import Store
 from wgs_tre.store.models import AuditHead
 
-__all__ = ["holding_the_audit_head", "until_waiting_on"]
+__all__ = ["holding_the_audit_head", "race", "until_waiting_on"]
 
 
 @contextmanager
@@ -54,3 +54,18 @@ def until_waiting_on(store: Store, processes: list[subprocess.Popen[str]]) -> No
         assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
         assert time.monotonic() < deadline, "the writers did not reach the store"
         time.sleep(0.1)
+
+
+def race(
+    store: Store, commands: list[tuple[list[str], dict[str, str]]]
+) -> list[tuple[int, str, str]]:
+    """Run every (argv, environment) as a process of its own, each having read what it reads
+    before any commits; their (exit code, stdout, stderr), in order of exit code."""
+    with holding_the_audit_head(store):
+        racers = [
+            subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+            for argv, env in commands
+        ]  # fmt: skip
+        until_waiting_on(store, racers)
+    return sorted((p.wait(60), *p.communicate()) for p in racers)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 import sys
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
-from tests.racing import holding_the_audit_head, until_waiting_on
+from tests.racing import race
 from tests.world import World
 from wgs_tre.access import AccessRefused, Gate, Reason
 from wgs_tre.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
@@ -154,14 +153,10 @@ def test_two_stewards_retiring_one_version_at_once(world: World) -> None:
     """Both read the version as not retired before either commits; the second is told it is
     retired (exit 5, one line), not an internal error; one retirement and one refusal stored."""
     retire = [sys.executable, "-m", "wgs_tre", "datasets", "retire", "cohort@1", "--reason"]
-    with holding_the_audit_head(world.store):
-        stewards = [
-            subprocess.Popen([*retire, f"recalled by {name}"], env=world.cli_env(name),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for name in ("sam", "sue")
-        ]  # fmt: skip
-        until_waiting_on(world.store, stewards)
-    outcomes = sorted((p.wait(60), *p.communicate()) for p in stewards)
+    outcomes = race(
+        world.store,
+        [([*retire, f"recalled by {name}"], world.cli_env(name)) for name in ("sam", "sue")],
+    )
     (done, out, _), (conflict, _, err) = outcomes
     assert (done, conflict) == (0, 5), outcomes
     assert err == f"error: cannot retire dataset version cohort@1: it is retired; {FINAL}\n"

@@ -4,12 +4,11 @@ expiry capped by the policy."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import sys
 
 import pytest
 
-from tests.racing import holding_the_audit_head, until_waiting_on
+from tests.racing import race
 from tests.world import World
 from wgs_tre.errors import AlreadyExists, ConflictOfInterest, InvalidInput, QuorumNotMet
 from wgs_tre.governance import approvals, review, users
@@ -94,14 +93,7 @@ def test_two_stewards_approving_one_application_at_once(world: World) -> None:
     world.apply("brca-study", members=[])
     world.vote("brca-study", ("sam", Vote.APPROVE), ("sue", Vote.APPROVE))
     approve = [sys.executable, "-m", "wgs_tre", "projects", "approve", "brca-study"]
-    with holding_the_audit_head(world.store):
-        stewards = [
-            subprocess.Popen(approve, env=world.cli_env(name), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-            for name in ("sam", "sue")
-        ]  # fmt: skip
-        until_waiting_on(world.store, stewards)
-    outcomes = sorted((p.wait(60), *p.communicate()) for p in stewards)
+    outcomes = race(world.store, [(approve, world.cli_env(name)) for name in ("sam", "sue")])
     (done, _, _), (conflict, _, err) = outcomes
     assert (done, conflict) == (0, 5), outcomes
     assert err.startswith("error: cannot approve application: it is approved;"), err

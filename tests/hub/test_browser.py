@@ -226,3 +226,17 @@ def test_a_disabled_account_is_told_so_in_both_languages(
         page.close()
     finally:
         users.approve_user(hub_world.ctx("sam"), "carol")
+
+
+def test_the_stop_button_needs_the_pages_xsrf_token(browser, hub: Hub) -> None:  # type: ignore[no-untyped-def]
+    """Another site cannot make a signed-in browser stop a session: the stop form carries the
+    page's XSRF token, and a POST without it is refused."""
+    assert hub.start_server("alice", "revocable-study")[0] == 201
+    page = signed_in(browser, hub, "alice")
+    try:
+        forged = page.request.post(f"{hub.url}/hub/tre/stop/revocable-study", form={})
+        assert forged.status == 403
+        assert servers_of(hub, "alice")["revocable-study"]["ready"]  # type: ignore[index]
+    finally:
+        hub.stop_server("alice", "revocable-study")
+        page.context.close()

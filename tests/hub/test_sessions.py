@@ -255,3 +255,30 @@ def test_the_harness_returns_a_kernels_stdout_apart_from_its_stderr(hub: Hub) ->
     code = "import sys\nprint('answer')\nprint('a warning', file=sys.stderr, flush=True)\n"
     assert hub.execute_streams("bob", "brca-study", code) == ("answer\n", "a warning\n")
     assert hub.execute("bob", "brca-study", code) == "answer\n"
+
+
+FROM_A_SESSION = """
+import http.client, json, os, urllib.parse
+hub = urllib.parse.urlsplit(os.environ['JUPYTERHUB_API_URL'])
+def ask(method, path):
+    connection = http.client.HTTPConnection(hub.hostname, hub.port, timeout=30)
+    connection.request(method, '/hub' + path, body=b'' if method == 'POST' else None,
+                       headers={'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN']})
+    response = connection.getresponse()
+    return response.status, response.getheader('Location'), b'tre-landing' in response.read()
+print(json.dumps([ask('GET', '/tre'), ask('POST', '/tre/stop/brca-study')]))
+"""
+
+
+def test_a_sessions_token_cannot_use_the_front_door(hub: Hub) -> None:
+    """The front door is the person's, signed in: from inside a session, its API token (scoped
+    to its own server and the data service) neither reads the page nor stops a session with it
+    (JupyterHub's page handlers take the sign-in cookie, not tokens; this holds it to that)."""
+    assert hub.start_server("bob", "brca-study")[0] == 201
+    try:
+        page, stop = json.loads(hub.execute("bob", "brca-study", FROM_A_SESSION))
+        assert page == [302, "/hub/login?next=%2Fhub%2Ftre", False]  # sent to sign in
+        assert stop == [403, None, False]
+        assert hub.api("GET", "/users/bob")["servers"]["brca-study"]["ready"]
+    finally:
+        hub.stop_server("bob", "brca-study")
