@@ -10,11 +10,21 @@ from pathlib import Path
 CGROUPS = Path("/sys/fs/cgroup")
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port nobody listens on right now, on any address (a hub's services listen on its
+    veth address, not 127.0.0.1), and never one this test run was already given: the kernel may
+    hand the same port to two binds in a row once the first socket is closed, and a hub given
+    one port for two of its services fails to start."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:

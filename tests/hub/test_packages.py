@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.hub.harness import Hub, free_port
+from tests.daemons import free_port
+from tests.hub.harness import Hub
 from tests.hub.test_netns import TCP
 from tests.world import World
 from wgs_tre.hub import netns
