@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fhir_factory import bundle, consent
+from tests.report_cast import case_in, content, new_participant, stored_state
 from tests.world import World
 from wgs_tre.access import Gate
 from wgs_tre.audit.checkpoint import generate_key, public_path
@@ -23,8 +24,9 @@ from wgs_tre.cli import main
 from wgs_tre.consent import registry
 from wgs_tre.duo import Purpose
 from wgs_tre.errors import PermissionDenied
-from wgs_tre.governance import approvals, datasets, projects, review, users
-from wgs_tre.governance.authority import RULES
+from wgs_tre.governance import approvals, cases, datasets, projects, review, users
+from wgs_tre.governance.authority import RULES, Resource
+from wgs_tre.governance.cases import CaseEntry
 from wgs_tre.governance.context import Context
 from wgs_tre.ingest.check import check_store
 from wgs_tre.store.models import (
@@ -41,7 +43,19 @@ from wgs_tre.store.models import (
     ReviewVote,
     User,
 )
-from wgs_tre.types import Action, ApplicationState, ApprovalState, OrgType, Role, UserState, Vote
+from wgs_tre.store.models import (
+    Case as CaseRow,
+)
+from wgs_tre.types import (
+    Action,
+    ApplicationState,
+    ApprovalState,
+    OrgType,
+    ReportState,
+    Role,
+    UserState,
+    Vote,
+)
 
 # Who plays each role: members of the test cast without conflicts of interest.
 PLAYERS: dict[Role | None, str] = {
@@ -506,6 +520,93 @@ CASES: dict[Action, Case] = {
         then=_key_written,
     ),
 }
+
+
+def _report_is(state: ReportState) -> Then:
+    def check(world: World, ref: Any, result: Any) -> None:
+        assert stored_state(world, ref) == state.value
+
+    return check
+
+
+def _case_registered(world: World, participant: Any, result: Any) -> None:
+    with world.store.session() as session:
+        row = session.scalars(select(CaseRow).where(CaseRow.participant_id == participant)).one()
+        assert (row.ref, row.hospital.name, row.hospital_patient_id) == (
+            result[0],
+            "NCGM",
+            f"MRN-{participant}",
+        )
+
+
+def _case_listed(world: World, ref: Any, result: Any) -> None:
+    assert ref in [c.ref for c in result]
+
+
+def _on_case(ref: Any) -> tuple[str | None, str | None]:
+    return None, None  # the case is named in the event's details, not as a project
+
+
+def _a_case(state: ReportState | None) -> Callable[[World], str]:
+    return lambda world: case_in(world, state)
+
+
+CASES.update(
+    {
+        Action.CASE_REGISTER: Case(
+            new_participant,
+            lambda c, p, w: cases.register_cases(c, "NCGM", [CaseEntry(p, f"MRN-{p}", "C34")]),
+            rows={"clinical_case": 1},
+            then=_case_registered,
+        ),
+        Action.CASE_LIST: Case(
+            _a_case(None), lambda c, _, w: cases.list_cases(c), then=_case_listed, audited=False
+        ),
+        Action.REPORT_GENERATE: Case(
+            _a_case(None),
+            lambda c, ref, w: cases.add_version(c, ref, content()),
+            rows={"case_report": 1, "report_version": 1},
+            then=_report_is(ReportState.DRAFT),
+            on=_on_case,
+        ),
+        Action.REPORT_VIEW: Case(
+            _a_case(ReportState.DRAFT), lambda c, ref, w: cases.view(c, ref), on=_on_case
+        ),
+        Action.REPORT_SUBMIT: Case(
+            _a_case(ReportState.DRAFT),
+            lambda c, ref, w: cases.submit(c, ref),
+            then=_report_is(ReportState.IN_REVIEW),
+            on=_on_case,
+        ),
+        Action.REPORT_COMMENT: Case(
+            _a_case(ReportState.IN_REVIEW),
+            lambda c, ref, w: cases.comment(c, ref, "see the evidence"),
+            rows={"report_note": 1},
+            then=_report_is(ReportState.IN_REVIEW),
+            on=_on_case,
+        ),
+        Action.REPORT_RETURN: Case(
+            _a_case(ReportState.IN_REVIEW),
+            lambda c, ref, w: cases.return_report(c, ref, "wrong zygosity"),
+            rows={"report_note": 1},
+            then=_report_is(ReportState.RETURNED),
+            on=_on_case,
+        ),
+        Action.REPORT_SIGN_OFF: Case(
+            _a_case(ReportState.IN_REVIEW),
+            lambda c, ref, w: cases.sign_off(c, ref),
+            rows={"report_note": 1},
+            then=_report_is(ReportState.SIGNED_OFF),
+            on=_on_case,
+        ),
+        Action.REPORT_EXPORT: Case(
+            _a_case(ReportState.SIGNED_OFF),
+            lambda c, ref, w: cases.export(c, ref),
+            then=_report_is(ReportState.SIGNED_OFF),
+            on=_on_case,
+        ),
+    }
+)
 # read_all widens project.list (tested below); the others only name audit events.
 NOT_OPERATIONS = {
     Action.PROJECT_READ_ALL,
@@ -537,10 +638,10 @@ def test_role_action_matrix(cast: World, action: Action) -> None:
     assert granted, f"{action} is granted to no role"
     for role, player in PLAYERS.items():
         target = case.prepare(world)
-        slug = target if action in RULES else None
+        on = Resource(RULES[action][0], target) if action in RULES else None
         # What a user interface would show: the same answer as the operation, nothing written.
         before = world.counts()
-        assert world.ctx(player).can(action, project=slug) is (role in granted)
+        assert world.ctx(player).can(action, resource=on) is (role in granted)
         assert world.counts() == before
         if role in granted:
             result = case.perform(world.ctx(player), target, world)
@@ -587,7 +688,7 @@ def _check_allowed(
 def test_separation_of_duties_in_the_shipped_policy(policies) -> None:  # type: ignore[no-untyped-def]
     """Independent of the matrix: admins do not decide on data use or handle data files,
     researchers do not review, stewards do not create accounts, expert panels do nothing
-    governance-wise but list data."""
+    governance-wise but list data and review their hospital's case reports."""
     roles = policies.roles
     review_actions = [Action.APPLICATION_VOTE, Action.APPLICATION_APPROVE, Action.APPROVAL_REVOKE]
     for action in review_actions:
@@ -596,7 +697,12 @@ def test_separation_of_duties_in_the_shipped_policy(policies) -> None:  # type: 
     # Removing what interrupted ingests left is data stewardship, not account administration.
     assert roles.roles_allowed(Action.STORE_CHECK) == [Role.STEWARD]
     assert roles.roles_allowed(Action.PROJECT_APPLY) == [Role.RESEARCHER]
-    assert roles.roles.get(Role.EXPERT_PANEL) == frozenset({Action.DATASET_LIST})
+    # Reports: the programme's stewards build them, only a hospital's expert panel signs off.
+    assert roles.roles_allowed(Action.REPORT_GENERATE) == [Role.STEWARD]
+    assert roles.roles_allowed(Action.REPORT_SIGN_OFF) == [Role.EXPERT_PANEL]
+    panel_may = {Action.DATASET_LIST, Action.CASE_LIST, Action.REPORT_VIEW, Action.REPORT_COMMENT,
+                 Action.REPORT_RETURN, Action.REPORT_SIGN_OFF, Action.REPORT_EXPORT}  # fmt: skip
+    assert roles.roles.get(Role.EXPERT_PANEL) == frozenset(panel_may)
 
 
 def test_unknown_and_inactive_accounts_are_refused_and_audited(world: World) -> None:

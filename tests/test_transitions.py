@@ -4,11 +4,10 @@ is refused with the current state and the allowed steps named, and both are audi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 import pytest
 
-from tests.world import World
+from tests.world import World, check_step
 from wgs_tre.errors import InvalidTransition
 from wgs_tre.governance import APPLICATION, APPROVAL, USER, approvals, projects, review, users
 from wgs_tre.governance.views import ProjectView
@@ -67,25 +66,6 @@ def test_tables_match_the_specification() -> None:
         assert table == spec, machine.name
 
 
-def _check(world: World, spec: dict, state, action, attempt: Callable[[], str]) -> None:  # type: ignore[no-untyped-def]
-    before = world.last_event().seq
-    if (state, action) in spec:
-        assert attempt() == spec[(state, action)].value
-        event = world.last_event()
-        assert (event.action, event.decision) == (action.value, "allowed")
-        assert event.seq > before
-    else:
-        with pytest.raises(InvalidTransition) as caught:
-            attempt()
-        assert caught.value.current == state.value
-        allowed = sorted(a.value.split(".")[1] for (s, a) in spec if s == state)
-        assert caught.value.allowed == allowed
-        assert f"it is {state.value}" in caught.value.message
-        event = world.last_event()
-        assert (event.action, event.decision) == (action.value, "refused")
-        assert event.reason == caught.value.message
-
-
 # -- applications --------------------------------------------------------------------------------
 def _application_in(world: World, state: ApplicationState, action: Action) -> None:
     world.apply()
@@ -125,7 +105,7 @@ def test_application_transitions(world: World, state: ApplicationState, action: 
         assert view.application is not None
         return view.application.state
 
-    _check(world, APPLICATION_SPEC, state, action, attempt)
+    check_step(world, APPLICATION_SPEC, state, action, attempt)
 
 
 # -- approvals -----------------------------------------------------------------------------------
@@ -181,7 +161,7 @@ def test_approval_transitions(world: World, state: ApprovalState, action: Action
         assert approvals.expire_due(world.ctx("sam", now=far)) == []
         assert world.last_event().seq == before
         return
-    _check(world, APPROVAL_SPEC, state, action, lambda: _approval_step(world, action, now))
+    check_step(world, APPROVAL_SPEC, state, action, lambda: _approval_step(world, action, now))
 
 
 def test_an_approval_past_its_expiry_counts_as_expired_before_the_sweep(world: World) -> None:
@@ -203,7 +183,7 @@ def test_user_transitions(world: World, state: UserState, action: Action) -> Non
     if state is UserState.DISABLED:
         users.disable_user(admin, "dave")
     step = users.approve_user if action is Action.USER_APPROVE else users.disable_user
-    _check(world, USER_SPEC, state, action, lambda: step(admin, "dave").state)
+    check_step(world, USER_SPEC, state, action, lambda: step(admin, "dave").state)
 
 
 def test_a_transition_and_its_audit_event_commit_together(

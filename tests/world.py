@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from wgs_tre.config import Settings
 from wgs_tre.duo import Purpose
+from wgs_tre.errors import InvalidTransition
 from wgs_tre.governance import Context, datasets, projects, review, users
 from wgs_tre.governance.views import ProjectView
 from wgs_tre.policy import Policies
@@ -133,3 +136,24 @@ class World:
                 table.name: session.scalar(select(func.count()).select_from(table)) or 0
                 for table in Base.metadata.sorted_tables
             }
+
+
+def check_step(world: World, spec: dict, state, action, attempt: Callable[[], str]) -> None:  # type: ignore[no-untyped-def]
+    """Try ``action`` from ``state``: it does what ``spec`` (the machine written out apart from
+    its table) says, or is refused naming the state and the allowed steps; audited either way."""
+    before = world.last_event().seq
+    if (state, action) in spec:
+        assert attempt() == spec[(state, action)].value
+        event = world.last_event()
+        assert (event.action, event.decision) == (action.value, "allowed")
+        assert event.seq > before
+    else:
+        with pytest.raises(InvalidTransition) as caught:
+            attempt()
+        assert caught.value.current == state.value
+        allowed = sorted(a.value.split(".")[1] for (s, a) in spec if s == state)
+        assert caught.value.allowed == allowed
+        assert f"it is {state.value}" in caught.value.message
+        event = world.last_event()
+        assert (event.action, event.decision) == (action.value, "refused")
+        assert event.reason == caught.value.message

@@ -216,6 +216,7 @@ class Reason(StrEnum):
     DATASET_NOT_APPROVED = "dataset version not approved for the project"
     DATASET_RETIRED = "dataset version retired"
     PURPOSE_MISMATCH = "purpose differs from the approved purpose"
+    OTHER_HOSPITAL = "the case belongs to another hospital"
 
 
 class AccessRefused(PermissionDenied):

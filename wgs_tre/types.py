@@ -17,10 +17,12 @@ __all__ = [
     "Action",
     "ApplicationState",
     "ApprovalState",
+    "CaseKind",
     "DatasetKind",
     "Decision",
     "OrgType",
     "ProjectStatus",
+    "ReportState",
     "Role",
     "UserState",
     "Vote",
@@ -123,6 +125,24 @@ class ProjectStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class CaseKind(StrEnum):
+    """What a case's primary analysis reports: germline findings for a rare disease, germline
+    and somatic (tumour) findings for a cancer."""
+
+    RARE_DISEASE = "rare_disease"
+    CANCER = "cancer"
+
+
+class ReportState(StrEnum):
+    """Where a case report is in its review (``governance.transitions.REPORT``)."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    RETURNED = "returned"
+    REVISED = "revised"
+    SIGNED_OFF = "signed_off"
+
+
 class Vote(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
@@ -174,6 +194,15 @@ class Action(StrEnum):
     AUDIT_CHECKPOINT = "audit.checkpoint"
     AUDIT_KEYGEN = "audit.keygen"
     SESSION_START = "session.start"
+    CASE_REGISTER = "case.register"  # a hospital's cases (and its own patient ids) imported
+    CASE_LIST = "case.list"
+    REPORT_GENERATE = "report.generate"  # a new version of a case's report, never an edit
+    REPORT_VIEW = "report.view"
+    REPORT_SUBMIT = "report.submit"
+    REPORT_COMMENT = "report.comment"
+    REPORT_RETURN = "report.return"
+    REPORT_SIGN_OFF = "report.sign_off"
+    REPORT_EXPORT = "report.export"
     # Events, granted to no role: a session ends with its server, egress is decided by
     # policies/egress.yaml.
     SESSION_STOP = "session.stop"

@@ -16,6 +16,7 @@ from wgs_tre.cli import (
     identity,
     ingest,
     projects,
+    reports,
     store,
     users,
 )
@@ -44,6 +45,8 @@ app.add_typer(users.orgs_app, name="orgs")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(projects.app, name="projects")
 app.add_typer(consent.app, name="consent")
+app.add_typer(reports.cases_app, name="cases")
+app.add_typer(reports.app, name="reports")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(store.app, name="store")

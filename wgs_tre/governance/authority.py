@@ -31,6 +31,7 @@ __all__ = ["RULES", "Permit", "Resource", "ResourceKind", "authorize", "why_not"
 
 class ResourceKind(StrEnum):
     PROJECT = "project"
+    CASE = "case"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Resource:
     @classmethod
     def project(cls, slug: str) -> Resource:
         return cls(ResourceKind.PROJECT, slug)
+
+    @classmethod
+    def case(cls, ref: str) -> Resource:
+        return cls(ResourceKind.CASE, ref)
 
 
 # The resource each action is decided on, and its rule. Actions not listed are decided by the
@@ -62,6 +67,18 @@ RULES: dict[Action, tuple[ResourceKind, rules.Rule]] = {
             Action.APPROVAL_REVOKE,
             Action.APPROVAL_RENEW,
             Action.APPROVAL_AMEND_MEMBERS,
+        )
+    },
+    **{
+        action: (ResourceKind.CASE, rules.case_step(action))
+        for action in (
+            Action.REPORT_GENERATE,
+            Action.REPORT_VIEW,
+            Action.REPORT_SUBMIT,
+            Action.REPORT_COMMENT,
+            Action.REPORT_RETURN,
+            Action.REPORT_SIGN_OFF,
+            Action.REPORT_EXPORT,
         )
     },
 }

@@ -121,7 +121,7 @@ class Context:
                 reason=exc.reason if isinstance(exc, Refused) else exc.message,
                 project=tx.project if tx else project,
                 dataset=tx.dataset if tx else dataset,
-                details=self.witness,
+                details={**_named(resource), **self.witness},
                 when=self.clock(),
             )
             raise
@@ -149,3 +149,10 @@ class Context:
     @staticmethod
     def _resource(action: Action, project: str | None) -> Resource | None:
         return Resource.project(project) if project is not None and action in RULES else None
+
+
+def _named(resource: Resource | None) -> dict[str, str]:
+    """What a refusal's event names besides its project: the case a refused step was on."""
+    if resource is None or resource.kind is ResourceKind.PROJECT:
+        return {}
+    return {resource.kind.value: resource.name}

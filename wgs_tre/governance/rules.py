@@ -27,17 +27,19 @@ from wgs_tre.errors import (
     Reason,
 )
 from wgs_tre.governance.lookup import get_project, latest_application, latest_approval
-from wgs_tre.governance.transitions import APPLICATION, APPROVAL
+from wgs_tre.governance.transitions import APPLICATION, APPROVAL, REPORT
 from wgs_tre.governance.views import effective_state
 from wgs_tre.policy import Policies
-from wgs_tre.store.models import Application, Approval, Project, User
-from wgs_tre.types import Action, ApprovalState, Vote
+from wgs_tre.store.models import Application, Approval, Case, CaseReport, Project, User
+from wgs_tre.types import Action, ApprovalState, Role, Vote
 
 __all__ = [
+    "CaseAccess",
     "ProjectAccess",
     "Rule",
     "active_member",
     "approval_step",
+    "case_step",
     "conflict_of_interest",
     "decider",
     "lead",
@@ -174,5 +176,41 @@ def approval_step(action: Action) -> Rule:
             raise NotFound("approval for project", slug)
         APPROVAL.next(effective_state(approval, when), action)  # raises unless allowed
         return approval
+
+    return rule
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """A case and its report (None before the first version is generated)."""
+
+    case: Case
+    report: CaseReport | None
+
+
+# What the programme's stewards do to any hospital's case; everything else on a case only its
+# own hospital's people do (sign-off is granted to the expert panel alone, by the role policy).
+_ANY_HOSPITAL_FOR_STEWARDS = {Action.REPORT_GENERATE, Action.REPORT_SUBMIT}
+
+
+def case_step(action: Action) -> Rule:
+    """An action on a case's report: the case exists, the user is of its hospital (stewards
+    generate and submit for any), and the report's state allows the step."""
+
+    def rule(
+        session: Session, policies: Policies, user: User, ref: str, when: dt.datetime
+    ) -> CaseAccess:
+        case = session.query(Case).filter_by(ref=ref).one_or_none()
+        if case is None:
+            raise NotFound("case", ref)
+        steward = Role.STEWARD in user.roles and action in _ANY_HOSPITAL_FOR_STEWARDS
+        if not steward and user.organisation_id != case.hospital_id:
+            raise AccessRefused(Reason.OTHER_HOSPITAL, f"{ref} is a case of {case.hospital.name}")
+        report = session.query(CaseReport).filter_by(case_id=case.id).one_or_none()
+        if report is None and action is not Action.REPORT_GENERATE:
+            raise NotFound("report for case", ref)
+        if report is not None and action is not Action.REPORT_VIEW:
+            REPORT.next(report.state, action)  # raises unless the step is allowed
+        return CaseAccess(case, report)
 
     return rule

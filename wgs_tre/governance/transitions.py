@@ -13,9 +13,9 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from wgs_tre.errors import InvalidTransition
-from wgs_tre.types import Action, ApplicationState, ApprovalState, UserState
+from wgs_tre.types import Action, ApplicationState, ApprovalState, ReportState, UserState
 
-__all__ = ["APPLICATION", "APPROVAL", "USER", "StateMachine"]
+__all__ = ["APPLICATION", "APPROVAL", "REPORT", "USER", "StateMachine"]
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -92,5 +92,25 @@ USER: StateMachine[UserState] = StateMachine(
         },
         UserState.ACTIVE: {Action.USER_DISABLE: UserState.DISABLED},
         UserState.DISABLED: {Action.USER_APPROVE: UserState.ACTIVE},
+    },
+)
+
+_R = ReportState
+
+# A case report's review. Generating makes a new version (never an edit): allowed until the
+# report is in review, and after it is returned (the new version is then "revised"). Export is
+# a step of its own so that exporting an unsigned report is refused like any invalid step.
+REPORT: StateMachine[ReportState] = StateMachine(
+    "report",
+    {
+        _R.DRAFT: {Action.REPORT_GENERATE: _R.DRAFT, Action.REPORT_SUBMIT: _R.IN_REVIEW},
+        _R.IN_REVIEW: {
+            Action.REPORT_COMMENT: _R.IN_REVIEW,
+            Action.REPORT_RETURN: _R.RETURNED,
+            Action.REPORT_SIGN_OFF: _R.SIGNED_OFF,
+        },
+        _R.RETURNED: {Action.REPORT_COMMENT: _R.RETURNED, Action.REPORT_GENERATE: _R.REVISED},
+        _R.REVISED: {Action.REPORT_GENERATE: _R.REVISED, Action.REPORT_SUBMIT: _R.IN_REVIEW},
+        _R.SIGNED_OFF: {Action.REPORT_EXPORT: _R.SIGNED_OFF},
     },
 )

@@ -36,8 +36,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from wgs_tre.types import (
     ApplicationState,
     ApprovalState,
+    CaseKind,
     DatasetKind,
     OrgType,
+    ReportState,
     Role,
     UserState,
     Vote,
@@ -49,6 +51,8 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "Case",
+    "CaseReport",
     "ConsentImport",
     "ConsentRecord",
     "Dataset",
@@ -58,6 +62,8 @@ __all__ = [
     "Participant",
     "Project",
     "ProjectKey",
+    "ReportNote",
+    "ReportVersion",
     "ReviewVote",
     "User",
     "UserRole",
@@ -359,6 +365,76 @@ class ConsentRecord(Base):
     valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     import_id: Mapped[int] = mapped_column(ForeignKey("consent_import.id"))
     resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Case(Base):
+    """A participant with sequenced samples, as the hospital that sent them knows them: the
+    hospital's own patient id is held here and shown only to that hospital's expert panel."""
+
+    __tablename__ = "clinical_case"
+    __table_args__ = (UniqueConstraint("hospital_id", "hospital_patient_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)  # what reports and audit name
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participant.id"), unique=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    hospital_patient_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[CaseKind] = mapped_column(_enum(CaseKind))
+    diagnosis: Mapped[str] = mapped_column(String(16))  # ICD-10 code
+    registered_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    hospital: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class CaseReport(Base):
+    """A case's primary analysis report: its review state; its content is in its versions."""
+
+    __tablename__ = "case_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("clinical_case.id"), unique=True)
+    state: Mapped[ReportState] = mapped_column(_enum(ReportState))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship(lazy="joined")
+    versions: Mapped[list[ReportVersion]] = relationship(
+        order_by="ReportVersion.number", lazy="selectin"
+    )
+    notes: Mapped[list[ReportNote]] = relationship(order_by="ReportNote.id", lazy="selectin")
+
+
+class ReportVersion(Base):
+    """One version of a report, never changed (append-only): regenerating adds a version."""
+
+    __tablename__ = "report_version"
+    __table_args__ = (UniqueConstraint("report_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("case_report.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the canonical JSON content
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class ReportNote(Base):
+    """A reviewer's comment, a return with its reasons, or a sign-off (append-only)."""
+
+    __tablename__ = "report_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("case_report.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # the action's verb: comment, return, sign_off
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    author: Mapped[User] = relationship(lazy="joined")
 
 
 class AuditEvent(Base):

@@ -18,7 +18,13 @@ from wgs_tre.store.models import Base
 __all__ = ["APPEND_ONLY", "grant_runtime_role", "runtime_grants"]
 
 # Rows of these tables are never changed or removed (the migrations' triggers say so too).
-APPEND_ONLY = ("audit_event", "dataset_retirement", "dataset_version")
+APPEND_ONLY = (
+    "audit_event",
+    "dataset_retirement",
+    "dataset_version",
+    "report_note",
+    "report_version",
+)
 AUDIT_APPEND = "audit_append(text, text, text, text, text, text, text, text)"
 
 
