@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,18 +136,23 @@ def test_every_diagnosis_of_the_cohort_has_a_panel(reports_world: World) -> None
     assert diagnoses and all(panel_of(d)[1] for d in diagnoses), diagnoses - set(PANELS)
 
 
+def _cli(world: World) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``wgs-tre ARGS`` as ``user``, in a process of its own, on the world's store."""
+
+    def run(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = world.cli_env(user)
+        return subprocess.run([sys.executable, "-m", "wgs_tre", *args], env=env, text=True,
+                              capture_output=True, timeout=120)  # fmt: skip
+
+    return run
+
+
 def test_a_signed_off_report_exports_as_pdf_and_fhir_through_the_cli(
     reports_world: World, tmp_path: Path
 ) -> None:
     world = reports_world
     ref = _cases_of(world)[-1][0]  # a case the test above left without a report
-    env = {**world.cli_env("sam")}
-
-    def cli(user: str, *args: str) -> subprocess.CompletedProcess[str]:
-        env["WGS_TRE_AS"] = user
-        return subprocess.run([sys.executable, "-m", "wgs_tre", *args], env=env, text=True,
-                              capture_output=True, timeout=120)  # fmt: skip
-
+    cli = _cli(world)
     assert cli("sam", "reports", "generate", ref, "--clinical", "clinical").returncode == 0
     refused = cli("kenji", "reports", "export", ref, "--pdf", str(tmp_path / "early.pdf"))
     assert refused.returncode == 5 and "cannot export report: it is " in refused.stderr
@@ -173,3 +179,24 @@ def test_a_signed_off_report_exports_as_pdf_and_fhir_through_the_cli(
     variants = [r for r in resource["contained"] if r["id"].startswith("variant-")]
     assert len(variants) == len(document.content["findings"])
     assert resource["presentedForm"][0]["contentType"] == "application/pdf"
+
+
+def test_bad_requests_in_the_cli_say_what_is_wrong_and_change_nothing(reports_world: World) -> None:
+    world, cli = reports_world, _cli(reports_world)
+    signed = next(c.ref for c in cases.list_cases(world.ctx("kenji")) if c.state == "signed_off")
+    before = world.counts()
+    attempts = [
+        (("kenji", "reports", "show", "C-NOPE00"), 3, "no case named 'C-NOPE00'"),
+        (("kenji", "reports", "comment", signed, "one more thing"), 5,
+         "cannot comment report: it is signed_off; allowed from signed_off: export"),
+        (("sam", "reports", "sign-off", signed), 4, "sam (steward) may not report.sign_off"),
+        (("kenji", "reports", "generate", signed), 4, "(expert_panel) may not report.generate"),
+        (("sam", "reports", "generate", "C-NOPE00"), 3, "no case named 'C-NOPE00'"),
+    ]  # fmt: skip
+    for args, code, message in attempts:
+        done = cli(*args)
+        assert (done.returncode, done.stdout) == (code, ""), done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    after = world.counts()
+    assert after.pop("audit_event") == before.pop("audit_event") + len(attempts)  # refusals
+    assert after == before
