@@ -25,7 +25,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -35,7 +37,7 @@ PEOPLE = [
     ("bob", "researcher", "Acme Pharma", "researcher (applicant of drug-targets, pending)"),
     ("sato", "steward", "National Genome Centre", "data steward"),
     ("suzuki", "steward", "National Genome Centre", "data steward"),
-    ("kenji", "expert_panel", "National Genome Centre", "expert panel member"),
+    ("kenji", "expert_panel", "Hospital A", "expert panel member (Hospital A's cases)"),
     ("admin", "admin", None, "TRE admin"),
 ]
 
@@ -68,7 +70,8 @@ def prepare(state: Path, samples: int, variants: int) -> None:
 
     say("organisations and accounts")
     for name, kind in [("University of Tokyo", OrgType.ACADEMIC), ("Acme Pharma", OrgType.INDUSTRY),
-                       ("National Genome Centre", OrgType.ACADEMIC)]:  # fmt: skip
+                       ("National Genome Centre", OrgType.ACADEMIC),
+                       ("Hospital A", OrgType.DATA_PROVIDER)]:  # fmt: skip
         users.create_organisation(ctx("admin"), name, kind)
     for name, role, org, _ in PEOPLE[:-1]:
         users.create_user(ctx("admin"), name, roles={Role(role)}, organisation=org)
@@ -93,7 +96,32 @@ def prepare(state: Path, samples: int, variants: int) -> None:
     projects.apply(ctx("bob"), "drug-targets", title="Target discovery",
                    purpose=Purpose.parse("GRU"), ethics_ref="ACME-EC-9",
                    datasets=["wgs@1"], members=[], expiry=expiry)  # fmt: skip
+    case_reports(ctx, cohort.fhir[0])
     store.dispose()
+
+
+def case_reports(ctx: Callable[[str], Any], bundle: Path) -> None:
+    """Hospital A's cases (its FHIR export), and reports in every state of the review."""
+    from wgs_tre.governance import cases
+    from wgs_tre.reports.build import generate
+    from wgs_tre.reports.cases import cases_from_fhir
+
+    say("Hospital A's cases and their reports (draft, in review, returned, revised, signed off)")
+    refs = cases.register_cases(ctx("sato"), "Hospital A", cases_from_fhir([bundle]))
+    plan = ["draft", "in_review", "in_review", "returned", "revised", "signed_off", "signed_off"]
+    for ref, state in zip(refs, plan, strict=False):
+        generate(ctx("sato"), ref, clinical="clinical")
+        if state == "draft":
+            continue
+        cases.submit(ctx("sato"), ref)
+        if state == "signed_off":
+            cases.sign_off(ctx("kenji"), ref, "agreed at the tumour board")
+        elif state in ("returned", "revised"):
+            cases.return_report(ctx("kenji"), ref, "please state the panel's genes in the summary")
+            if state == "revised":
+                generate(
+                    ctx("sato"), ref, clinical="clinical", note="The panel's genes are listed."
+                )
 
 
 def passwords(state: Path) -> dict[str, str]:

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import pandas as pd
+from dask.base import compute as dask_compute
 
 from wgs_tre.backends.vcf_zarr import open_vcf_zarr
 from wgs_tre.errors import InvalidInput
@@ -97,28 +99,33 @@ def findings(variants_uri: str, participant: str, label: str) -> list[Finding]:
         raise InvalidInput(label, "the case has no genotypes in this dataset version")
     rows = _annotated(stored)
     picked = stored.isel(variants=rows)
-    calls = np.asarray(picked.call_genotype.values)  # (annotated variants, samples, ploidy)
+    calls = picked.call_genotype.data  # (annotated variants, samples, ploidy), lazily
     called = calls >= 0
     alt = (calls > 0).sum(axis=2)
-    frequency = alt.sum(axis=1) / np.maximum(called.sum(axis=(1, 2)), 1)
-    own = alt[:, column[0]] * called[:, column[0]].all(axis=1)
-    contigs = _text(stored.contig_id.values)
+    # Streamed chunk by chunk: a cohort's annotated calls need not fit in memory at once.
+    frequency, own = dask_compute(  # type: ignore[no-untyped-call]
+        alt.sum(axis=1) / da.maximum(called.sum(axis=(1, 2)), 1),
+        alt[:, column[0]] * called[:, column[0]].all(axis=1),
+    )
+    contigs = _text(stored.contig_id.values)[np.asarray(picked.variant_contig.values)]
+    positions = np.asarray(picked.variant_position.values)
     alleles = _text(picked.variant_allele.values)
+    genes, consequences = _text(picked.variant_GENE.values), _text(picked.variant_CSQ.values)
     assertions = (
         _text(picked.variant_CLNSIG.values)
         if "variant_CLNSIG" in picked
         else np.full(len(rows), "", dtype=str)
     )
     out = []
-    for i in np.flatnonzero(own > 0):
+    for i in np.flatnonzero(own > 0):  # each array read once above: no dask work per variant
         out.append(
             Finding(
-                contig=str(contigs[int(picked.variant_contig.values[i])]),
-                position=int(picked.variant_position.values[i]),
+                contig=str(contigs[i]),
+                position=int(positions[i]),
                 ref=str(alleles[i, 0]),
                 alt=str(alleles[i, 1]),
-                gene=str(picked.variant_GENE.values[i]),
-                consequence=str(picked.variant_CSQ.values[i]),
+                gene=str(genes[i]),
+                consequence=str(consequences[i]),
                 assertion=str(assertions[i]) or None,
                 frequency=float(frequency[i]),
                 zygosity="homozygous" if own[i] == 2 else "heterozygous",
