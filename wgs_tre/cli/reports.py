@@ -69,11 +69,20 @@ def _case_rows(rows: list[CaseSummary]) -> list[tuple[object, ...]]:
 
 
 @cases_app.command("list")
-def list_(ctx: typer.Context) -> None:
+def list_(
+    ctx: typer.Context,
+    refs: Annotated[
+        bool, typer.Option("--refs", help="Print only the case references, one per line.")
+    ] = False,
+) -> None:
     """The cases you may see: a panel member their hospital's (with its patient ids), a
     steward every hospital's (without them)."""
     st = state(ctx)
     rows = cases.list_cases(st.context())
+    if refs and not st.json:
+        for row in rows:
+            print(row.ref)
+        return
     st.emit(
         rows,
         lambda r: st.table(
