@@ -53,11 +53,11 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "status_draft": ("draft", "下書き"),
     # steward
     "steward_title": ("Data stewardship", "データスチュワード業務"),
+    "steward_dashboard": ("Open the steward dashboard", "スチュワード用ダッシュボードを開く"),
     "steward_intro": (
-        "The steward dashboard (applications, approvals, consent and the audit log to act on in"
-        " one place) is coming; until then, these commands do the work:",
-        "スチュワード用ダッシュボード（申請・承認・同意・監査ログをまとめて操作）は準備中です。"
-        "それまでは次のコマンドで作業できます:",
+        "The dashboard holds applications, approvals, consent and the audit log in one place;"
+        " the same work from a terminal of the TRE:",
+        "ダッシュボードでは申請・承認・同意・監査ログをまとめて扱えます。TRE の端末からは次のコマンドで同じ作業ができます:",
     ),
     "in_review_count": ("Applications in review: {n}", "審査中の申請: {n} 件"),
     "awaiting_vote": ("Awaiting your vote: {projects}", "あなたの投票待ち: {projects}"),
