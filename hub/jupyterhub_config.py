@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wgs_tre.config import load_settings
 from wgs_tre.dashboards import hub_roles, hub_services
-from wgs_tre.hub import DATA_SERVICE, netns, pages
+from wgs_tre.hub import DATA_SERVICE, netns, pages, refusals
 from wgs_tre.hub.end_with_hub import ending_with_this_process
 from wgs_tre.hub.isolation import sweep
 from wgs_tre.policy import load_policies
@@ -52,6 +52,9 @@ c.JupyterHub.cookie_secret_file = str(STATE / "cookie_secret")
 # no other way for a page to share the hub's sign-in and templates.
 c.JupyterHub.template_paths = [str(REPO / "hub" / "templates")]
 c.JupyterHub.extra_handlers = pages.HANDLERS
+# error.html explains a dashboard refused to a role (JupyterHub calls a callable value with the
+# user and puts what it returns in the templates: here, the function itself)
+c.JupyterHub.template_vars = {"service_refusal": lambda user: refusals.service_refusal}
 c.JupyterHub.default_url = lambda handler: f"{handler.hub.base_url}tre"
 c.JupyterHub.redirect_to_server = False
 

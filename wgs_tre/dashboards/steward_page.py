@@ -31,6 +31,12 @@ __all__ = ["StewardPage", "for_kernel"]
 
 TABS = ("applications", "approvals", "consent", "audit")
 _SCROLL = "max-height:430px;overflow:auto"
+_STYLE = """<style>
+.tre-table {border-collapse: collapse; font-size: 13px; margin: 4px 0 10px}
+.tre-table th, .tre-table td {border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left;
+  vertical-align: top}
+.tre-table th {background: #eef1f6; position: sticky; top: 0}
+</style>"""
 
 
 def for_kernel(identity: Identity, language: str) -> StewardPage:
@@ -70,8 +76,12 @@ class StewardPage:
             "since": w.DatePicker(),
         }
         self.title = w.HTML()
+        header = w.HBox(
+            [self.title, self.language],
+            layout=w.Layout(justify_content="space-between", align_items="center"),
+        )
         self.widget = w.VBox(
-            [w.HBox([self.title, self.language]), self.status, self.tabs],
+            [w.HTML(_STYLE), header, self.status, self.tabs],
             layout=w.Layout(max_width="1340px"),
         )
         self.switch(self.lang)

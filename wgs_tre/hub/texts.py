@@ -192,6 +192,16 @@ REFUSALS: Mapping[str, tuple[tuple[str, str], tuple[str, str]]] = {
             "TRE ページから承認済みのプロジェクトを開いてください。",
         ),
     ),
+    "dashboard_not_allowed": (
+        (
+            "This dashboard is not open to your role.",
+            "このダッシュボードはあなたのロールでは開けません。",
+        ),
+        (
+            "Your own work starts from your TRE page; ask an admin if your role should change.",
+            "あなたの作業は TRE ページから始めてください。ロールの変更が必要なら管理者に相談してください。",
+        ),
+    ),
     "refused": (
         (
             "Opening {project} was refused: {detail}.",
