@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from tests.hub.harness import Hub
 from wgs_tre.hub.auth import add_signin
@@ -69,17 +69,24 @@ def shell_message(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+async def open_kernel_socket(
+    session: requests.Session, hub: Hub, service: str, kernel: str
+) -> WebSocketClientConnection:
+    """The dashboard kernel's websocket, opened with ``session``'s cookies (as its browser)."""
+    url = dashboard_url(hub, service).replace("http", "ws") + f"api/kernels/{kernel}/channels"
+    cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    return await websocket_connect(
+        HTTPRequest(url, headers={"Cookie": cookies}, connect_timeout=60, request_timeout=60)
+    )
+
+
 async def replies_to(
     session: requests.Session, hub: Hub, service: str, kernel: str, messages: list[dict[str, Any]]
 ) -> dict[str, list[str]]:
     """Send ``messages`` over the dashboard's kernel websocket, as the signed-in browser would,
     and collect the message types answering each (by msg_id) until the last one is answered.
     The shell channel is served in order: what has no answer by then was never run."""
-    url = dashboard_url(hub, service).replace("http", "ws") + f"api/kernels/{kernel}/channels"
-    cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    socket_ = await websocket_connect(
-        HTTPRequest(url, headers={"Cookie": cookies}, connect_timeout=60, request_timeout=60)
-    )
+    socket_ = await open_kernel_socket(session, hub, service, kernel)
     answers: dict[str, list[str]] = {m["header"]["msg_id"]: [] for m in messages}
     for message in messages:
         socket_.write_message(json.dumps(message))

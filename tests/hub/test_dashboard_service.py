@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tornado.httpclient import HTTPClientError
 from tornado.ioloop import IOLoop
 
 from tests.hub.dashboard_client import (
     dashboard_url,
     identity_of,
     kernel_id,
+    open_kernel_socket,
     replies_to,
     shell_message,
     signed_in,
@@ -82,3 +84,17 @@ def test_only_stewards_are_shown_the_dashboard(hub: Hub, user: str, shown: bool)
     link = f'href="/services/{STEWARD}/"'
     assert page.count(link) == (2 if shown else 0), page[-3000:]  # the menu and the button
     assert ('id="tre-steward-dashboard"' in page) == shown
+
+
+def test_another_steward_cannot_drive_a_pages_kernel(hub: Hub) -> None:
+    """sue, signed in and allowed the dashboard, learns the id of sam's page's kernel: its
+    websocket refuses her (its widgets act as sam)."""
+    sam = signed_in(hub, "sam")
+    page = sam.get(dashboard_url(hub, STEWARD), timeout=120)
+    kernel = kernel_id(page.text)
+    sue = signed_in(hub, "sue")
+    assert sue.get(dashboard_url(hub, STEWARD), timeout=120).status_code == 200
+    with pytest.raises(HTTPClientError) as refused:
+        IOLoop().run_sync(lambda: open_kernel_socket(sue, hub, STEWARD, kernel), timeout=120)
+    assert refused.value.code == 403
+    IOLoop().run_sync(lambda: open_kernel_socket(sam, hub, STEWARD, kernel), timeout=120).close()

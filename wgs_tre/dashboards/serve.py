@@ -12,6 +12,8 @@ client in the environment. Three things make it safe to run hub-side, with store
   headers, cookies other than the hub's own signed ones) reaches that value.
 - **The page cannot run code**: the kernel websocket passes only the messages widgets need
   (:data:`FROM_PAGE`); an ``execute_request`` from the browser is dropped.
+- **A kernel is its page's**: it belongs to the person whose request started it, and only they
+  may open its websocket; another signed-in steward who learnt its id is refused (403).
 
 Exit codes: 0 stopped by the hub, 2 bad arguments or environment (one line on stderr).
 """
@@ -21,21 +23,24 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.utils import url_path_join
 from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
 from nbformat.v4 import new_code_cell
 from tornado import web
 from traitlets.config import Config
 from voila.app import Voila
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
 from wgs_tre.hub.texts import choose_language
 from wgs_tre.services import run_service
 
-__all__ = ["FROM_PAGE", "SIGN_IN_CELL", "main", "sign_in_first"]
+__all__ = ["FROM_PAGE", "SIGN_IN_CELL", "OwnedKernels", "main", "sign_in_first"]
 
 # What a dashboard page may send its kernel: widget traffic and the kernel's info, nothing that
 # runs code (execute_request), completes or inspects it, or reads its input.
@@ -53,6 +58,9 @@ SIGN_IN_CELL = (
     "LANGUAGE = {language!r}"
 )
 _USAGE = "usage: python -m wgs_tre.dashboards.serve NOTEBOOK (started by the hub as a service)"
+# Whose page the request being served is: set by the prelaunch hook, read when Voila starts the
+# page's kernel next in the same request (a context variable: requests never see each other's)
+_PAGE_OWNER: ContextVar[str | None] = ContextVar("wgs_tre_dashboard_page_owner", default=None)
 _HUB_VARIABLES = ("JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN")
 
 
@@ -61,11 +69,42 @@ def sign_in_first(handler: web.RequestHandler, notebook: Any, cwd: str) -> Any:
     user = handler.current_user  # set by the hub's identity provider, from its OAuth sign-in
     if user is None:  # the handler is @authenticated: unreachable, but never run unsigned
         raise web.HTTPError(403, "not signed in to the hub")
+    _PAGE_OWNER.set(user.username)
     language = choose_language(None, None, handler.request.headers.get("Accept-Language"))
     signed = copy.deepcopy(notebook)  # Voila may reuse its copy: never leak one person's cell
     signed.cells.insert(0, new_code_cell(SIGN_IN_CELL.format(account=user.username,
                                                              language=language)))  # fmt: skip
     return signed
+
+
+class OwnedKernels(AsyncMappingKernelManager):
+    """Voila's kernels, each recorded with the person whose page started it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.owners: dict[str, str] = {}
+
+    async def start_kernel(self, **kwargs: Any) -> str:  # type: ignore[override]
+        owner = _PAGE_OWNER.get()
+        if owner is None:  # only a signed-in page starts kernels
+            raise web.HTTPError(403, "a dashboard kernel starts only for a signed-in page")
+        kernel_id: str = await super().start_kernel(**kwargs)
+        self.owners[kernel_id] = owner
+        return kernel_id
+
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self.owners.pop(kernel_id, None)
+
+
+class OwnKernelWebsocketHandler(VoilaKernelWebsocketHandler):  # type: ignore[misc]
+    """A kernel's websocket, for the person whose page started the kernel only."""
+
+    async def pre_get(self) -> None:
+        user = self.current_user
+        if user is None or self.kernel_manager.owners.get(self.kernel_id) != user.username:
+            raise web.HTTPError(403, "this dashboard kernel belongs to another page")
+        await super().pre_get()
 
 
 class DashboardVoila(Voila):  # type: ignore[misc]
@@ -81,6 +120,12 @@ class DashboardVoila(Voila):  # type: ignore[misc]
         # hub's proxy never sends anything: mount them under the service prefix, first.
         own = self.identity_provider.get_handlers()
         rest = [h for h in super().init_handlers() if h[0] not in {path for path, *_ in own}]
+        rest = [
+            (path, OwnKernelWebsocketHandler, *spec)
+            if handler is VoilaKernelWebsocketHandler
+            else (path, handler, *spec)
+            for path, handler, *spec in rest
+        ]
         return [(url_path_join(self.base_url, path), *spec) for path, *spec in own] + rest
 
 
@@ -98,6 +143,7 @@ def _config() -> Config:
     config.Voila.identity_provider_class = JupyterHubIdentityProvider
     config.Voila.authorizer_class = JupyterHubAuthorizer
     config.VoilaConfiguration.prelaunch_hook = sign_in_first
+    config.VoilaConfiguration.multi_kernel_manager_class = OwnedKernels
     config.VoilaConfiguration.show_tracebacks = False  # a page shows messages, not stacks
     # The service's hub token stays in this process: kernels start with its environment.
     config.HubOAuth.api_token = os.environ.pop("JUPYTERHUB_API_TOKEN")
