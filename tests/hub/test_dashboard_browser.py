@@ -63,6 +63,10 @@ def test_stewards_approve_the_pending_project_and_its_researcher_starts_it(  # t
     assert "No application is waiting" in sam.inner_text("#tre-applications")
     sam.click("text=Approvals")
     sam.wait_for_selector(f"#tre-approvals >> text={PENDING}", timeout=SLOW)
+    sam.click("button:text-is('ja')")  # the language switch, in the page
+    sam.wait_for_selector("#tre-approvals th:text-is('期限')", timeout=SLOW)  # the tab, again
+    assert sam.inner_text("#tre-dashboard-title") == "スチュワード用ダッシュボード"
+    screenshot(sam, "dashboard-steward-approvals-ja.png")
     sam.context.close()
     with hub_world.store.session() as session:
         approved = session.scalars(
