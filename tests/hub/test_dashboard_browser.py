@@ -63,6 +63,15 @@ def test_stewards_approve_the_pending_project_and_its_researcher_starts_it(  # t
     assert "No application is waiting" in sam.inner_text("#tre-applications")
     sam.click("text=Approvals")
     sam.wait_for_selector(f"#tre-approvals >> text={PENDING}", timeout=SLOW)
+    sam.click("text=Audit log")
+    sam.wait_for_selector(f"#tre-audit-events >> text={PENDING}", timeout=SLOW)
+    assert "ethics and datasets in order" in sam.inner_text("#tre-audit-events")
+    sam.click("text=Consent")
+    sam.wait_for_selector("#tre-consent-totals", timeout=SLOW)  # hub_world: 40 participants
+    assert "40\t30\t10\t0" in sam.inner_text("#tre-consent-totals")
+    assert sam.is_visible(".tre-withdrawals-plot")
+    screenshot(sam, "dashboard-steward-consent.png")
+    sam.click("text=Approvals")
     sam.click("button:text-is('ja')")  # the language switch, in the page
     sam.wait_for_selector("#tre-approvals th:text-is('期限')", timeout=SLOW)  # the tab, again
     assert sam.inner_text("#tre-dashboard-title") == "スチュワード用ダッシュボード"

@@ -289,7 +289,8 @@ class StewardPage:
                 [
                     w.HTML(f"<h4>{self.t('by_permission')}</h4>{permission}"),
                     w.HTML(f"<h4>{self.t('by_site')}</h4>{sites}"),
-                ]
+                ],
+                layout=w.Layout(grid_gap="32px"),
             ),
             w.HTML(f"<h4>{self.t('withdrawals_over_time')}</h4>"),
             _plot(seen.withdrawals_by_month),
@@ -403,6 +404,6 @@ def _plot(by_month: dict[str, int]) -> w.Widget:
     png = io.BytesIO()
     figure.savefig(png, format="png")
     plt.close(figure)
-    image = w.Image(value=png.getvalue(), format="png")
+    image = w.Image(value=png.getvalue(), format="png", layout=w.Layout(width="672px"))
     image.add_class("tre-withdrawals-plot")
     return image
