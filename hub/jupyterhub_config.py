@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from wgs_tre.config import load_settings
-from wgs_tre.hub import DATA_SERVICE, netns, pages
+from wgs_tre.dashboards import hub_roles, hub_services
+from wgs_tre.hub import DATA_SERVICE, netns, pages, refusals
 from wgs_tre.hub.end_with_hub import ending_with_this_process
 from wgs_tre.hub.isolation import sweep
 from wgs_tre.policy import load_policies
@@ -51,6 +52,9 @@ c.JupyterHub.cookie_secret_file = str(STATE / "cookie_secret")
 # no other way for a page to share the hub's sign-in and templates.
 c.JupyterHub.template_paths = [str(REPO / "hub" / "templates")]
 c.JupyterHub.extra_handlers = pages.HANDLERS
+# error.html explains a dashboard refused to a role (JupyterHub calls a callable value with the
+# user and puts what it returns in the templates: here, the function itself)
+c.JupyterHub.template_vars = {"service_refusal": lambda user: refusals.service_refusal}
 c.JupyterHub.default_url = lambda handler: f"{handler.hub.base_url}tre"
 c.JupyterHub.redirect_to_server = False
 
@@ -118,6 +122,9 @@ c.JupyterHub.services += [
         ],
     },
 ]
+# The dashboards (wgs_tre/dashboards): Voila behind the hub's sign-in, one service each, opened
+# only by the hub group of the TRE role each is for (hub_roles below).
+c.JupyterHub.services += hub_services(REPO / "dashboards", service_env)
 # Every process the hub manages ends with it, however it ends: JupyterHub stops them only in its
 # own clean-up, which a killed or crashed hub never runs (wgs_tre/hub/end_with_hub.py).
 for service in c.JupyterHub.services:
@@ -127,6 +134,7 @@ c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", f"access:services!service={DATA_SERVICE}"]},
     {"name": "tre-steward", "groups": ["steward"], "scopes": ["custom:wgs-tre:review"]},
     {"name": "tre-expert-panel", "groups": ["expert_panel"], "scopes": ["custom:wgs-tre:reports"]},
+    *hub_roles(),
     {
         "name": "session-services",
         "services": ["wgs-tre-session-watch", "idle-culler"],

@@ -35,8 +35,8 @@ PEOPLE = [
     # username, role, organisation, who
     ("alice", "researcher", "University of Tokyo", "researcher (member of lung-cancer)"),
     ("bob", "researcher", "Acme Pharma", "researcher (applicant of drug-targets, pending)"),
-    ("sato", "steward", "National Genome Centre", "data steward"),
-    ("suzuki", "steward", "National Genome Centre", "data steward"),
+    ("sato", "steward", "National Genome Centre", "data steward (the steward dashboard)"),
+    ("suzuki", "steward", "National Genome Centre", "data steward (the steward dashboard)"),
     ("kenji", "expert_panel", "Hospital A", "expert panel member (Hospital A's cases)"),
     ("admin", "admin", None, "TRE admin"),
 ]
@@ -210,6 +210,7 @@ def main() -> None:
                            start_new_session=True)  # fmt: skip
     try:
         wait_for(url, hub)
+        from wgs_tre.dashboards import DASHBOARDS
         from wgs_tre.hub.auth import add_signin
 
         for name, password in secrets_by_user.items():
@@ -219,7 +220,10 @@ def main() -> None:
             print(f"    {name:<8} {secrets_by_user[name]:<14} {who}")
         print(f"\n  Sign in at {url}: each account lands on a page for its role, and alice")
         print("  opens her lung-cancer session from hers.")
-        print("  Stewards use the CLI, e.g.:")
+        for board in DASHBOARDS:
+            where = f"{url}/services/{board.service}/"
+            print(f"  The {board.name} dashboard ({board.role.value} only): {where}")
+        print("  Stewards also have the CLI, e.g.:")
         print(f"    WGS_TRE_DATA_DIR={state / 'data'} .venv/bin/wgs-tre --as sato projects list")
         print("\n  Ctrl-C (or SIGTERM) stops the hub and every session.\n", flush=True)
         hub.wait()

@@ -25,6 +25,7 @@ from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
 from tests.daemons import free_port
+from wgs_tre.dashboards import DASHBOARDS
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -70,6 +71,7 @@ class Hub:
             "WGS_TRE_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
             "WGS_TRE_DATA_SERVICE_PORT": str(free_port()),
             "WGS_TRE_PACKAGE_PROXY_PORT": str(self.package_proxy_port),
+            **{board.port_variable: str(free_port()) for board in DASHBOARDS},
             "WGS_TRE_DATABASE_URL": self.store_url,
             "WGS_TRE_POLICY_DIR": str(self.policy_dir),
             "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemons import alive, descendants, free_port
+from wgs_tre.dashboards import DASHBOARDS
 from wgs_tre.hub.isolation import sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,6 +70,7 @@ def demo(cgroup_filesystem: None) -> Iterator[tuple[subprocess.Popen[bytes], Pat
         "WGS_TRE_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
         "WGS_TRE_DATA_SERVICE_PORT": str(free_port()),
         "WGS_TRE_PACKAGE_PROXY_PORT": str(free_port()),
+        **{board.port_variable: str(free_port()) for board in DASHBOARDS},
     }
     log = state.with_suffix(".log")
     state.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +105,8 @@ def test_sigterm_stops_the_demo_with_every_session_and_service(
 ) -> None:
     process, state, url = demo
     assert state.stat().st_mode & 0o077 == 0  # raw cohort, store, hub secrets: root's alone
+    printed = state.with_suffix(".log").read_text()
+    assert f"The steward dashboard (steward only): {url}/services/wgs-tre-steward/" in printed
     passwords = dict(line.split() for line in (state / "passwords.txt").read_text().splitlines())
     before = namespaces()
     sign_in_and_open(url, "alice", passwords["alice"], "lung-cancer")

@@ -1,5 +1,6 @@
 """Every process a hub starts ends with it: its proxy, its managed services (data service,
-package proxy, session watch, idle culler) and its sessions with what their kernels started.
+package proxy, session watch, idle culler, the steward dashboard and a page's kernel) and its
+sessions with what their kernels started.
 Both when the hub is stopped (SIGTERM: JupyterHub's own clean-up runs) and when it dies without
 cleaning up (SIGKILL: a crash, the OOM killer, a harness giving up on a slow stop)."""
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemons import alive, descendants
+from tests.hub.dashboard_client import dashboard_url, signed_in
 from tests.hub.harness import Hub
 from tests.world import World
 from wgs_tre.hub.isolation import sweep
@@ -26,6 +28,8 @@ EXPECTED = (
     "wgs_tre.services.package_proxy",
     "wgs_tre.services.session_watch",
     "jupyterhub_idle_culler",
+    "wgs_tre.dashboards.serve",
+    "voila_",  # a dashboard page's kernel (its connection file is in Voila's directory)
     "jupyterhub-singleuser",
     "sleep 4242.31337",  # started by a kernel of the session
 )
@@ -57,6 +61,8 @@ def test_every_process_of_a_hub_ends_with_it(lone_hub: Hub, signum: signal.Signa
     assert lone_hub.start_server("bob", "brca-study")[0] == 201
     code = "import subprocess; subprocess.Popen(['sleep', '4242.31337'], start_new_session=True)"
     lone_hub.execute("bob", "brca-study", code, keep_kernel=True)
+    page = signed_in(lone_hub, "sam").get(dashboard_url(lone_hub, "wgs-tre-steward"), timeout=120)
+    assert page.status_code == 200
     assert lone_hub.proc is not None
     running = {process: command(process[0]) for process in descendants(lone_hub.proc.pid)}
     for name in EXPECTED:

@@ -7,7 +7,9 @@ Two ways to act as another account, each recorded on every audit event it writes
 
 - root may name one (``--as NAME``, or ``WGS_TRE_AS`` which only root's processes honour);
 - anyone holding a JupyterHub API token for that account (``wgs-tre login``, see
-  :mod:`wgs_tre.governance.credentials`) acts as the name the hub says the token belongs to.
+  :mod:`wgs_tre.governance.credentials`) acts as the name the hub says the token belongs to;
+- a dashboard's kernel (``wgs_tre.dashboards``) acts as the person signed in to the hub, as the
+  dashboard service established it from the hub's OAuth sign-in (:func:`hub_sign_in`).
 
 Anyone else asking for another account is refused with the reason, and the refusal is audited
 (``identity.act_as``, the OS account as actor) in the store the request was for.
@@ -36,6 +38,7 @@ __all__ = [
     "check_mapped",
     "establish",
     "host_identity",
+    "hub_sign_in",
     "os_login",
 ]
 
@@ -49,6 +52,7 @@ class Via(StrEnum):
     OS_LOGIN = "os login"
     ROOT_AS = "root acting as"
     HUB_CREDENTIAL = "hub credential"
+    HUB_SIGN_IN = "hub sign-in"  # a dashboard served by the hub, for the person signed in
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class Identity:
             return f"root (OS account {self.os_account}) acting as {self.account}"
         if self.via is Via.HUB_CREDENTIAL:
             return f"{self.account}, vouched for by the hub at {self.hub}"
+        if self.via is Via.HUB_SIGN_IN:
+            return f"{self.account}, signed in to the hub"
         return f"{self.account}, by OS login"
 
 
@@ -102,6 +108,13 @@ def establish(
         f"{login!r}), not {requested!r}; to act as {requested}, `wgs-tre login` with a hub "
         "token of theirs"
     )
+
+
+def hub_sign_in(account: str) -> Identity:
+    """The identity of a dashboard kernel: ``account`` is whom the hub's OAuth sign-in named to
+    the dashboard service that started this kernel (never a value from the browser); the OS
+    account is the service's."""
+    return Identity(account, os_login()[1], Via.HUB_SIGN_IN)
 
 
 def check_mapped(store: Store, identity: Identity) -> None:

@@ -78,6 +78,11 @@ class LandingHandler(BaseHandler):  # type: ignore[misc]
             expiring_days=EXPIRING_DAYS,
             recent_days=RECENT_DAYS,
             public_url=f"{self.request.protocol}://{self.request.host}",
+            # the dashboards this person may open (JupyterHub checks each service's access scope)
+            dashboards={
+                service.name: f"{self.base_url}services/{service.name}/"
+                for service in self.get_accessible_services(user)
+            },
         )
         self.finish(html)
 

@@ -4,6 +4,7 @@ and the spawn-progress stream get its plain message, the audited reason."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tornado import web
@@ -11,7 +12,7 @@ from tornado import web
 from wgs_tre.errors import AccessRefused, NotFound, WgsTreError
 from wgs_tre.hub.texts import LANGUAGES, REFUSALS
 
-__all__ = ["Explanation", "RefusalPage", "explain"]
+__all__ = ["Explanation", "RefusalPage", "explain", "service_refusal"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,17 @@ def explain(project: str, refusal: WgsTreError | None) -> Explanation:
     if isinstance(refusal, NotFound):
         return _explanation(project, "no_such_project", refusal.message)
     return _explanation(project, "refused", refusal.message)
+
+
+# JupyterHub's words when its OAuth refuses someone a service they lack the access scope of
+_SERVICE_REFUSED = re.compile(r"permission to access JupyterHub service ([\w.-]+)")
+
+
+def service_refusal(message: str | None) -> Explanation | None:
+    """The explanation of the hub's refusal to open a service (a dashboard) for someone whose
+    role may not, from the hub's error message; ``None`` for any other error."""
+    found = _SERVICE_REFUSED.search(message or "")
+    return _explanation(found.group(1), "dashboard_not_allowed", found.group(0)) if found else None
 
 
 class RefusalPage(web.HTTPError):

@@ -53,11 +53,11 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "status_draft": ("draft", "下書き"),
     # steward
     "steward_title": ("Data stewardship", "データスチュワード業務"),
+    "steward_dashboard": ("Open the steward dashboard", "スチュワード用ダッシュボードを開く"),
     "steward_intro": (
-        "The steward dashboard (applications, approvals, consent and the audit log to act on in"
-        " one place) is coming; until then, these commands do the work:",
-        "スチュワード用ダッシュボード（申請・承認・同意・監査ログをまとめて操作）は準備中です。"
-        "それまでは次のコマンドで作業できます:",
+        "The dashboard holds applications, approvals, consent and the audit log in one place;"
+        " the same work from a terminal of the TRE:",
+        "ダッシュボードでは申請・承認・同意・監査ログをまとめて扱えます。TRE の端末からは次のコマンドで同じ作業ができます:",
     ),
     "in_review_count": ("Applications in review: {n}", "審査中の申請: {n} 件"),
     "awaiting_vote": ("Awaiting your vote: {projects}", "あなたの投票待ち: {projects}"),
@@ -190,6 +190,16 @@ REFUSALS: Mapping[str, tuple[tuple[str, str], tuple[str, str]]] = {
         (
             "Open one of your approved projects from your TRE page.",
             "TRE ページから承認済みのプロジェクトを開いてください。",
+        ),
+    ),
+    "dashboard_not_allowed": (
+        (
+            "This dashboard is not open to your role.",
+            "このダッシュボードはあなたのロールでは開けません。",
+        ),
+        (
+            "Your own work starts from your TRE page; ask an admin if your role should change.",
+            "あなたの作業は TRE ページから始めてください。ロールの変更が必要なら管理者に相談してください。",
         ),
     ),
     "refused": (

@@ -1,0 +1,172 @@
+"""One dashboard as a hub-managed Voila service: ``python -m wgs_tre.dashboards.serve NOTEBOOK``.
+
+The hub starts it (``hub/jupyterhub_config.py``) with the service's address, prefix and OAuth
+client in the environment. Three things make it safe to run hub-side, with store credentials:
+
+- **Sign-in is the hub's**: JupyterHub's identity provider and authorizer for Jupyter servers
+  accept only people the hub's OAuth vouches for *and* who hold this service's access scope;
+  anyone else is refused (403) before a kernel starts.
+- **The kernel acts as the person signed in**: before each page's kernel starts, Voila's
+  prelaunch hook puts a first cell in (a copy of) the notebook naming the account the hub's
+  sign-in gave this request (``handler.current_user``). Nothing the browser sends (query,
+  headers, cookies other than the hub's own signed ones) reaches that value.
+- **The page cannot run code**: the kernel websocket passes only the messages widgets need
+  (:data:`FROM_PAGE`); an ``execute_request`` from the browser is dropped.
+- **A kernel is its page's**: it belongs to the person whose request started it, and only they
+  may open its websocket; another signed-in steward who learnt its id is refused (403).
+
+Exit codes: 0 stopped by the hub, 2 bad arguments or environment (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.utils import url_path_join
+from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
+from nbformat.v4 import new_code_cell
+from tornado import web
+from traitlets.config import Config
+from voila.app import Voila
+from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+
+from wgs_tre.hub.texts import choose_language
+from wgs_tre.services import run_service
+
+__all__ = ["FROM_PAGE", "SIGN_IN_CELL", "OwnedKernels", "main", "sign_in_first"]
+
+# What a dashboard page may send its kernel: widget traffic and the kernel's info, nothing that
+# runs code (execute_request), completes or inspects it, or reads its input.
+FROM_PAGE = (
+    "comm_open",
+    "comm_msg",
+    "comm_close",
+    "comm_info_request",
+    "kernel_info_request",
+)
+# The first cell of every page's kernel: whom it acts as, and the page's first language.
+SIGN_IN_CELL = (
+    "from wgs_tre.governance.identity import hub_sign_in\n"
+    "SIGNED_IN = hub_sign_in({account!r})\n"
+    "LANGUAGE = {language!r}"
+)
+_USAGE = "usage: python -m wgs_tre.dashboards.serve NOTEBOOK (started by the hub as a service)"
+# Whose page the request being served is: set by the prelaunch hook, read when Voila starts the
+# page's kernel next in the same request (a context variable: requests never see each other's)
+_PAGE_OWNER: ContextVar[str | None] = ContextVar("wgs_tre_dashboard_page_owner", default=None)
+_HUB_VARIABLES = ("JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN")
+
+
+def sign_in_first(handler: web.RequestHandler, notebook: Any, cwd: str) -> Any:
+    """Voila's prelaunch hook: the notebook to run, with the signed-in account's cell first."""
+    user = handler.current_user  # set by the hub's identity provider, from its OAuth sign-in
+    if user is None:  # the handler is @authenticated: unreachable, but never run unsigned
+        raise web.HTTPError(403, "not signed in to the hub")
+    _PAGE_OWNER.set(user.username)
+    language = choose_language(None, None, handler.request.headers.get("Accept-Language"))
+    signed = copy.deepcopy(notebook)  # Voila may reuse its copy: never leak one person's cell
+    signed.cells.insert(0, new_code_cell(SIGN_IN_CELL.format(account=user.username,
+                                                             language=language)))  # fmt: skip
+    return signed
+
+
+class OwnedKernels(AsyncMappingKernelManager):
+    """Voila's kernels, each recorded with the person whose page started it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.owners: dict[str, str] = {}
+
+    async def start_kernel(self, **kwargs: Any) -> str:  # type: ignore[override]
+        owner = _PAGE_OWNER.get()
+        if owner is None:  # only a signed-in page starts kernels
+            raise web.HTTPError(403, "a dashboard kernel starts only for a signed-in page")
+        kernel_id: str = await super().start_kernel(**kwargs)
+        self.owners[kernel_id] = owner
+        return kernel_id
+
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        self.owners.pop(kernel_id, None)
+
+
+class OwnKernelWebsocketHandler(VoilaKernelWebsocketHandler):  # type: ignore[misc]
+    """A kernel's websocket, for the person whose page started the kernel only."""
+
+    async def pre_get(self) -> None:
+        user = self.current_user
+        if user is None or self.kernel_manager.owners.get(self.kernel_id) != user.username:
+            raise web.HTTPError(403, "this dashboard kernel belongs to another page")
+        await super().pre_get()
+
+
+class DashboardVoila(Voila):  # type: ignore[misc]
+    """Voila with the kernel message filter and the hub's OAuth callback under the prefix."""
+
+    def init_settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = super().init_settings()
+        self.kernel_manager.allowed_message_types = list(FROM_PAGE)
+        return settings
+
+    def init_handlers(self) -> list[Any]:
+        # Voila mounts the identity provider's handlers (the OAuth callback) at "/", where the
+        # hub's proxy never sends anything: mount them under the service prefix, first.
+        own = self.identity_provider.get_handlers()
+        rest = [h for h in super().init_handlers() if h[0] not in {path for path, *_ in own}]
+        rest = [
+            (path, OwnKernelWebsocketHandler, *spec)
+            if handler is VoilaKernelWebsocketHandler
+            else (path, handler, *spec)
+            for path, handler, *spec in rest
+        ]
+        return [(url_path_join(self.base_url, path), *spec) for path, *spec in own] + rest
+
+
+def _config() -> Config:
+    missing = [name for name in _HUB_VARIABLES if not os.environ.get(name)]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} not set: the hub sets them for its services")
+    address = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    config = Config()
+    config.Voila.ip = address.hostname or "127.0.0.1"
+    config.Voila.port = address.port or 80
+    config.Voila.port_retries = 0  # the hub's proxy routes to this port and no other
+    config.Voila.base_url = os.environ["JUPYTERHUB_SERVICE_PREFIX"]
+    config.Voila.open_browser = False
+    config.Voila.identity_provider_class = JupyterHubIdentityProvider
+    config.Voila.authorizer_class = JupyterHubAuthorizer
+    config.VoilaConfiguration.prelaunch_hook = sign_in_first
+    config.VoilaConfiguration.multi_kernel_manager_class = OwnedKernels
+    config.VoilaConfiguration.show_tracebacks = False  # a page shows messages, not stacks
+    # The service's hub token stays in this process: kernels start with its environment.
+    config.HubOAuth.api_token = os.environ.pop("JUPYTERHUB_API_TOKEN")
+    return config
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        print(_USAGE, file=sys.stderr)
+        sys.exit(2)
+    notebook = Path(argv[0])
+    if not notebook.is_file():
+        print(f"dashboard notebook {notebook}: no such file", file=sys.stderr)
+        sys.exit(2)
+    try:
+        config = _config()
+    except ValueError as exc:
+        print(f"dashboard {notebook.name}: {exc}", file=sys.stderr)
+        sys.exit(2)
+    app = DashboardVoila(config=config)
+    app.initialize([str(notebook)])
+    app.start()
+
+
+if __name__ == "__main__":
+    run_service(lambda: main(sys.argv[1:]))

@@ -1,0 +1,409 @@
+"""The steward dashboard's widgets: tabs over :mod:`wgs_tre.dashboards.steward`, nothing else.
+
+Built by ``dashboards/steward.ipynb`` in a kernel that acts as the person signed in to the hub.
+Slow parts (the consent counts, the audit log) load when their tab is first opened, behind a
+loading line; every button shows its outcome in one line, in the page's language (a switch in
+the page). Element ids (``tre-*``) are what the browser tests look for. Laid out for a laptop
+screen (1366x768): tables scroll inside their tab rather than the page growing sideways.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Sequence
+from functools import partial
+from html import escape
+
+import ipywidgets as w
+
+from wgs_tre.config import load_settings
+from wgs_tre.dashboards import steward
+from wgs_tre.dashboards.texts import LANGUAGES, explain, say
+from wgs_tre.errors import WgsTreError
+from wgs_tre.governance import Context
+from wgs_tre.governance.identity import Identity
+from wgs_tre.policy import load_policies
+from wgs_tre.store import Store
+from wgs_tre.types import Action, Vote
+
+__all__ = ["StewardPage", "for_kernel"]
+
+TABS = ("applications", "approvals", "consent", "audit")
+_SCROLL = "max-height:430px;overflow:auto"
+_STYLE = """<style>
+.tre-table {border-collapse: collapse; font-size: 13px; margin: 4px 0 10px}
+.tre-table th, .tre-table td {border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left;
+  vertical-align: top}
+.tre-table th {background: #eef1f6; position: sticky; top: 0}
+</style>"""
+
+
+def for_kernel(identity: Identity, language: str) -> StewardPage:
+    """The page for a dashboard kernel: the store and policies the service's settings name."""
+    settings = load_settings()
+    store = Store(settings.store_url)
+    return StewardPage(
+        Context.acting(store, load_policies(settings.policy_dir), identity), language
+    )
+
+
+def _table(element_id: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return (
+        f'<div style="{_SCROLL}"><table id="{element_id}" class="tre-table">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+class StewardPage:
+    def __init__(self, ctx: Context, language: str) -> None:
+        self.ctx = ctx
+        self.lang = language if language in LANGUAGES else "en"
+        self.status = w.HTML()  # the loading line, and each action's outcome
+        self.language = w.ToggleButtons(options=list(LANGUAGES), value=self.lang)
+        self.language.observe(lambda change: self.switch(change["new"]), names="value")
+        self.tabs = w.Tab(children=[w.VBox() for _ in TABS])
+        self.tabs.observe(lambda change: self.open_tab(change["new"]), names="selected_index")
+        self.loaded: set[int] = set()
+        self.filters = {
+            "actor": w.Text(layout=w.Layout(width="140px")),
+            "action": w.Dropdown(options=["", *(a.value for a in Action)]),
+            "project": w.Text(layout=w.Layout(width="140px")),
+            "since": w.DatePicker(),
+        }
+        self.title = w.HTML()
+        header = w.HBox(
+            [self.title, self.language],
+            layout=w.Layout(justify_content="space-between", align_items="center"),
+        )
+        self.widget = w.VBox(
+            [w.HTML(_STYLE), header, self.status, self.tabs],
+            layout=w.Layout(max_width="1340px"),
+        )
+        self.switch(self.lang)
+
+    def t(self, key: str, **values: object) -> str:
+        return say(key, self.lang, **values)
+
+    # -- frame --------------------------------------------------------------------------------
+    def switch(self, language: str) -> None:
+        """Everything again, in ``language``: titles, tabs, the tab in view."""
+        self.lang = language
+        self.title.value = f'<h2 id="tre-dashboard-title" lang="{language}">{self.t("title")}</h2>'
+        for index, name in enumerate(TABS):
+            self.tabs.set_title(index, self.t(f"tab_{name}"))
+        self.loaded.clear()
+        self.open_tab(self.tabs.selected_index or 0)
+
+    def open_tab(self, index: int | None) -> None:
+        if index is None or index in self.loaded:
+            return
+        builders: list[Callable[[], list[w.Widget]]] = [
+            self.applications,
+            self.approvals,
+            self.consent,
+            self.audit,
+        ]
+        self.loaded.add(index)
+        self.busy(lambda: setattr(self.tabs.children[index], "children", builders[index]()))
+
+    def busy(self, work: Callable[[], object]) -> None:
+        """Show the loading line while ``work`` runs; a refusal replaces it with why."""
+        self.status.value = f'<div id="tre-loading">⏳ {self.t("loading")}</div>'
+        try:
+            work()
+        except WgsTreError as error:
+            self.say_outcome(steward.Outcome(False, explain(error, self.lang)))
+            return
+        self.status.value = ""
+
+    def say_outcome(self, outcome: steward.Outcome) -> None:
+        colour = "#1b5e20" if outcome.ok else "#b71c1c"
+        self.status.value = (
+            f'<div class="tre-outcome" data-ok="{str(outcome.ok).lower()}" '
+            f'style="color:{colour};font-weight:bold">{escape(outcome.message)}</div>'
+        )
+
+    def act(self, tab: int, step: Callable[[], steward.Outcome]) -> None:
+        """Run a button's governed step, show its outcome, and refresh the tab it changed."""
+        self.status.value = f'<div id="tre-loading">⏳ {self.t("loading")}</div>'
+        outcome = step()
+        self.loaded.discard(tab)
+        self.open_tab(tab)
+        self.say_outcome(outcome)
+
+    def button(self, key: str, enabled: bool, on_click: Callable[[], None]) -> w.Button:
+        button = w.Button(description=self.t(key), disabled=not enabled)
+        button.add_class(f"tre-{key.replace('_', '-')}")
+        button.on_click(lambda _: on_click())
+        return button
+
+    # -- tabs ---------------------------------------------------------------------------------
+    def applications(self) -> list[w.Widget]:
+        rows = steward.applications(self.ctx)
+        if not rows:
+            return [w.HTML(f'<p id="tre-applications">{self.t("no_applications")}</p>')]
+        table = _table(
+            "tre-applications",
+            [
+                self.t(k)
+                for k in (
+                    "project",
+                    "datasets",
+                    "purpose",
+                    "organisation",
+                    "ethics",
+                    "votes",
+                    "your_part",
+                )
+            ],
+            [self._application_cells(row) for row in rows],
+        )
+        return [w.HTML(table), *(self._application_controls(row) for row in rows)]
+
+    def _application_cells(self, row: steward.ApplicationRow) -> list[object]:
+        view = row.project
+        purpose = f"{view.purpose} {view.purpose_label}" + (
+            f" ({view.disease})" if view.disease else ""
+        )
+        votes = ", ".join(f"{v.steward}: {v.vote}" for v in row.votes) or "-"
+        part = [self.t("may_vote")] if row.may_vote else []
+        part += [self.t("may_decide")] if row.may_approve or row.may_reject else []
+        return [
+            f"{view.slug} ({view.lead})",
+            ", ".join(view.application.datasets if view.application else []),
+            purpose,
+            f"{view.organisation} ({view.org_type})",
+            view.ethics_ref,
+            votes,
+            "; ".join(part) or (row.not_voting or ""),
+        ]
+
+    def _application_controls(self, row: steward.ApplicationRow) -> w.Widget:
+        slug = row.project.slug
+        reason = w.Text(placeholder=self.t("reason"), layout=w.Layout(width="320px"))
+        reason.add_class("tre-reason")
+
+        def vote(choice: Vote) -> Callable[[], None]:
+            return lambda: self.act(
+                0, lambda: steward.cast_vote(self.ctx, self.lang, slug, choice, reason.value)
+            )
+
+        def decide(choice: Vote) -> Callable[[], None]:
+            return lambda: self.act(
+                0, lambda: steward.decide(self.ctx, self.lang, slug, choice, reason.value)
+            )
+
+        box = w.HBox(
+            [
+                w.HTML(f"<b>{escape(slug)}</b>", layout=w.Layout(width="160px")),
+                reason,
+                self.button("vote_approve", row.may_vote, vote(Vote.APPROVE)),
+                self.button("vote_reject", row.may_vote, vote(Vote.REJECT)),
+                self.button("approve", row.may_approve, decide(Vote.APPROVE)),
+                self.button("reject", row.may_reject, decide(Vote.REJECT)),
+            ]
+        )
+        box.add_class(f"tre-application-{slug}")
+        return box
+
+    def approvals(self) -> list[w.Widget]:
+        rows = steward.approvals_in_force(self.ctx)
+        if not rows:
+            return [w.HTML(f'<p id="tre-approvals">{self.t("no_approvals")}</p>')]
+        table = _table(
+            "tre-approvals",
+            [self.t(k) for k in ("project", "state", "expires", "datasets", "members")],
+            [
+                [
+                    r.project.slug,
+                    r.state,
+                    f"{r.expires_at:%Y-%m-%d} ({self.t('days_left', days=r.days_left)})",
+                    ", ".join(r.project.approval.datasets if r.project.approval else []),
+                    ", ".join(r.project.approval.members if r.project.approval else []),
+                ]
+                for r in rows
+            ],
+        )
+        return [w.HTML(table), *(self._approval_controls(row) for row in rows)]
+
+    def _approval_controls(self, row: steward.ApprovalRow) -> w.Widget:
+        slug = row.project.slug
+        reason = w.Text(placeholder=self.t("reason"), layout=w.Layout(width="260px"))
+        until = w.DatePicker(layout=w.Layout(width="150px"))
+
+        def step(name: str) -> Callable[[], None]:
+            return lambda: self.act(
+                1, lambda: steward.step_approval(self.ctx, self.lang, slug, name, reason.value)
+            )
+
+        def renew() -> None:
+            self.act(1, lambda: steward.renew(self.ctx, self.lang, slug, until.value, reason.value))
+
+        buttons = [
+            self.button(name, name in row.steps, step(name)) for name in steward.APPROVAL_STEPS
+        ]
+        box = w.HBox(
+            [
+                w.HTML(f"<b>{escape(slug)}</b>", layout=w.Layout(width="160px")),
+                reason,
+                *buttons,
+                until,
+                self.button("renew", "renew" in row.steps, renew),
+            ]
+        )
+        box.add_class(f"tre-approval-{slug}")
+        return box
+
+    def consent(self) -> list[w.Widget]:
+        seen = steward.consent_overview(self.ctx)
+        totals = _table(
+            "tre-consent-totals",
+            [self.t(k) for k in ("participants", "in_force", "withdrawn", "no_consent")],
+            [[seen.participants, seen.in_force, seen.withdrawn, seen.no_consent]],
+        )
+        permission = _table(
+            "tre-consent-duo", ["DUO", self.t("participants")], list(seen.by_permission.items())
+        )
+        sites = _table(
+            "tre-consent-sites",
+            [self.t(k) for k in ("by_site", "in_force", "withdrawn", "other")],
+            [
+                [site or self.t("no_site"), c["in_force"], c["withdrawn"], c["other"]]
+                for site, c in seen.by_site.items()
+            ],
+        )
+        who = w.VBox()
+        show = self.button(
+            "show_withdrawals",
+            True,
+            lambda: self.busy(lambda: setattr(who, "children", self._withdrawals())),
+        )
+        return [
+            w.HTML(totals),
+            w.HBox(
+                [
+                    w.HTML(f"<h4>{self.t('by_permission')}</h4>{permission}"),
+                    w.HTML(f"<h4>{self.t('by_site')}</h4>{sites}"),
+                ],
+                layout=w.Layout(grid_gap="32px"),
+            ),
+            w.HTML(f"<h4>{self.t('withdrawals_over_time')}</h4>"),
+            _plot(seen.withdrawals_by_month),
+            w.HTML(f"<h4>{self.t('recent_withdrawals')}</h4>"),
+            show,
+            who,
+        ]
+
+    def _withdrawals(self) -> list[w.Widget]:
+        found = steward.withdrawals(self.ctx)
+        impact = w.HTML()
+
+        def show_impact(participant: str) -> None:
+            report = steward.withdrawal_impact(self.ctx, participant)
+            versions = ", ".join(report.dataset_versions) or self.t("none")
+            projects = [
+                [p.project, p.approval_state, ", ".join(p.datasets)] for p in report.projects
+            ]
+            impact.value = (
+                f"<h4>{escape(self.t('impact_of', participant=participant))}</h4>"
+                f"<p>{escape(self.t('impact_versions', versions=versions))}</p>"
+                f"<p>{self.t('impact_projects')}</p>"
+                + _table(
+                    "tre-impact", [self.t("project"), self.t("state"), self.t("datasets")], projects
+                )
+            )
+
+        rows = [
+            w.HBox(
+                [
+                    w.HTML(
+                        f"{escape(x.participant)} &nbsp; {x.recorded:%Y-%m-%d %H:%M} UTC",
+                        layout=w.Layout(width="320px"),
+                    ),
+                    self.button(
+                        "impact", True, partial(self.busy, partial(show_impact, x.participant))
+                    ),
+                ]
+            )
+            for x in found
+        ]
+        return [*rows, impact]
+
+    def audit(self) -> list[w.Widget]:
+        last = steward.last_verification(self.ctx)
+        verified = (
+            self.t(
+                "verified",
+                time=last.time[:16].replace("T", " ") + " UTC",
+                actor=last.actor,
+                summary=last.reason,
+            )
+            if last
+            else self.t("never_verified")
+        )
+        events = w.HTML()
+
+        def show() -> None:
+            f = self.filters
+            found = steward.audit_events(
+                self.ctx,
+                actor=f["actor"].value,
+                action=f["action"].value,
+                project=f["project"].value,
+                since=f["since"].value,
+            )
+            events.value = (
+                f"<p>{self.t('events_shown', n=len(found), limit=steward.AUDIT_LIMIT)}</p>"
+                + _table(
+                    "tre-audit-events",
+                    [
+                        self.t(k)
+                        for k in ("time", "actor", "action", "project", "decision", "reason")
+                    ],
+                    [
+                        [
+                            e.time[:19].replace("T", " "),
+                            e.actor,
+                            e.action,
+                            e.project or "",
+                            e.decision,
+                            e.reason,
+                        ]
+                        for e in found
+                    ],
+                )
+            )
+
+        labels = {name: w.HTML(f"{self.t(name)}&nbsp;") for name in self.filters}
+        bar = w.HBox(
+            [w.HBox([labels[n], self.filters[n]]) for n in self.filters]
+            + [self.button("filter", True, lambda: self.busy(show))]
+        )
+        show()
+        return [w.HTML(f'<p id="tre-audit-verified">{escape(verified)}</p>'), bar, events]
+
+
+def _plot(by_month: dict[str, int]) -> w.Widget:
+    """Withdrawals by month as a bar chart (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 2.2), dpi=96)
+    months = list(by_month) or [f"{dt.date.today():%Y-%m}"]
+    axes.bar(months, [by_month.get(m, 0) for m in months], color="#5c6bc0")
+    axes.tick_params(axis="x", labelrotation=45, labelsize=7)
+    axes.set_ylabel("n")
+    figure.tight_layout()
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    plt.close(figure)
+    image = w.Image(value=png.getvalue(), format="png", layout=w.Layout(width="672px"))
+    image.add_class("tre-withdrawals-plot")
+    return image

@@ -1,0 +1,145 @@
+"""What the dashboards say, in English and Japanese (one sentence or label per entry, both
+languages side by side, as in :mod:`wgs_tre.hub.texts`), and refusals turned into a message a
+person can act on: what was refused, why, in the page's language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wgs_tre.errors import (
+    AccessRefused,
+    AlreadyExists,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    Reason,
+    WgsTreError,
+)
+from wgs_tre.hub.texts import LANGUAGES
+
+__all__ = ["LANGUAGES", "TEXT", "explain", "say"]
+
+TEXT: Mapping[str, tuple[str, str]] = {
+    "title": ("Steward dashboard", "スチュワード用ダッシュボード"),
+    "switch": ("日本語", "English"),
+    "loading": ("Loading…", "読み込み中…"),
+    "refresh": ("Refresh", "再読み込み"),
+    "tab_applications": ("Applications", "申請"),
+    "tab_approvals": ("Approvals", "承認"),
+    "tab_consent": ("Consent", "同意"),
+    "tab_audit": ("Audit log", "監査ログ"),
+    # applications
+    "no_applications": ("No application is waiting for review.", "審査待ちの申請はありません。"),
+    "project": ("Project", "プロジェクト"),
+    "datasets": ("Datasets", "データセット"),
+    "purpose": ("Purpose", "目的"),
+    "organisation": ("Organisation", "組織"),
+    "ethics": ("Ethics ref.", "倫理審査番号"),
+    "votes": ("Votes", "投票"),
+    "your_part": ("You", "あなた"),
+    "may_vote": ("may vote", "投票できます"),
+    "may_decide": ("may decide", "決定できます"),
+    "conflict": ("conflict of interest: {detail}", "利益相反: {detail}"),
+    "voted": ("you voted", "投票済み"),
+    "reason": ("Reason", "理由"),
+    "vote_approve": ("Vote approve", "承認に投票"),
+    "vote_reject": ("Vote reject", "却下に投票"),
+    "approve": ("Approve", "承認する"),
+    "reject": ("Reject", "却下する"),
+    # approvals
+    "no_approvals": ("No approval is in force.", "有効な承認はありません。"),
+    "state": ("State", "状態"),
+    "expires": ("Expires", "期限"),
+    "days_left": ("{days} days left", "残り {days} 日"),
+    "members": ("Members", "メンバー"),
+    "suspend": ("Suspend", "一時停止"),
+    "reinstate": ("Reinstate", "再開"),
+    "revoke": ("Revoke", "取り消し"),
+    "renew": ("Renew until", "期限を延長"),
+    # consent
+    "participants": ("Participants", "参加者"),
+    "in_force": ("Consent in force", "有効な同意"),
+    "withdrawn": ("Withdrawn", "撤回"),
+    "no_consent": ("No consent on record", "同意の記録なし"),
+    "by_permission": ("Consent in force, by permission (DUO)", "許可（DUO）別の有効な同意"),
+    "by_site": ("By site", "施設別"),
+    "no_site": ("(no site named)", "（施設の記載なし）"),
+    "other": ("Other", "その他"),
+    "withdrawals_over_time": ("Withdrawals by month", "月別の同意撤回"),
+    "recent_withdrawals": ("Recent withdrawals", "最近の同意撤回"),
+    "show_withdrawals": ("Show who withdrew (audited)", "撤回した参加者を表示（監査記録あり）"),
+    "participant": ("Participant", "参加者"),
+    "recorded": ("Recorded", "記録日時"),
+    "impact": ("Impact", "影響"),
+    "impact_of": ("Impact of {participant}'s withdrawal", "{participant} の撤回の影響"),
+    "impact_versions": ("Dataset versions: {versions}", "データセットのバージョン: {versions}"),
+    "impact_projects": ("Projects approved to use them", "それらの利用を承認されたプロジェクト"),
+    "none": ("none", "なし"),
+    # audit
+    "verified": (
+        "Audit chain last verified {time} by {actor}: {summary}",
+        "監査ログの最終検証: {time}（{actor}）: {summary}",
+    ),
+    "never_verified": (
+        "The audit chain has not been verified yet (wgs-tre audit verify).",
+        "監査ログはまだ検証されていません（wgs-tre audit verify）。",
+    ),
+    "actor": ("Who", "実行者"),
+    "action": ("Action", "操作"),
+    "since": ("Since", "開始日"),
+    "filter": ("Filter", "絞り込み"),
+    "time": ("Time (UTC)", "日時（UTC）"),
+    "decision": ("Decision", "判定"),
+    "events_shown": (
+        "{n} events (newest last, at most {limit})",
+        "{n} 件（新しいものが下、最大 {limit} 件）",
+    ),
+    # outcomes
+    "done": ("Done: {what}", "完了: {what}"),
+    "refused": ("Refused: {why}", "拒否されました: {why}"),
+}
+
+# Governed reason codes -> what the steward reads (``{detail}``: the decision's own words).
+REASONS: Mapping[Reason, tuple[str, str]] = {
+    Reason.CONFLICT_OF_INTEREST: (
+        "you have a conflict of interest ({detail})",
+        "利益相反があります（{detail}）",
+    ),
+    Reason.QUORUM_NOT_MET: (
+        "the committee's votes do not decide it yet ({detail})",
+        "委員会の投票ではまだ決定できません（{detail}）",
+    ),
+    Reason.ROLE_NOT_ALLOWED: (
+        "your role may not do this ({detail})",
+        "あなたのロールではこの操作はできません（{detail}）",
+    ),
+    Reason.UNKNOWN_USER: (
+        "your account is not active in the TRE",
+        "あなたのアカウントは TRE で有効ではありません",
+    ),
+    Reason.POLICY_UNSET: (
+        "the policy does not allow it ({detail})",
+        "ポリシーで許可されていません（{detail}）",
+    ),
+}
+
+
+def say(key: str, lang: str, **values: object) -> str:
+    """``TEXT[key]`` in ``lang`` (English for a language the dashboards do not have)."""
+    english, japanese = TEXT[key]
+    return (japanese if lang == "ja" else english).format(**values)
+
+
+def explain(error: WgsTreError, lang: str) -> str:
+    """One line saying why an action was refused, in ``lang``."""
+    if isinstance(error, AccessRefused) and error.code in REASONS:
+        english, japanese = REASONS[error.code]
+        why = (japanese if lang == "ja" else english).format(detail=error.detail)
+    elif isinstance(error, InvalidTransition):
+        prefix = "現在の状態ではできません" if lang == "ja" else "not possible now"
+        why = f"{prefix}: {error.message}"
+    elif isinstance(error, InvalidInput | NotFound | AlreadyExists):
+        why = error.message
+    else:
+        why = getattr(error, "reason", error.message)
+    return say("refused", lang, why=why)
