@@ -177,3 +177,21 @@ def test_the_reserve_does_not_change_the_cohort_of_a_seed(
         "view", "-H", str(tmp_path / "b.vcf.gz")
     )
     assert len(with_reserve.candidates) >= 6
+
+
+def test_harmful_assertions_are_on_rare_variants_only(cohort: CohortFiles) -> None:
+    """As in real databases: a variant asserted (likely) pathogenic is rare; common ones carry
+    the benign mirror instead. Frequencies before missing calls, here recounted by bcftools."""
+    rows = _bcftools("query", "-i", 'INFO/CLNSIG!="."', "-f", "%INFO/CLNSIG\t[%GT\t]\n",
+                     str(cohort.vcf)).splitlines()  # fmt: skip
+    harmful, common_benign = 0, 0
+    for row in rows:
+        assertion, *calls = row.rstrip("\t").split("\t")
+        alleles = [a for gt in calls for a in gt.replace("|", "/").split("/") if a != "."]
+        frequency = alleles.count("1") / len(alleles)
+        if assertion in {"Pathogenic", "Likely_pathogenic"}:
+            harmful += 1
+            assert frequency <= 0.0125, (assertion, frequency)  # 1%, and 1% missing calls
+        elif frequency > 0.02 and assertion in {"Benign", "Likely_benign"}:
+            common_benign += 1
+    assert harmful > 10 and common_benign > 10, (harmful, common_benign)

@@ -191,6 +191,23 @@ def _annotations(
     return info
 
 
+# A common variant asserted pathogenic is an artefact real databases do not hold (pathogenic
+# alleles are rare): above this frequency an assertion of harm becomes its benign mirror.
+COMMON_ASSERTION = 0.01
+_MIRROR = {"CLNSIG=Pathogenic": "CLNSIG=Benign", "CLNSIG=Likely_pathogenic": "CLNSIG=Likely_benign"}
+
+
+def _benign_when_common(info: list[str], frequency: np.ndarray) -> list[str]:
+    """``info`` with harmful assertions of common variants mirrored (no random draws: the
+    cohort's random stream, and so everything else about it, is unchanged)."""
+    out = list(info)
+    for i in np.flatnonzero(frequency > COMMON_ASSERTION):
+        head, _, assertion = out[i].rpartition(";")
+        if assertion in _MIRROR:
+            out[i] = f"{head};{_MIRROR[assertion]}"
+    return out
+
+
 def _chunks(
     ts: tskit.TreeSequence, keep: int, order: np.ndarray
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -346,6 +363,7 @@ def write_vcf(
                 summary.annotated += sum(i != "." for i in info)
                 dosage = calls.sum(axis=2)
                 freq = dosage.mean(axis=1) / 2
+                info = _benign_when_common(info, freq)
                 low, high = candidate_maf
                 common = (freq >= low) & (freq <= high)
                 drawn = np.zeros(len(positions), dtype=bool)
