@@ -182,7 +182,7 @@ def test_each_reader_sees_the_identifiers_their_role_allows(
         (lambda w, r: cases.view(w.ctx("kenji"), "C-000000"), NotFound, "no case named 'C-000000'"),
         (lambda w, r: cases.sign_off(w.ctx("alice"), r), AccessRefused,
          r"alice \(researcher\) may not report.sign_off: it needs .* roles: expert_panel"),
-        (lambda w, r: cases.comment(w.ctx("kenji"), r, "   "), InvalidInput, "needs a comment"),
+        (lambda w, r: cases.comment(w.ctx("kenji"), r, "   "), InvalidInput, "comment is empty"),
         (lambda w, r: cases.view(w.ctx("kenji"), r, 7), NotFound, "no version of the report"),
     ],
     ids=["unknown case", "sign-off without the role", "empty comment", "unknown version"],

@@ -192,8 +192,8 @@ def _check_entry(
         raise InvalidInput(where, f"this patient id is already case {other.ref}")
 
 
-def _sees_patient_ids(ctx_user_org: int | None, case: Case) -> bool:
-    return ctx_user_org is not None and ctx_user_org == case.hospital_id
+def _sees_patient_ids(reader_org: int | None, case: Case) -> bool:
+    return reader_org is not None and reader_org == case.hospital_id
 
 
 def _summary(case: Case, report: CaseReport | None, org_id: int | None) -> CaseSummary:
@@ -334,10 +334,14 @@ def view(ctx: Context, ref: str, version: int | None = None) -> ReportDocument:
         return document
 
 
-def _note(ctx: Context, action: Action, ref: str, text: str, *, required: bool) -> ReportDocument:
+def _review_step(
+    ctx: Context, action: Action, ref: str, text: str, *, required: bool
+) -> ReportDocument:
     text = text.strip()
     if required and not text:
-        raise InvalidInput("text", f"say why: a {verb(action)} needs a comment for the author")
+        raise InvalidInput(
+            "text", f"the {verb(action)} is empty: write what the author should know"
+        )
     if len(text) > MAX_NOTE:
         raise InvalidInput("text", f"{len(text)} characters; at most {MAX_NOTE}")
     with _step(ctx, action, ref) as tx:
@@ -368,21 +372,21 @@ def _note(ctx: Context, action: Action, ref: str, text: str, *, required: bool) 
 
 def submit(ctx: Context, ref: str) -> ReportDocument:
     """Send the latest version for review by the case's hospital's panel."""
-    return _note(ctx, Action.REPORT_SUBMIT, ref, "", required=False)
+    return _review_step(ctx, Action.REPORT_SUBMIT, ref, "", required=False)
 
 
 def comment(ctx: Context, ref: str, text: str) -> ReportDocument:
-    return _note(ctx, Action.REPORT_COMMENT, ref, text, required=True)
+    return _review_step(ctx, Action.REPORT_COMMENT, ref, text, required=True)
 
 
 def return_report(ctx: Context, ref: str, reasons: str) -> ReportDocument:
     """Send the report back to its author with ``reasons``: a new version answers them."""
-    return _note(ctx, Action.REPORT_RETURN, ref, reasons, required=True)
+    return _review_step(ctx, Action.REPORT_RETURN, ref, reasons, required=True)
 
 
 def sign_off(ctx: Context, ref: str, note: str = "") -> ReportDocument:
     """Sign off the latest version: from then on the report cannot change."""
-    return _note(ctx, Action.REPORT_SIGN_OFF, ref, note, required=False)
+    return _review_step(ctx, Action.REPORT_SIGN_OFF, ref, note, required=False)
 
 
 def export(ctx: Context, ref: str) -> ReportDocument:
