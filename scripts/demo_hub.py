@@ -83,6 +83,8 @@ def prepare(state: Path, samples: int, variants: int) -> None:
     root = settings.data_dir / "datasets"
     ingest_vcf(ctx("sato"), cohort.vcf, "wgs", root=root)
     ingest_fhir(ctx("sato"), cohort.fhir, "clinical", mapping=cohort.mapping, root=root)
+    if cohort.somatic is not None:  # the cancer cases' tumour calls
+        ingest_vcf(ctx("sato"), cohort.somatic, "somatic", root=root)
     registry.import_file(ctx("sato"), cohort.consent)
 
     say("one approved project (lung-cancer) and one pending (drug-targets)")
@@ -110,7 +112,7 @@ def case_reports(ctx: Callable[[str], Any], bundle: Path) -> None:
     refs = cases.register_cases(ctx("sato"), "Hospital A", cases_from_fhir([bundle]))
     plan = ["draft", "in_review", "in_review", "returned", "revised", "signed_off", "signed_off"]
     for ref, state in zip(refs, plan, strict=False):
-        generate(ctx("sato"), ref, clinical="clinical")
+        generate(ctx("sato"), ref, clinical="clinical", somatic="somatic")
         if state == "draft":
             continue
         cases.submit(ctx("sato"), ref)
@@ -119,9 +121,8 @@ def case_reports(ctx: Callable[[str], Any], bundle: Path) -> None:
         elif state in ("returned", "revised"):
             cases.return_report(ctx("kenji"), ref, "please state the panel's genes in the summary")
             if state == "revised":
-                generate(
-                    ctx("sato"), ref, clinical="clinical", note="The panel's genes are listed."
-                )
+                note = "The panel's genes are listed."
+                generate(ctx("sato"), ref, clinical="clinical", somatic="somatic", note=note)
 
 
 def passwords(state: Path) -> dict[str, str]:

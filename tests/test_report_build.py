@@ -17,9 +17,11 @@ from pypdf import PdfReader
 
 from tests.world import ADMIN, World
 from wgs_tre.governance import cases, users
+from wgs_tre.ingest.vcf import ingest_vcf
 from wgs_tre.reports.build import PANELS, generate, panel_of
 from wgs_tre.reports.cases import cases_from_fhir
 from wgs_tre.reports.classify import LOSS_OF_FUNCTION_GENES, NULL_CONSEQUENCES, AcmgClass, classify
+from wgs_tre.reports.somatic import Tier, tier
 from wgs_tre.types import OrgType, Role
 
 HOSPITAL = "hospital-a"
@@ -35,7 +37,13 @@ def reports_world(genomics_world: World) -> World:
     users.create_user(world.ctx(ADMIN), "kenji", roles={Role.EXPERT_PANEL}, organisation=HOSPITAL)
     bundle = world.tmp / "cohort" / "fhir" / f"{HOSPITAL}.json"
     cases.register_cases(world.ctx("sam"), HOSPITAL, cases_from_fhir([bundle]))
+    ingest_vcf(world.ctx("sam"), tumours(world), "somatic", root=world.tmp / "datasets")
     return world
+
+
+def tumours(world: World) -> Path:
+    """The genomics cohort's tumour calls (make_cohort writes them beside its VCF)."""
+    return world.tmp / "cohort" / "genotypes" / "somatic.vcf.gz"
 
 
 def _oracle(world: World, participant: str) -> dict[str, dict[str, object]]:
@@ -92,7 +100,8 @@ def _cases_of(world: World) -> list[tuple[str, str, str]]:
     """(case ref, participant, diagnosis) of hospital-a's cases, read with the hub-side check."""
     refs = [c.ref for c in cases.list_cases(world.ctx("kenji"))]
     subjects = [cases.case_subject(world.ctx("sam"), ref, "wgs", None) for ref in refs]
-    return [(s.ref, s.participant, s.diagnosis) for s in subjects]
+    # By participant: case references are random, the cases a test picks must not be.
+    return sorted(((s.ref, s.participant, s.diagnosis) for s in subjects), key=lambda c: c[1])
 
 
 def test_each_report_holds_what_the_cohort_says_the_case_carries(reports_world: World) -> None:
@@ -134,6 +143,42 @@ def test_each_report_holds_what_the_cohort_says_the_case_carries(reports_world: 
     assert checked["Uncertain significance"] and sum(checked.values()) >= 12, checked
 
 
+def _tumour_oracle(world: World, participant: str) -> dict[str, tuple[str, str, str | None]]:
+    """The tumour's calls, read by bcftools: variant key -> gene, consequence, protein."""
+    fields = "%CHROM\t%POS\t%REF\t%ALT\t%GENE\t%CSQ\t%HGVSP\n"
+    query = ["bcftools", "query", "-s", participant, "-i", 'GT="alt"', "-f", fields]
+    text = subprocess.run([*query, str(tumours(world))], check=True, capture_output=True,
+                          text=True).stdout  # fmt: skip
+    calls = {}
+    for line in text.splitlines():
+        contig, pos, ref, alt, gene, csq, protein = line.split("\t")
+        calls[f"{contig}-{pos}-{ref}-{alt}"] = (gene, csq, None if protein == "." else protein)
+    return calls
+
+
+def test_a_cancer_cases_report_holds_its_tumours_calls_in_tiers(reports_world: World) -> None:
+    world = reports_world
+    tiers: Counter[str] = Counter()
+    cancers = [(r, p, d) for r, p, d in _cases_of(world) if d.startswith("C")][12:20]
+    for ref, participant, diagnosis in cancers:
+        generate(world.ctx("sam"), ref, somatic="somatic")
+        content = cases.view(world.ctx("kenji"), ref).content
+        oracle = _tumour_oracle(world, participant)
+        somatic = {f["variant"]: f for f in content["findings"] if f["origin"] == "somatic"}
+        expected = {key: tier(gene, csq, protein, diagnosis)[0]
+                    for key, (gene, csq, protein) in oracle.items()}  # fmt: skip
+        assert {k: f["classification"] for k, f in somatic.items()} == {
+            k: t.value for k, t in expected.items() if t is not Tier.IV
+        }, ref
+        for key, finding in somatic.items():
+            assert (finding["gene"], finding["consequence"], finding["protein"]) == oracle[key]
+        left = sum(t is Tier.IV for t in expected.values())
+        assert content["not_reported"].get("somatic Tier IV", 0) == left
+        assert content["sources"]["somatic"] == "somatic@1"
+        tiers.update(f["classification"] for f in somatic.values())
+    assert tiers["Tier III"] and tiers["Tier I"] + tiers["Tier II"], tiers
+
+
 def test_every_diagnosis_of_the_cohort_has_a_panel(reports_world: World) -> None:
     diagnoses = {d for _, _, d in _cases_of(reports_world)}
     assert diagnoses and all(panel_of(d)[1] for d in diagnoses), diagnoses - set(PANELS)
@@ -154,9 +199,15 @@ def test_a_signed_off_report_exports_as_pdf_and_fhir_through_the_cli(
     reports_world: World, tmp_path: Path
 ) -> None:
     world = reports_world
-    ref = _cases_of(world)[-1][0]  # a case the test above left without a report
+    # A cancer case the tests above left without a report, with tumour calls in tiers I or II.
+    ref = next(r for r, p, d in reversed(_cases_of(world)) if d.startswith("C")
+               and any(tier(g, c, h, d)[0] in (Tier.I, Tier.II)
+                       for g, c, h in _tumour_oracle(world, p).values()))  # fmt: skip
     cli = _cli(world)
-    assert cli("sam", "reports", "generate", ref, "--clinical", "clinical").returncode == 0
+    generated = cli(
+        "sam", "reports", "generate", ref, "--clinical", "clinical", "--somatic", "somatic"
+    )
+    assert generated.returncode == 0, generated.stderr
     refused = cli("kenji", "reports", "export", ref, "--pdf", str(tmp_path / "early.pdf"))
     assert refused.returncode == 5 and "cannot export report: it is " in refused.stderr
     assert not (tmp_path / "early.pdf").exists()
@@ -171,6 +222,7 @@ def test_a_signed_off_report_exports_as_pdf_and_fhir_through_the_cli(
     assert "Signed off by kenji" in text and "agreed at the MDT" in text
     for finding in document.content["findings"]:  # the variant table, row by row
         assert finding["hgvs"] in text and finding["classification"] in text
+    assert any(f["origin"] == "somatic" for f in document.content["findings"])
     resource = json.loads(fhir.read_text())
     from fhir.resources.diagnosticreport import DiagnosticReport
 

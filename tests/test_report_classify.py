@@ -1,12 +1,14 @@
 """The classification rules written down in wgs_tre.reports.classify, case by case: which
 evidence each kind of variant gets, and what every combining rule of the 2015 guideline gives
-(expected values worked out by hand from the module's table and Richards et al., Table 5)."""
+(expected values worked out by hand from the module's table and Richards et al., Table 5); and
+the somatic tiers of wgs_tre.reports.somatic for each kind of tumour variant."""
 
 from __future__ import annotations
 
 import pytest
 
 from wgs_tre.reports.classify import AcmgClass, Evidence, Strength, classify, combine
+from wgs_tre.reports.somatic import Tier, tier
 
 P, LP, VUS = AcmgClass.PATHOGENIC, AcmgClass.LIKELY_PATHOGENIC, AcmgClass.UNCERTAIN
 LB, B = AcmgClass.LIKELY_BENIGN, AcmgClass.BENIGN
@@ -79,3 +81,27 @@ COMBINATIONS = {
 @pytest.mark.parametrize(("spec", "expected"), COMBINATIONS.items(), ids=list(COMBINATIONS))
 def test_each_combining_rule(spec: str, expected: AcmgClass) -> None:
     assert combine(_evidence(spec)) is expected
+
+
+TIERS = [
+    # gene, consequence, protein, tumour (ICD-10) -> tier, evidence code
+    ("EGFR", "missense_variant", "p.Leu858Arg", "C34", Tier.I, "AMP level A"),  # this tumour
+    ("EGFR", "missense_variant", "p.Leu858Arg", "C18", Tier.II, "AMP level C"),  # another one
+    ("KRAS", "missense_variant", "p.Gly12Cys", "C18", Tier.I, "AMP level A"),
+    ("KRAS", "missense_variant", "p.Gly12Cys", "C25", Tier.II, "AMP level C"),
+    ("KRAS", "missense_variant", "p.Gly12Asp", "C25", Tier.II, "AMP level D"),
+    ("PIK3CA", "missense_variant", "p.His1047Arg", "C50", Tier.I, "AMP level A"),
+    ("TP53", "missense_variant", "p.Arg175His", "C61", Tier.II, "AMP level D"),
+    ("TP53", "missense_variant", "p.Arg248Gln", "C61", Tier.III, "no evidence"),  # not known
+    ("KRAS", "missense_variant", None, "C34", Tier.III, "no evidence"),  # a passenger
+    ("BRAF", "synonymous_variant", None, "C34", Tier.IV, "synonymous"),
+]
+
+
+@pytest.mark.parametrize(("gene", "consequence", "protein", "tumour", "expected", "code"), TIERS,
+                         ids=[f"{t[0]}-{t[2]}-{t[3]}" for t in TIERS])  # fmt: skip
+def test_each_somatic_variant_gets_the_tier_of_the_table(
+    gene: str, consequence: str, protein: str | None, tumour: str, expected: Tier, code: str
+) -> None:
+    found, evidence = tier(gene, consequence, protein, tumour)
+    assert (found, [e["code"] for e in evidence]) == (expected, [code])

@@ -195,3 +195,38 @@ def test_harmful_assertions_are_on_rare_variants_only(cohort: CohortFiles) -> No
         elif frequency > 0.02 and assertion in {"Benign", "Likely_benign"}:
             common_benign += 1
     assert harmful > 10 and common_benign > 10, (harmful, common_benign)
+
+
+def test_cancer_cases_have_tumour_calls_at_their_cancers_hotspots(cohort: CohortFiles) -> None:
+    """The somatic VCF, read by bcftools: one column per cancer case of the clinical records
+    (and nobody else), each tumour's drivers among its own cancer's hotspots at their GRCh38
+    positions with the protein change, and passengers without one."""
+    from wgs_tre.synth.somatic import HOTSPOTS
+
+    assert cohort.somatic is not None
+    diagnoses = {}
+    for bundle in cohort.fhir:
+        for entry in json.loads(bundle.read_text())["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "Condition" and resource["id"].endswith("-dx"):
+                diagnoses[resource["subject"]["reference"].split("/")[1]] = resource["code"][
+                    "coding"
+                ][0]["code"]
+    tumours = _bcftools("query", "-l", str(cohort.somatic)).split()
+    assert tumours == sorted(p for p, code in diagnoses.items() if code.startswith("C"))
+    rows = _bcftools("query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%GENE\t%CSQ\t%HGVSP\t[%GT\t]\n",
+                     str(cohort.somatic)).splitlines()  # fmt: skip
+    drivers = 0
+    for row in rows:
+        contig, pos, ref, alt, gene, csq, protein, *calls = row.rstrip("\t").split("\t")
+        carriers = [tumours[i] for i, gt in enumerate(calls) if gt == "0/1"]
+        assert carriers and set(calls) <= {"0/1", "0/0"}, row
+        if protein == ".":
+            assert csq in {"missense_variant", "synonymous_variant"}
+            continue
+        for person in carriers:  # a driver only in tumours of a cancer listing it
+            spots = {(s.gene, s.protein, s.contig, s.position, s.ref, s.alt)
+                     for s, _ in HOTSPOTS[diagnoses[person][:3]]}  # fmt: skip
+            assert (gene, protein, contig, int(pos), ref, alt) in spots, row
+            drivers += 1
+    assert drivers > 5, drivers

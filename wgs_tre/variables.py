@@ -40,6 +40,7 @@ SPECS: dict[str, Spec] = {
         Spec("variant_GENE", ("variants",), "U", "gene symbol ('' if not annotated)"),
         Spec("variant_CSQ", ("variants",), "U", "most severe consequence (SO term)"),
         Spec("variant_CLNSIG", ("variants",), "U", "clinical significance"),
+        Spec("variant_HGVSP", ("variants",), "U", "protein change, HGVS ('' if unknown)"),
         Spec(
             "call_genotype",
             ("variants", "samples", "ploidy"),

@@ -31,7 +31,7 @@ from wgs_tre.errors import InvalidInput
 __all__ = ["VcfChunk", "VcfHeader", "read_vcf"]
 
 READ_SIZE = 1 << 24  # bytes of text handed to the parser at a time
-ANNOTATIONS = ("GENE", "CSQ", "CLNSIG")  # INFO keys kept as variant_<KEY>
+ANNOTATIONS = ("GENE", "CSQ", "CLNSIG", "HGVSP")  # INFO keys kept as variant_<KEY>
 COLUMN_NAMES = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT")
 
 

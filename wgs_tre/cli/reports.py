@@ -106,20 +106,12 @@ def _show(st: object, document: ReportDocument) -> None:
         f"{document.state.value}; version {document.version} of {len(document.versions)}"
     )
     st.console.print(content["summary"])
+    from wgs_tre.reports.export import COLUMNS, cell
+
     st.table(
         "Reported variants",
-        ["gene", "variant", "zygosity", "consequence", "classification", "evidence"],
-        [
-            (
-                f["gene"],
-                f["hgvs"] or f["variant"],
-                f["zygosity"],
-                f["consequence"],
-                f["classification"],
-                " ".join(e["code"] for e in f["evidence"]),
-            )
-            for f in content["findings"]
-        ],
+        [name for name, _ in COLUMNS],
+        [[cell(f, name) for name, _ in COLUMNS] for f in content["findings"]],
     )
     for note in document.notes:
         st.console.print(
@@ -136,6 +128,9 @@ def generate(
     clinical: Annotated[
         str | None, typer.Option(help="Clinical dataset for the case's background.")
     ] = None,
+    somatic: Annotated[
+        str | None, typer.Option(help="Tumour calls (a somatic dataset), read for cancer cases.")
+    ] = None,
     note: Annotated[
         str, typer.Option(help="Your words, after the summary (what a revision answers).")
     ] = "",
@@ -145,7 +140,9 @@ def generate(
     from wgs_tre.reports.build import generate as build
 
     st = state(ctx)
-    number = build(st.context(), ref, variants=variants, clinical=clinical, note=note)
+    number = build(
+        st.context(), ref, variants=variants, clinical=clinical, somatic=somatic, note=note
+    )
     st.done(f"version {number} of the report of {ref}", {"case": ref, "version": number})
 
 

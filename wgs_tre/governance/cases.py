@@ -239,19 +239,30 @@ class CaseSubject:
     variants_uri: str
     clinical: str | None
     clinical_uri: str | None
+    somatic: str | None = None  # the tumour calls, for a cancer case
+    somatic_uri: str | None = None
 
     def __repr__(self) -> str:  # keep the internal id out of logs and tracebacks
-        return f"CaseSubject({self.ref}, {self.variants}, {self.clinical})"
+        return f"CaseSubject({self.ref}, {self.variants}, {self.clinical}, {self.somatic})"
+
+    @property
+    def sources(self) -> list[str]:
+        return [s for s in (self.variants, self.clinical, self.somatic) if s]
 
 
-def case_subject(ctx: Context, ref: str, variants: str, clinical: str | None) -> CaseSubject:
+def case_subject(
+    ctx: Context, ref: str, variants: str, clinical: str | None, somatic: str | None = None
+) -> CaseSubject:
     """Decide (before the work) that the actor may generate ``ref``'s report now, and resolve
-    the dataset versions it is built from (the latest not retired, unless a version is named).
-    A refusal is audited; an allowed check is not (the version it makes is)."""
+    the dataset versions it is built from (the latest not retired, unless a version is named;
+    tumour calls for a cancer case only). A refusal is audited; an allowed check is not (the
+    version it makes is)."""
     with _step(ctx, Action.REPORT_GENERATE, ref, audited=False) as tx:
         case = tx.found.case
         genotypes = get_version(tx.session, variants, in_use=True)
         tables = get_version(tx.session, clinical, in_use=True) if clinical else None
+        cancer = case.kind is CaseKind.CANCER
+        tumour = get_version(tx.session, somatic, in_use=True) if somatic and cancer else None
         return CaseSubject(
             ref=ref,
             participant=case.participant_id,
@@ -261,6 +272,8 @@ def case_subject(ctx: Context, ref: str, variants: str, clinical: str | None) ->
             variants_uri=genotypes.uri,
             clinical=tables.label if tables else None,
             clinical_uri=tables.uri if tables else None,
+            somatic=tumour.label if tumour else None,
+            somatic_uri=tumour.uri if tumour else None,
         )
 
 

@@ -9,7 +9,9 @@ version it stores, which names the dataset versions read.
 What is reported (:func:`findings`): every annotated, non-intronic variant the case carries,
 classified by :mod:`wgs_tre.reports.classify`; Pathogenic and Likely pathogenic ones in any
 gene, variants of uncertain significance only in the genes of the diagnosis's panel
-(:data:`PANELS`). The rest is counted, by class, under ``not_reported``.
+(:data:`PANELS`). For a cancer case, the tumour's calls (a somatic dataset) too, in the
+AMP/ASCO/CAP tiers of :mod:`wgs_tre.reports.somatic`: Tiers I to III reported, Tier IV counted.
+The rest is counted, by class, under ``not_reported``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from wgs_tre.errors import InvalidInput
 from wgs_tre.governance import cases
 from wgs_tre.governance.context import Context
 from wgs_tre.reports.classify import RULES_VERSION, AcmgClass, classify
+from wgs_tre.reports.somatic import RULES_VERSION as SOMATIC_RULES
+from wgs_tre.reports.somatic import Tier, tier
 
 __all__ = ["PANELS", "Finding", "findings", "generate"]
 
@@ -46,7 +50,9 @@ PANELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "E84.9": ("cystic fibrosis", ("CFTR",)),
     "E70.0": ("phenylketonuria", ("PAH",)),
 }
-SEVERITY = [AcmgClass.PATHOGENIC, AcmgClass.LIKELY_PATHOGENIC, AcmgClass.UNCERTAIN]
+# How findings are listed: germline classes, then somatic tiers, most important first.
+ORDER = [AcmgClass.PATHOGENIC, AcmgClass.LIKELY_PATHOGENIC, AcmgClass.UNCERTAIN, Tier.I, Tier.II,
+         Tier.III]  # fmt: skip
 REPORTED_ANYWHERE = {AcmgClass.PATHOGENIC, AcmgClass.LIKELY_PATHOGENIC}
 
 
@@ -65,6 +71,7 @@ class Finding:
     assertion: str | None
     frequency: float  # alternate allele frequency in the cohort
     zygosity: str  # heterozygous | homozygous
+    protein: str | None = None  # HGVS protein change, where annotated
 
     @property
     def hgvs(self) -> str | None:
@@ -111,10 +118,9 @@ def findings(variants_uri: str, participant: str, label: str) -> list[Finding]:
     positions = np.asarray(picked.variant_position.values)
     alleles = _text(picked.variant_allele.values)
     genes, consequences = _text(picked.variant_GENE.values), _text(picked.variant_CSQ.values)
-    assertions = (
-        _text(picked.variant_CLNSIG.values)
-        if "variant_CLNSIG" in picked
-        else np.full(len(rows), "", dtype=str)
+    assertions, proteins = (
+        _text(picked[name].values) if name in picked else np.full(len(rows), "", dtype=str)
+        for name in ("variant_CLNSIG", "variant_HGVSP")
     )
     out = []
     for i in np.flatnonzero(own > 0):  # each array read once above: no dask work per variant
@@ -129,6 +135,7 @@ def findings(variants_uri: str, participant: str, label: str) -> list[Finding]:
                 assertion=str(assertions[i]) or None,
                 frequency=float(frequency[i]),
                 zygosity="homozygous" if own[i] == 2 else "heterozygous",
+                protein=str(proteins[i]) or None,
             )
         )
     return out
@@ -157,70 +164,106 @@ def _clinical(clinical_uri: str | None, participant: str, diagnosis: str) -> dic
 
 
 def _summary(reported: list[dict[str, Any]], panel: str, note: str) -> str:
-    counts = Counter(f["classification"] for f in reported)
-    causal = [f for f in reported if f["classification"] in REPORTED_ANYWHERE]
+    germline = [f for f in reported if f["origin"] == "germline"]
+    somatic = [f for f in reported if f["origin"] == "somatic"]
+    counts = Counter(f["classification"] for f in germline)
+    causal = [f for f in germline if f["classification"] in REPORTED_ANYWHERE]
     if causal:
-        listed = "; ".join(
-            f"{f['gene']} {f['hgvs'] or f['consequence']} ({f['zygosity']}, {f['classification']})"
-            for f in causal
-        )
-        text = f"{len(causal)} pathogenic or likely pathogenic finding(s): {listed}."
+        listed = "; ".join(f"{f['gene']} {f['hgvs'] or f['consequence']} ({f['zygosity']}, "
+                           f"{f['classification']})" for f in causal)  # fmt: skip
+        text = f"{len(causal)} pathogenic or likely pathogenic germline finding(s): {listed}."
     else:
-        text = f"No pathogenic or likely pathogenic variant was found (panel: {panel})."
+        text = f"No pathogenic or likely pathogenic germline variant was found (panel: {panel})."
     if uncertain := counts[AcmgClass.UNCERTAIN.value]:
         text += f" {uncertain} variant(s) of uncertain significance in the panel's genes."
+    actionable = [f for f in somatic if f["classification"] in (Tier.I, Tier.II)]
+    if actionable:
+        listed = "; ".join(
+            f"{f['gene']} {f['protein']} ({f['classification']})" for f in actionable
+        )
+        text += f" Tumour: {listed}."
+    elif somatic:
+        text += " Tumour: no variant of known clinical significance."
     return f"{text}\n\n{note.strip()}" if note.strip() else text
 
 
-def content_for(subject: cases.CaseSubject, note: str = "") -> dict[str, Any]:
-    """The report's content (a JSON object) for ``subject``; see the module docstring."""
-    panel_name, panel = panel_of(subject.diagnosis)
+def _germline(subject: cases.CaseSubject, panel: tuple[str, ...]) -> tuple[list[Any], Counter[str]]:
     reported: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
     for f in findings(subject.variants_uri, subject.participant, subject.variants):
         acmg, evidence = classify(f.gene, f.consequence, f.assertion, f.frequency)
         if acmg in REPORTED_ANYWHERE or (acmg is AcmgClass.UNCERTAIN and f.gene in panel):
-            reported.append(
-                {
-                    "variant": f"{f.contig}-{f.position}-{f.ref}-{f.alt}",
-                    "hgvs": f.hgvs,
-                    "gene": f.gene,
-                    "consequence": f.consequence,
-                    "zygosity": f.zygosity,
-                    "origin": "germline",
-                    "classification": acmg.value,
-                    "evidence": [e.as_dict() for e in evidence],
-                    "assertion": f.assertion,
-                    "cohort_frequency": round(f.frequency, 6),
-                    "in_panel": f.gene in panel,
-                }
-            )
+            reported.append({
+                **_described(f, "germline"), "classification": acmg.value,
+                "evidence": [e.as_dict() for e in evidence], "assertion": f.assertion,
+                "cohort_frequency": round(f.frequency, 6), "in_panel": f.gene in panel,
+            })  # fmt: skip
         else:
             outside = " outside the panel" if acmg is AcmgClass.UNCERTAIN else ""
             skipped[acmg.value + outside] += 1
-    reported.sort(key=lambda f: (SEVERITY.index(AcmgClass(f["classification"])), f["gene"]))
+    return reported, skipped
+
+
+def _somatic(subject: cases.CaseSubject) -> tuple[list[Any], Counter[str]]:
+    reported: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    if subject.somatic_uri is None or subject.somatic is None:
+        return reported, skipped
+    for f in findings(subject.somatic_uri, subject.participant, subject.somatic):
+        found, evidence = tier(f.gene, f.consequence, f.protein, subject.diagnosis)
+        if found is Tier.IV:
+            skipped[f"somatic {found.value}"] += 1
+            continue
+        reported.append({**_described(f, "somatic"), "classification": found.value,
+                         "evidence": evidence, "protein": f.protein})  # fmt: skip
+    return reported, skipped
+
+
+def _described(f: Finding, origin: str) -> dict[str, Any]:
+    return {"variant": f"{f.contig}-{f.position}-{f.ref}-{f.alt}", "hgvs": f.hgvs,
+            "gene": f.gene, "consequence": f.consequence, "zygosity": f.zygosity,
+            "origin": origin}  # fmt: skip
+
+
+def content_for(subject: cases.CaseSubject, note: str = "") -> dict[str, Any]:
+    """The report's content (a JSON object) for ``subject``; see the module docstring."""
+    panel_name, panel = panel_of(subject.diagnosis)
+    germline, skipped = _germline(subject, panel)
+    somatic, skipped_somatic = _somatic(subject)
+    reported = sorted(germline, key=lambda f: (ORDER.index(f["classification"]), f["gene"]))
+    reported += sorted(somatic, key=lambda f: (ORDER.index(f["classification"]), f["gene"]))
     return {
         "format": FORMAT,
-        "rules": RULES_VERSION,
+        "rules": RULES_VERSION + (f", {SOMATIC_RULES}" if subject.somatic else ""),
         "case": subject.ref,
         "kind": subject.kind.value,
         "diagnosis": {"code": subject.diagnosis, "name": panel_name},
         "panel": list(panel),
         "clinical": _clinical(subject.clinical_uri, subject.participant, subject.diagnosis),
-        "sources": {"variants": subject.variants, "clinical": subject.clinical},
+        "sources": {
+            "variants": subject.variants,
+            "clinical": subject.clinical,
+            "somatic": subject.somatic,
+        },
         "findings": reported,
-        "not_reported": dict(sorted(skipped.items())),
+        "not_reported": dict(sorted((skipped + skipped_somatic).items())),
         "summary": _summary(reported, panel_name, note),
     }
 
 
 def generate(
-    ctx: Context, ref: str, *, variants: str = "wgs", clinical: str | None = None, note: str = ""
+    ctx: Context,
+    ref: str,
+    *,
+    variants: str = "wgs",
+    clinical: str | None = None,
+    somatic: str | None = None,
+    note: str = "",
 ) -> int:
     """Build ``ref``'s report from the named dataset versions and store it as its next version
     (a first version, or a revision of a returned report); returns the version's number.
-    ``note``: the author's words, appended to the summary (e.g. what a revision answers)."""
-    subject = cases.case_subject(ctx, ref, variants, clinical)
+    ``somatic``: the tumour calls, read for a cancer case. ``note``: the author's words,
+    appended to the summary (e.g. what a revision answers)."""
+    subject = cases.case_subject(ctx, ref, variants, clinical, somatic)
     content = content_for(subject, note)
-    sources = ", ".join(s for s in (subject.variants, subject.clinical) if s)
-    return cases.add_version(ctx, ref, content, sources=sources)
+    return cases.add_version(ctx, ref, content, sources=", ".join(subject.sources))

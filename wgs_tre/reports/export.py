@@ -18,7 +18,7 @@ from fpdf import FPDF
 
 from wgs_tre.governance.cases import ReportDocument
 
-__all__ = ["diagnostic_report", "pdf_bytes"]
+__all__ = ["COLUMNS", "cell", "diagnostic_report", "pdf_bytes"]
 
 FONT = Path("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf")  # Latin and Japanese
 LOINC = "http://loinc.org"
@@ -94,27 +94,32 @@ def _observations(document: ReportDocument) -> list[dict[str, Any]]:
             variant["component"].append(
                 _component("81290-9", "Genomic DNA change (gHGVS)", {"valueCodeableConcept": coded})
             )
-        implication = {
-            "resourceType": "Observation",
-            "id": f"implication-{n}",
-            "status": "final",
-            "code": _loinc("51967-8", "Genetic disease assessed"),
-            "derivedFrom": [{"reference": f"#variant-{n}"}],
-            "component": [
-                _component(
-                    "53037-8",
-                    "Genetic variation clinical significance",
-                    {
-                        "valueCodeableConcept": _loinc(
-                            SIGNIFICANCE[finding["classification"]], finding["classification"]
-                        )
-                    },
-                )
-            ],
-            "note": [{"text": "Evidence: " + ", ".join(e["code"] for e in finding["evidence"])}],
-        }
-        resources += [variant, implication]
+        resources += [variant, _implication(n, finding)]
     return resources
+
+
+def _implication(n: int, finding: dict[str, Any]) -> dict[str, Any]:
+    """A germline variant's clinical significance (LOINC answer codes), or a somatic one's
+    AMP/ASCO/CAP tier (as text: LOINC has no answer list for the tiers)."""
+    significance = finding["classification"]
+    germline = finding["origin"] == "germline"
+    if germline:
+        value = _loinc(SIGNIFICANCE[significance], significance)
+        component = _component("53037-8", "Genetic variation clinical significance",
+                               {"valueCodeableConcept": value})  # fmt: skip
+    else:
+        component = {"code": {"text": "AMP/ASCO/CAP 2017 tier"},
+                     "valueCodeableConcept": {"text": significance}}  # fmt: skip
+    return {
+        "resourceType": "Observation",
+        "id": f"implication-{n}",
+        "status": "final",
+        "code": _loinc("51967-8", "Genetic disease assessed") if germline
+        else {"text": "Therapeutic implication"},
+        "derivedFrom": [{"reference": f"#variant-{n}"}],
+        "component": [component],
+        "note": [{"text": "Evidence: " + ", ".join(e["code"] for e in finding["evidence"])}],
+    }  # fmt: skip
 
 
 def diagnostic_report(document: ReportDocument, pdf: bytes | None = None) -> dict[str, Any]:
@@ -177,9 +182,13 @@ class _Pdf(FPDF):
         self.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
 
 
-def _cell(finding: dict[str, Any], column: str) -> str:
+def cell(finding: dict[str, Any], column: str) -> str:
+    """What the variant table shows in ``column`` for ``finding`` (PDF and CLI alike)."""
     if column == "variant":
-        return str(finding["hgvs"] or finding["variant"])
+        protein = f" {finding['protein']}" if finding.get("protein") else ""
+        return str(finding["hgvs"] or finding["variant"]) + protein
+    if column == "zygosity" and finding["origin"] == "somatic":
+        return "somatic"
     if column == "evidence":
         return ", ".join(e["code"] for e in finding["evidence"])
     return str(finding[column])
@@ -222,7 +231,7 @@ def pdf_bytes(document: ReportDocument) -> bytes:
         for finding in content["findings"]:
             row = table.row()
             for name, _ in COLUMNS:
-                row.cell(_cell(finding, name))
+                row.cell(cell(finding, name))
     if not content["findings"]:
         pdf.text_line("No variant met the reporting criteria.")
     pdf.ln(2)

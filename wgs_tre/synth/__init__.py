@@ -3,6 +3,7 @@
 ``make_cohort`` writes, under one directory::
 
     genotypes/cohort.vcf.gz (+ .tbi)   msprime genotypes, annotated subset (GENE, CSQ, CLNSIG)
+    genotypes/somatic.vcf.gz (+ .tbi)  the cancer cases' tumour calls (GENE, CSQ, HGVSP)
     fhir/hospital-{a,b,c}.json         one FHIR R4 Bundle per hospital
     fhir/code-mapping.csv              hospital-local intake codes -> SNOMED CT
     consent/consent.ndjson             FHIR Consent from the e-consent portal (some withdrawals)
@@ -21,6 +22,7 @@ from wgs_tre.errors import InvalidInput
 from wgs_tre.synth.clinical import write_clinical, write_consents
 from wgs_tre.synth.genotypes import CAUSAL_VARIANTS, GenotypeSpec, write_vcf
 from wgs_tre.synth.outcomes import simulate_outcomes
+from wgs_tre.synth.somatic import write_somatic
 
 __all__ = ["CohortFiles", "GenotypeSpec", "make_cohort"]
 
@@ -34,6 +36,7 @@ class CohortFiles:
     truth: Path
     samples: int
     variants: int
+    somatic: Path | None = None  # None: the cohort has no cancer case
 
 
 def participant_ids(n: int) -> list[str]:
@@ -63,6 +66,9 @@ def make_cohort(
     bundles = write_clinical(directory / "fhir", participants, seed=spec.seed)
     consent = directory / "consent" / "consent.ndjson"
     write_consents(consent, participants, seed=spec.seed)
+    somatic = write_somatic(
+        directory / "genotypes" / "somatic.vcf.gz", participants, seed=spec.seed
+    )
     truth_path = directory / "truth.json"
     document = {
         "spec": spec.__dict__,
@@ -80,4 +86,5 @@ def make_cohort(
         truth_path,
         spec.samples,
         summary.variants,
+        somatic,
     )
