@@ -73,6 +73,10 @@ def test_a_member_returns_a_report_and_signs_off_its_new_version(  # type: ignor
     assert f"{ref}\t{patient}\tC50\tawaiting your review\t1" in queue, queue
     assert "P000001" not in eve.content()  # never the research pseudonyms or internal ids
     screenshot(eve, "dashboard-panel-queue.png")
+    reloaded = time.monotonic()  # a second page: the browser has Voila's assets cached
+    eve.reload()
+    eve.wait_for_selector("#tre-queue", timeout=SLOW)
+    warm = time.monotonic() - reloaded
     eve.click(f".tre-open-{ref}")
     eve.wait_for_selector("#tre-variants", timeout=SLOW)
     shown = eve.inner_text("#tre-variants-shown")  # "n of n variants"
@@ -114,7 +118,8 @@ def test_a_member_returns_a_report_and_signs_off_its_new_version(  # type: ignor
     assert eve.inner_text("#tre-dashboard-title") == "エキスパートパネル用ダッシュボード"
     eve.context.close()
     assert stored_state(hub_world, ref) == "signed_off"
-    measured = f"panel dashboard, request to queue in Chromium: {first_paint:.2f} s"
+    measured = (f"panel dashboard, request to queue in Chromium: first visit {first_paint:.2f} s,"
+                f" a reload {warm:.2f} s")  # fmt: skip
     (ARTIFACTS / "dashboard-panel-first-paint.txt").write_text(measured + "\n")
     print(f"\n{measured}")
 

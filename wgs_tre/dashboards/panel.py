@@ -17,7 +17,6 @@ from typing import Any
 from wgs_tre.dashboards.outcome import Outcome, attempt
 from wgs_tre.governance import Context, cases
 from wgs_tre.governance.cases import CaseSummary, ReportDocument
-from wgs_tre.reports import export as report_export
 from wgs_tre.types import ReportState
 
 __all__ = [
@@ -137,6 +136,10 @@ class Export:
 def export(ctx: Context, ref: str) -> Export:
     """The signed-off report as a PDF and a FHIR DiagnosticReport (``cases.export``: audited,
     refused before sign-off)."""
+    # Imported here: fpdf and fhir.resources take 0.7 s to import, on the way to the queue's
+    # first paint otherwise, and most visits export nothing.
+    from wgs_tre.reports import export as report_export
+
     document = cases.export(ctx, ref)
     pdf = report_export.pdf_bytes(document)
     fhir = report_export.diagnostic_report(document, pdf)
