@@ -22,6 +22,7 @@ STYLE = """<style>
 .tre-table th, .tre-table td {border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left;
   vertical-align: top}
 .tre-table th {background: #eef1f6; position: sticky; top: 0}
+.tre-table tr.tre-awaiting td {font-weight: bold}
 .tre-table tr.tre-added td {background: #e8f5e9}
 .tre-table tr.tre-removed td {background: #ffebee; text-decoration: line-through}
 .tre-table tr.tre-reclassified td {background: #fff8e1}
