@@ -37,7 +37,7 @@ PEOPLE = [
     ("bob", "researcher", "Acme Pharma", "researcher (applicant of drug-targets, pending)"),
     ("sato", "steward", "National Genome Centre", "data steward (the steward dashboard)"),
     ("suzuki", "steward", "National Genome Centre", "data steward (the steward dashboard)"),
-    ("kenji", "expert_panel", "Hospital A", "expert panel member (Hospital A's cases)"),
+    ("kenji", "expert_panel", "Hospital A", "expert panel, Hospital A (the panel dashboard)"),
     ("admin", "admin", None, "TRE admin"),
 ]
 

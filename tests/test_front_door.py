@@ -13,18 +13,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.report_cast import add_hospitals, case_in
 from tests.world import World
 from wgs_tre.audit import append
 from wgs_tre.consent import registry
 from wgs_tre.consent.build import make_consent
-from wgs_tre.governance import approvals, users
+from wgs_tre.governance import approvals, cases, users
 from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.hub import texts
 from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, landing_for
 from wgs_tre.hub.refusals import explain
 from wgs_tre.policy import load_policies
 from wgs_tre.store.models import AuditEvent
-from wgs_tre.types import Action, ProjectStatus, Role, Vote
+from wgs_tre.types import Action, ProjectStatus, ReportState, Role, Vote
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -181,12 +182,32 @@ def test_a_steward_who_also_researches_sees_only_her_own_projects(projects: Worl
 def test_a_panel_member_and_a_pending_account_get_their_own_page(projects: World) -> None:
     panel = landing_for(projects.store, projects.policies, "eve")
     assert (panel.active, panel.roles, panel.projects) == (True, ("expert_panel",), ())
+    assert panel.awaiting_review == 0
     users.register_signup(projects.store, "newbie")
     pending = landing_for(projects.store, projects.policies, "newbie")
     assert not pending.active and pending.roles == ()
     assert landing_for(projects.store, projects.policies, "nobody") == dataclasses.replace(
         pending, username="nobody"
     )
+
+
+def test_a_panel_member_sees_how_many_of_their_hospitals_reports_await_review(
+    world: World,
+) -> None:
+    """Counted from the states the test put the reports in; another hospital's are not counted,
+    and the count is a read, not an audited view."""
+    add_hospitals(world)
+    for state in (ReportState.IN_REVIEW, ReportState.IN_REVIEW, ReportState.DRAFT,
+                  ReportState.SIGNED_OFF, None):  # fmt: skip
+        case_in(world, state, hospital="hospital-a", panel="kenji")
+    returned = case_in(world, ReportState.IN_REVIEW, hospital="hospital-a", panel="kenji")
+    cases.return_report(world.ctx("kenji"), returned, "check the evidence")
+    case_in(world, ReportState.IN_REVIEW, hospital="hospital-b", panel="hana")
+    before = world.counts()
+    assert landing_for(world.store, world.policies, "kenji").awaiting_review == 2
+    assert landing_for(world.store, world.policies, "hana").awaiting_review == 1
+    assert landing_for(world.store, world.policies, "sam").awaiting_review is None  # a steward
+    assert world.counts() == before
 
 
 def test_every_status_and_page_text_exists_in_both_languages() -> None:

@@ -92,6 +92,20 @@ def test_each_role_lands_on_its_own_page(browser, hub: Hub, user, role, section)
     page.context.close()
 
 
+def test_only_a_panel_member_has_the_panel_dashboards_button(browser, hub: Hub) -> None:  # type: ignore[no-untyped-def]
+    """With the count of their hospital's reports in review (none in this hub's world; the
+    panel dashboard's browser test sees one)."""
+    for user, role, _ in ROLE_PAGES:
+        page = signed_in(browser, hub, user)
+        assert page.locator("#tre-panel-dashboard").count() == (role == "expert-panel"), user
+        if role == "expert-panel":
+            href = page.get_attribute("#tre-panel-dashboard", "href")
+            assert href == "/services/wgs-tre-panel/", href
+            assert page.inner_text("#tre-awaiting-review") == (
+                "Reports of your hospital awaiting review: 0")  # fmt: skip
+        page.context.close()
+
+
 def test_a_researcher_sees_each_project_with_its_status(browser, hub: Hub) -> None:  # type: ignore[no-untyped-def]
     page = signed_in(browser, hub, "alice")
     rows = {

@@ -23,6 +23,7 @@ from tests.hub.dashboard_client import (
 from tests.hub.harness import Hub
 
 STEWARD = "wgs-tre-steward"
+PANEL = "wgs-tre-panel"  # the expert-panel dashboard: the same service, another notebook
 
 
 @pytest.mark.parametrize("user", ["alice", "eve"])  # a researcher, an expert-panel member
@@ -33,10 +34,11 @@ def test_only_stewards_may_open_the_steward_dashboard(hub: Hub, user: str) -> No
     assert "tre-dashboard-identity" not in answer.text
 
 
-def test_the_dashboard_acts_as_the_signed_in_steward(hub: Hub) -> None:
-    answer = signed_in(hub, "sam").get(dashboard_url(hub, STEWARD), timeout=120)
+@pytest.mark.parametrize(("service", "user"), [(STEWARD, "sam"), (PANEL, "eve")])
+def test_the_dashboard_acts_as_the_signed_in_account(hub: Hub, service: str, user: str) -> None:
+    answer = signed_in(hub, user).get(dashboard_url(hub, service), timeout=120)
     assert answer.status_code == 200, answer.text[-2000:]
-    assert identity_of(answer.text) == ("sam", "hub sign-in")
+    assert identity_of(answer.text) == (user, "hub sign-in")
 
 
 def test_a_claimed_identity_does_not_change_whom_the_kernel_acts_as(hub: Hub) -> None:
@@ -76,14 +78,17 @@ def test_the_page_cannot_run_code_in_its_kernel(hub: Hub, tmp_path: Path) -> Non
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(("user", "shown"), [("sam", True), ("alice", False), ("eve", False)])
-def test_only_stewards_are_shown_the_dashboard(hub: Hub, user: str, shown: bool) -> None:
-    """The landing page's button and the hub's Services menu link the dashboard for those who
+@pytest.mark.parametrize("user", ["sam", "alice", "eve"])
+def test_each_dashboard_is_shown_only_to_its_role(hub: Hub, user: str) -> None:
+    """The landing page's button and the hub's Services menu link a dashboard for those who
     may open it, and nobody else."""
     page = signed_in(hub, user).get(f"{hub.url}/hub/tre", timeout=60).text
-    link = f'href="/services/{STEWARD}/"'
-    assert page.count(link) == (2 if shown else 0), page[-3000:]  # the menu and the button
-    assert ('id="tre-steward-dashboard"' in page) == shown
+    for service, button, role_holder in [(STEWARD, "tre-steward-dashboard", "sam"),
+                                         (PANEL, "tre-panel-dashboard", "eve")]:  # fmt: skip
+        shown = user == role_holder
+        link = f'href="/services/{service}/"'
+        assert page.count(link) == (2 if shown else 0), page[-3000:]  # the menu and the button
+        assert (f'id="{button}"' in page) == shown
 
 
 def test_another_steward_cannot_drive_a_pages_kernel(hub: Hub) -> None:

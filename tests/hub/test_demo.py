@@ -107,6 +107,7 @@ def test_sigterm_stops_the_demo_with_every_session_and_service(
     assert state.stat().st_mode & 0o077 == 0  # raw cohort, store, hub secrets: root's alone
     printed = state.with_suffix(".log").read_text()
     assert f"The steward dashboard (steward only): {url}/services/wgs-tre-steward/" in printed
+    assert f"The panel dashboard (expert_panel only): {url}/services/wgs-tre-panel/" in printed
     passwords = dict(line.split() for line in (state / "passwords.txt").read_text().splitlines())
     before = namespaces()
     sign_in_and_open(url, "alice", passwords["alice"], "lung-cancer")

@@ -39,7 +39,10 @@ class Dashboard:
         return int(environ.get(self.port_variable, self.default_port))
 
 
-DASHBOARDS: tuple[Dashboard, ...] = (Dashboard("steward", "steward.ipynb", Role.STEWARD, 8092),)
+DASHBOARDS: tuple[Dashboard, ...] = (
+    Dashboard("steward", "steward.ipynb", Role.STEWARD, 8092),
+    Dashboard("panel", "panel.ipynb", Role.EXPERT_PANEL, 8093),
+)
 
 
 def hub_services(

@@ -11,13 +11,13 @@ page's language; a refusal is audited by the governed function, as from the CLI.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from wgs_tre.audit import AuditRecord, events
 from wgs_tre.consent.impact import Impact, impact
 from wgs_tre.consent.overview import ConsentOverview, Withdrawal, overview, recent_withdrawals
-from wgs_tre.dashboards.texts import explain, say
+from wgs_tre.dashboards.outcome import Outcome, attempt
+from wgs_tre.dashboards.texts import explain
 from wgs_tre.errors import InvalidInput, WgsTreError
 from wgs_tre.governance import Context, approvals, projects, review
 from wgs_tre.governance.authority import Resource, why_not
@@ -51,21 +51,6 @@ APPROVAL_STEPS = {  # the buttons of an approval in force, and the governed step
     "reinstate": (Action.APPROVAL_REINSTATE, approvals.reinstate),
     "revoke": (Action.APPROVAL_REVOKE, approvals.revoke),
 }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    message: str  # one line, in the page's language
-
-
-def attempt(lang: str, what: str, step: Callable[[], object]) -> Outcome:
-    """Run a governed ``step``; a refusal or bad input becomes the message, not a traceback."""
-    try:
-        step()
-    except WgsTreError as error:
-        return Outcome(False, explain(error, lang))
-    return Outcome(True, say("done", lang, what=what))
 
 
 def _reason(reason: str) -> str:

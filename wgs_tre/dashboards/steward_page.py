@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from html import escape
 
@@ -19,8 +19,8 @@ import ipywidgets as w
 
 from wgs_tre.config import load_settings
 from wgs_tre.dashboards import steward
-from wgs_tre.dashboards.texts import LANGUAGES, explain, say
-from wgs_tre.errors import WgsTreError
+from wgs_tre.dashboards.outcome import Outcome
+from wgs_tre.dashboards.page import DashboardPage, table
 from wgs_tre.governance import Context
 from wgs_tre.governance.identity import Identity
 from wgs_tre.policy import load_policies
@@ -30,13 +30,6 @@ from wgs_tre.types import Action, Vote
 __all__ = ["StewardPage", "for_kernel"]
 
 TABS = ("applications", "approvals", "consent", "audit")
-_SCROLL = "max-height:430px;overflow:auto"
-_STYLE = """<style>
-.tre-table {border-collapse: collapse; font-size: 13px; margin: 4px 0 10px}
-.tre-table th, .tre-table td {border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left;
-  vertical-align: top}
-.tre-table th {background: #eef1f6; position: sticky; top: 0}
-</style>"""
 
 
 def for_kernel(identity: Identity, language: str) -> StewardPage:
@@ -48,24 +41,9 @@ def for_kernel(identity: Identity, language: str) -> StewardPage:
     )
 
 
-def _table(element_id: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return (
-        f'<div style="{_SCROLL}"><table id="{element_id}" class="tre-table">'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-    )
-
-
-class StewardPage:
+class StewardPage(DashboardPage):
     def __init__(self, ctx: Context, language: str) -> None:
-        self.ctx = ctx
-        self.lang = language if language in LANGUAGES else "en"
-        self.status = w.HTML()  # the loading line, and each action's outcome
-        self.language = w.ToggleButtons(options=list(LANGUAGES), value=self.lang)
-        self.language.observe(lambda change: self.switch(change["new"]), names="value")
+        super().__init__(ctx, language)
         self.tabs = w.Tab(children=[w.VBox() for _ in TABS])
         self.tabs.observe(lambda change: self.open_tab(change["new"]), names="selected_index")
         self.loaded: set[int] = set()
@@ -75,25 +53,12 @@ class StewardPage:
             "project": w.Text(layout=w.Layout(width="140px")),
             "since": w.DatePicker(),
         }
-        self.title = w.HTML()
-        header = w.HBox(
-            [self.title, self.language],
-            layout=w.Layout(justify_content="space-between", align_items="center"),
-        )
-        self.widget = w.VBox(
-            [w.HTML(_STYLE), header, self.status, self.tabs],
-            layout=w.Layout(max_width="1340px"),
-        )
+        self.body.children = [self.tabs]
         self.switch(self.lang)
 
-    def t(self, key: str, **values: object) -> str:
-        return say(key, self.lang, **values)
-
     # -- frame --------------------------------------------------------------------------------
-    def switch(self, language: str) -> None:
-        """Everything again, in ``language``: titles, tabs, the tab in view."""
-        self.lang = language
-        self.title.value = f'<h2 id="tre-dashboard-title" lang="{language}">{self.t("title")}</h2>'
+    def redraw(self) -> None:
+        """Everything again, in the page's language: tabs, the tab in view."""
         for index, name in enumerate(TABS):
             self.tabs.set_title(index, self.t(f"tab_{name}"))
         self.loaded.clear()
@@ -111,43 +76,20 @@ class StewardPage:
         self.loaded.add(index)
         self.busy(lambda: setattr(self.tabs.children[index], "children", builders[index]()))
 
-    def busy(self, work: Callable[[], object]) -> None:
-        """Show the loading line while ``work`` runs; a refusal replaces it with why."""
-        self.status.value = f'<div id="tre-loading">⏳ {self.t("loading")}</div>'
-        try:
-            work()
-        except WgsTreError as error:
-            self.say_outcome(steward.Outcome(False, explain(error, self.lang)))
-            return
-        self.status.value = ""
-
-    def say_outcome(self, outcome: steward.Outcome) -> None:
-        colour = "#1b5e20" if outcome.ok else "#b71c1c"
-        self.status.value = (
-            f'<div class="tre-outcome" data-ok="{str(outcome.ok).lower()}" '
-            f'style="color:{colour};font-weight:bold">{escape(outcome.message)}</div>'
-        )
-
-    def act(self, tab: int, step: Callable[[], steward.Outcome]) -> None:
+    def act(self, tab: int, step: Callable[[], Outcome]) -> None:
         """Run a button's governed step, show its outcome, and refresh the tab it changed."""
-        self.status.value = f'<div id="tre-loading">⏳ {self.t("loading")}</div>'
+        self.loading()
         outcome = step()
         self.loaded.discard(tab)
         self.open_tab(tab)
         self.say_outcome(outcome)
-
-    def button(self, key: str, enabled: bool, on_click: Callable[[], None]) -> w.Button:
-        button = w.Button(description=self.t(key), disabled=not enabled)
-        button.add_class(f"tre-{key.replace('_', '-')}")
-        button.on_click(lambda _: on_click())
-        return button
 
     # -- tabs ---------------------------------------------------------------------------------
     def applications(self) -> list[w.Widget]:
         rows = steward.applications(self.ctx)
         if not rows:
             return [w.HTML(f'<p id="tre-applications">{self.t("no_applications")}</p>')]
-        table = _table(
+        grid = table(
             "tre-applications",
             [
                 self.t(k)
@@ -163,7 +105,7 @@ class StewardPage:
             ],
             [self._application_cells(row) for row in rows],
         )
-        return [w.HTML(table), *(self._application_controls(row) for row in rows)]
+        return [w.HTML(grid), *(self._application_controls(row) for row in rows)]
 
     def _application_cells(self, row: steward.ApplicationRow) -> list[object]:
         view = row.project
@@ -215,7 +157,7 @@ class StewardPage:
         rows = steward.approvals_in_force(self.ctx)
         if not rows:
             return [w.HTML(f'<p id="tre-approvals">{self.t("no_approvals")}</p>')]
-        table = _table(
+        grid = table(
             "tre-approvals",
             [self.t(k) for k in ("project", "state", "expires", "datasets", "members")],
             [
@@ -229,7 +171,7 @@ class StewardPage:
                 for r in rows
             ],
         )
-        return [w.HTML(table), *(self._approval_controls(row) for row in rows)]
+        return [w.HTML(grid), *(self._approval_controls(row) for row in rows)]
 
     def _approval_controls(self, row: steward.ApprovalRow) -> w.Widget:
         slug = row.project.slug
@@ -261,15 +203,15 @@ class StewardPage:
 
     def consent(self) -> list[w.Widget]:
         seen = steward.consent_overview(self.ctx)
-        totals = _table(
+        totals = table(
             "tre-consent-totals",
             [self.t(k) for k in ("participants", "in_force", "withdrawn", "no_consent")],
             [[seen.participants, seen.in_force, seen.withdrawn, seen.no_consent]],
         )
-        permission = _table(
+        permission = table(
             "tre-consent-duo", ["DUO", self.t("participants")], list(seen.by_permission.items())
         )
-        sites = _table(
+        sites = table(
             "tre-consent-sites",
             [self.t(k) for k in ("by_site", "in_force", "withdrawn", "other")],
             [
@@ -313,7 +255,7 @@ class StewardPage:
                 f"<h4>{escape(self.t('impact_of', participant=participant))}</h4>"
                 f"<p>{escape(self.t('impact_versions', versions=versions))}</p>"
                 f"<p>{self.t('impact_projects')}</p>"
-                + _table(
+                + table(
                     "tre-impact", [self.t("project"), self.t("state"), self.t("datasets")], projects
                 )
             )
@@ -359,7 +301,7 @@ class StewardPage:
             )
             events.value = (
                 f"<p>{self.t('events_shown', n=len(found), limit=steward.AUDIT_LIMIT)}</p>"
-                + _table(
+                + table(
                     "tre-audit-events",
                     [
                         self.t(k)

@@ -1,7 +1,8 @@
 """What a signed-in person's TRE page shows, read from the governance store: their account and
 roles; a researcher's projects, each with its status and either an open button or the reason it
 cannot be opened; a steward's work waiting (applications to vote on, approvals ending, recent
-consent withdrawals, the audit chain's last verification). Reading is not deciding: nothing here
+consent withdrawals, the audit chain's last verification); an expert-panel member's reports
+awaiting review at their hospital. Reading is not deciding: nothing here
 is audited (the spawner decides, and audits, when a session is asked for)."""
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from dataclasses import dataclass
 
 from wgs_tre.audit import AuditRecord, events
 from wgs_tre.consent import registry
-from wgs_tre.governance import Context, projects, users
+from wgs_tre.governance import Context, cases, projects, users
 from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.governance.views import ProjectView
 from wgs_tre.hub.refusals import Explanation, explain
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
 from wgs_tre.store.models import utcnow
-from wgs_tre.types import Action, ApprovalState, ProjectStatus, Role, UserState
+from wgs_tre.types import Action, ApprovalState, ProjectStatus, ReportState, Role, UserState
 
 __all__ = ["EXPIRING_DAYS", "RECENT_DAYS", "Landing", "ProjectEntry", "landing_for"]
 
@@ -48,6 +49,7 @@ class Landing:
     withdrawals: int | None = None  # stewards: participants who withdrew within RECENT_DAYS
     audit_readable: bool = False  # stewards: whether their roles may read the audit log
     last_verify: AuditRecord | None = None  # and, if so, the chain's last verification
+    awaiting_review: int | None = None  # panel members: their hospital's reports in review
 
     def has(self, role: Role | str) -> bool:
         return Role(role).value in self.roles
@@ -84,9 +86,19 @@ def landing_for(store: Store, policies: Policies, username: str) -> Landing:
     mine: tuple[ProjectEntry, ...] = ()
     if policies.roles.allows(held, Action.SESSION_START):
         mine = tuple(_entry(store, policies, username, v) for v in visible if _belongs(v, username))
+    page = Landing(username, True, roles, mine)
+    if Role.EXPERT_PANEL in held and policies.roles.allows(held, Action.CASE_LIST):
+        awaiting = _awaiting_review(store, policies, username)
+        page = dataclasses.replace(page, awaiting_review=awaiting)
     if Role.STEWARD not in held:
-        return Landing(username, True, roles, mine)
-    return _stewards_page(Landing(username, True, roles, mine), store, policies, held, visible)
+        return page
+    return _stewards_page(page, store, policies, held, visible)
+
+
+def _awaiting_review(store: Store, policies: Policies, username: str) -> int:
+    """Reports of the member's hospital in review (``cases.list_cases``: their hospital's)."""
+    listed = cases.list_cases(Context(store, policies, username))
+    return sum(case.state is ReportState.IN_REVIEW for case in listed)
 
 
 def _stewards_page(

@@ -80,11 +80,21 @@ TEXT: Mapping[str, tuple[str, str]] = {
     ),
     # expert panel
     "panel_title": ("Expert panel", "エキスパートパネル"),
+    "panel_dashboard": (
+        "Open the expert-panel dashboard",
+        "エキスパートパネル用ダッシュボードを開く",
+    ),
+    "awaiting_review_count": (
+        "Reports of your hospital awaiting review: {n}",
+        "担当病院のレビュー待ちレポート: {n} 件",
+    ),
     "panel_intro": (
-        "Your hospital's case queue and report reviews will open here when the expert-panel"
-        " dashboard is in service. Project data is not open to the panel role.",
-        "担当病院の症例一覧とレポートのレビューは、エキスパートパネル用ダッシュボードの"
-        "稼働後にここから開けます。パネルのロールではプロジェクトのデータは開けません。",
+        "The dashboard holds your hospital's case queue, the reports, their versions side by side,"
+        " and the review (comment, return, sign off, export); the CLI does the same steps."
+        " Project data is not open to the panel role.",
+        "ダッシュボードでは担当病院の症例一覧、レポート、版の比較、レビュー（コメント・差し戻し・"
+        "承認・出力）を扱えます。CLI でも同じ操作ができます。パネルのロールではプロジェクトのデータは"
+        "開けません。",
     ),
     # admin
     "admin_title": ("Administration", "管理"),
