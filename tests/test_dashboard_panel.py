@@ -176,7 +176,7 @@ def test_a_refusal_is_one_line_and_changes_nothing_but_the_audited_refusal(
     before = world.counts()
     steps = [
         (lambda: panel.sign_off(kenji, lang, theirs), "report.sign_off", "hospital-b"),
-        (lambda: panel.return_with_reason(kenji, lang, mine, "  "), None, "say why"),
+        (lambda: panel.return_with_reason(kenji, lang, mine, "  "), None, "the return is empty"),
         (lambda: panel.add_comment(kenji, lang, "C-NOPE", "x"), "report.comment", "C-NOPE"),
     ]
     refusals = 0
@@ -207,7 +207,7 @@ def test_the_page_opens_filters_returns_compares_signs_off_and_exports(
     find(page.widget, "tre-filter-gene").value = "TP53"
     assert 'id="tre-variants-shown">2 of 4' in html_of(page.widget)
     find(page.widget, "tre-return").click()  # no reason given
-    assert 'data-ok="false"' in page.status.value and "say why" in page.status.value
+    assert 'data-ok="false"' in page.status.value and "the return is empty" in page.status.value
     find(page.widget, "tre-note").value = "check KRAS"
     find(page.widget, "tre-return").click()
     assert 'data-ok="true"' in page.status.value, page.status.value
