@@ -30,17 +30,17 @@ HOSPITAL = "NCGM"  # eve's, in tests/world.py
 @pytest.fixture(scope="module")
 def case_in_review(hub_world: World) -> tuple[str, str]:
     """A case of eve's hospital whose report (built from the hub world's annotated cohort) is
-    in review, and its hospital patient id. The first participants are tried until one carries
+    in review, and its hospital patient id. Participants are tried in order until one carries
     a reportable variant, so the table is not empty."""
     sam = hub_world.ctx("sam")
-    entries = [CaseEntry(f"P{i:06d}", f"NCGM-{i:04d}", "C50") for i in range(1, 11)]
-    refs = cases.register_cases(sam, HOSPITAL, entries)
-    for ref, entry in zip(refs, entries, strict=True):
+    for i in range(1, 41):  # the hub world's 40 participants, registered one by one
+        entry = CaseEntry(f"P{i:06d}", f"NCGM-{i:04d}", "C50")
+        (ref,) = cases.register_cases(sam, HOSPITAL, [entry])
         if content_for(cases.case_subject(sam, ref, "wgs", None))["findings"]:
             generate(sam, ref, variants="wgs")
             cases.submit(sam, ref)
             return ref, entry.hospital_patient_id
-    raise AssertionError("none of the first 10 participants carries a reportable variant")
+    raise AssertionError("no participant of the hub world carries a reportable variant")
 
 
 def open_dashboard(page, hub: Hub):  # type: ignore[no-untyped-def]
