@@ -19,7 +19,7 @@ from wgs_tre.errors import (
     WgsTreError,
 )
 from wgs_tre.governance import approvals, projects, review
-from wgs_tre.governance.authority import RULES, authorize
+from wgs_tre.governance.authority import RULES, Resource, ResourceKind, authorize
 from wgs_tre.services.session_watch import sweep_once
 from wgs_tre.store.models import AuditEvent
 from wgs_tre.types import Action, Vote
@@ -171,7 +171,10 @@ def test_can_answers_what_the_review_would_do_and_writes_nothing(world: World) -
 
 def test_an_action_decided_on_a_resource_needs_one(world: World) -> None:
     with world.store.session() as session:
-        for action in RULES:
-            with pytest.raises(ValueError, match="is decided on a project"):
+        for action, (kind, _) in RULES.items():
+            with pytest.raises(ValueError, match=f"is decided on a {kind.value}, not on None"):
                 authorize(session, world.policies, "sam", action, None)
+            other = next(k for k in ResourceKind if k is not kind)  # a case is not a project
+            with pytest.raises(ValueError, match=f"is decided on a {kind.value}, not on"):
+                authorize(session, world.policies, "sam", action, Resource(other, "x"))
         assert authorize(session, world.policies, "sam", Action.USER_LIST, None).found is None
