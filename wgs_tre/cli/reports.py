@@ -9,7 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from wgs_tre.cli.common import state
+from wgs_tre.cli.common import State, state
 from wgs_tre.governance import cases
 from wgs_tre.governance.cases import CaseSummary, ReportDocument
 
@@ -93,10 +93,7 @@ def list_(
     )
 
 
-def _show(st: object, document: ReportDocument) -> None:
-    from wgs_tre.cli.common import State
-
-    assert isinstance(st, State)
+def _show(st: State, document: ReportDocument) -> None:
     case, content = document.case, document.content
     st.console.print(
         f"[bold]{case.ref}[/] {case.hospital} {case.hospital_patient_id or ''} - "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from wgs_tre.errors import InvalidInput, NotFound
 from wgs_tre.governance.authority import Resource
@@ -196,7 +196,9 @@ def _sees_patient_ids(reader_org: int | None, case: Case) -> bool:
     return reader_org is not None and reader_org == case.hospital_id
 
 
-def _summary(case: Case, report: CaseReport | None, org_id: int | None) -> CaseSummary:
+def _summary(
+    case: Case, report: CaseReport | None, org_id: int | None, versions: int
+) -> CaseSummary:
     return CaseSummary(
         ref=case.ref,
         hospital=case.hospital.name,
@@ -204,7 +206,7 @@ def _summary(case: Case, report: CaseReport | None, org_id: int | None) -> CaseS
         kind=case.kind,
         diagnosis=case.diagnosis,
         state=report.state if report else None,
-        versions=len(report.versions) if report else 0,
+        versions=versions,
         updated_at=report.updated_at if report else None,
     )
 
@@ -223,7 +225,19 @@ def list_cases(ctx: Context) -> list[CaseSummary]:
                 select(CaseReport).where(CaseReport.case_id.in_([c.id for c in cases]))
             )
         }
-        return [_summary(c, reports.get(c.id), tx.user.organisation_id) for c in cases]
+        counts = dict(
+            tx.session.execute(
+                select(VersionRow.report_id, func.count())
+                .where(VersionRow.report_id.in_([r.id for r in reports.values()]))
+                .group_by(VersionRow.report_id)
+            ).all()
+        )
+        summaries = []
+        for case in cases:
+            report = reports.get(case.id)
+            count = counts.get(report.id, 0) if report else 0
+            summaries.append(_summary(case, report, tx.user.organisation_id, count))
+        return summaries
 
 
 @dataclass(frozen=True)
@@ -323,7 +337,7 @@ def _document(tx: Tx, found: CaseAccess, version: int | None) -> ReportDocument:
         raise NotFound(f"version of the report of {found.case.ref}", chosen)
     row = report.versions[numbers.index(chosen)]
     return ReportDocument(
-        case=_summary(found.case, report, tx.user.organisation_id),
+        case=_summary(found.case, report, tx.user.organisation_id, len(report.versions)),
         state=report.state,
         versions=[
             VersionInfo(v.number, v.sha256, v.author.username, v.created_at)

@@ -398,10 +398,10 @@ class CaseReport(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship(lazy="joined")
-    versions: Mapped[list[ReportVersion]] = relationship(
-        order_by="ReportVersion.number", lazy="selectin"
-    )
-    notes: Mapped[list[ReportNote]] = relationship(order_by="ReportNote.id", lazy="selectin")
+    # Loaded when read, not with the report: a case list needs neither versions' contents nor
+    # notes, only how many versions there are (counted in SQL).
+    versions: Mapped[list[ReportVersion]] = relationship(order_by="ReportVersion.number")
+    notes: Mapped[list[ReportNote]] = relationship(order_by="ReportNote.id")
 
 
 class ReportVersion(Base):
