@@ -48,6 +48,7 @@ class Hub:
         self.port = free_port()
         self.hub_api_port = free_port()
         self.package_proxy_port = free_port()
+        self.dashboard_ports = {board: free_port() for board in DASHBOARDS}
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
@@ -71,7 +72,7 @@ class Hub:
             "WGS_TRE_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
             "WGS_TRE_DATA_SERVICE_PORT": str(free_port()),
             "WGS_TRE_PACKAGE_PROXY_PORT": str(self.package_proxy_port),
-            **{board.port_variable: str(free_port()) for board in DASHBOARDS},
+            **{board.port_variable: str(port) for board, port in self.dashboard_ports.items()},
             "WGS_TRE_DATABASE_URL": self.store_url,
             "WGS_TRE_POLICY_DIR": str(self.policy_dir),
             "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",

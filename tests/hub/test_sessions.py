@@ -4,6 +4,7 @@ reach (REST API, real proxy, real kernels, real network namespaces)."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -280,5 +281,45 @@ def test_a_sessions_token_cannot_use_the_front_door(hub: Hub) -> None:
         assert page == [302, "/hub/login?next=%2Fhub%2Ftre", False]  # sent to sign in
         assert stop == [403, None, False]
         assert hub.api("GET", "/users/bob")["servers"]["brca-study"]["ready"]
+    finally:
+        hub.stop_server("bob", "brca-study")
+
+
+TO_THE_DASHBOARDS = """
+import http.client, json, os, socket, urllib.parse
+hub = urllib.parse.urlsplit(os.environ['JUPYTERHUB_API_URL'])
+def connects(host, port):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        return True
+    except OSError:
+        return False
+def through_the_hub(service):
+    connection = http.client.HTTPConnection(hub.hostname, hub.port, timeout=30)
+    connection.request('GET', '/services/' + service + '/',
+                       headers={'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN']})
+    response = connection.getresponse()
+    return response.status, b'voila' in response.read().lower()
+print(json.dumps({'hub api': connects(hub.hostname, hub.port), 'dashboards': {
+    service: [connects(hub.hostname, port), connects('127.0.0.1', port), through_the_hub(service)]
+    for service, port in PORTS.items()}}))
+"""
+
+
+def test_a_session_cannot_reach_the_dashboards(hub: Hub) -> None:
+    """The dashboards hold store credentials hub-side: from inside a session there is no way to
+    them, neither their ports (on the host's loopback, outside the session's namespace) nor the
+    hub's address with the session's token (the hub serves no dashboard page)."""
+    ports = {board.service: port for board, port in hub.dashboard_ports.items()}
+    for port in ports.values():  # they do listen, on the host
+        socket.create_connection(("127.0.0.1", port), timeout=10).close()
+    assert hub.start_server("bob", "brca-study")[0] == 201
+    try:
+        code = f"PORTS = {ports!r}\n{TO_THE_DASHBOARDS}"
+        seen = json.loads(hub.execute("bob", "brca-study", code))
+        assert seen["hub api"], "the session could not reach the hub: the check proves nothing"
+        for service, (at_hub, at_loopback, (status, page)) in seen["dashboards"].items():
+            assert not at_hub and not at_loopback, f"{service} reachable from a session"
+            assert status != 200 and not page, f"{service} served through the hub: {status}"
     finally:
         hub.stop_server("bob", "brca-study")
