@@ -103,3 +103,29 @@ def test_another_steward_cannot_drive_a_pages_kernel(hub: Hub) -> None:
         IOLoop().run_sync(lambda: open_kernel_socket(sue, hub, STEWARD, kernel), timeout=120)
     assert refused.value.code == 403
     IOLoop().run_sync(lambda: open_kernel_socket(sam, hub, STEWARD, kernel), timeout=120).close()
+
+
+def test_another_steward_cannot_end_a_pages_kernel(hub: Hub) -> None:
+    """The page's "I am leaving" call (Voila's shutdown endpoint) ends only its owner's kernel:
+    sue, knowing the id of sam's page's kernel, is refused and sam's page keeps working; sam's
+    own call ends it."""
+    sam = signed_in(hub, "sam")
+    kernel = kernel_id(sam.get(dashboard_url(hub, STEWARD), timeout=120).text)
+    sue = signed_in(hub, "sue")
+    assert sue.get(dashboard_url(hub, STEWARD), timeout=120).status_code == 200
+
+    def shut_down(session):  # type: ignore[no-untyped-def]
+        xsrf = [c.value for c in session.cookies
+                if c.name == "_xsrf" and c.path.startswith(f"/services/{STEWARD}")]  # fmt: skip
+        return session.post(
+            dashboard_url(hub, STEWARD) + f"voila/api/shutdown/{kernel}",
+            headers={"X-XSRFToken": xsrf[0] if xsrf else ""}, timeout=60,
+        )  # fmt: skip
+
+    assert shut_down(sue).status_code == 403
+    probe = shell_message("kernel_info_request", {})
+    answers = IOLoop().run_sync(lambda: replies_to(sam, hub, STEWARD, kernel, [probe]), timeout=120)
+    assert "kernel_info_reply" in answers[probe["header"]["msg_id"]]
+    assert shut_down(sam).status_code == 204
+    with pytest.raises(HTTPClientError):  # gone: its websocket is no more
+        IOLoop().run_sync(lambda: open_kernel_socket(sam, hub, STEWARD, kernel), timeout=120)

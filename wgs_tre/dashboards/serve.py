@@ -23,24 +23,32 @@ from __future__ import annotations
 import copy
 import os
 import sys
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+import nbformat
 from jupyter_server.utils import url_path_join
 from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
 from nbformat.v4 import new_code_cell
 from tornado import web
+from tornado.ioloop import IOLoop
 from traitlets.config import Config
 from voila.app import Voila
+from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
+from wgs_tre.dashboards.kernels import (
+    IDLE_MINUTES,
+    PAGE_OWNER,
+    OwnedKernels,
+    WarmKernel,
+    warm_up_code,
+)
 from wgs_tre.hub.texts import choose_language
 from wgs_tre.services import run_service
 
-__all__ = ["FROM_PAGE", "SIGN_IN_CELL", "OwnedKernels", "main", "sign_in_first"]
+__all__ = ["FROM_PAGE", "SIGN_IN_CELL", "main", "sign_in_first"]
 
 # What a dashboard page may send its kernel: widget traffic and the kernel's info, nothing that
 # runs code (execute_request), completes or inspects it, or reads its input.
@@ -58,9 +66,6 @@ SIGN_IN_CELL = (
     "LANGUAGE = {language!r}"
 )
 _USAGE = "usage: python -m wgs_tre.dashboards.serve NOTEBOOK (started by the hub as a service)"
-# Whose page the request being served is: set by the prelaunch hook, read when Voila starts the
-# page's kernel next in the same request (a context variable: requests never see each other's)
-_PAGE_OWNER: ContextVar[str | None] = ContextVar("wgs_tre_dashboard_page_owner", default=None)
 _HUB_VARIABLES = ("JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN")
 
 
@@ -69,7 +74,7 @@ def sign_in_first(handler: web.RequestHandler, notebook: Any, cwd: str) -> Any:
     user = handler.current_user  # set by the hub's identity provider, from its OAuth sign-in
     if user is None:  # the handler is @authenticated: unreachable, but never run unsigned
         raise web.HTTPError(403, "not signed in to the hub")
-    _PAGE_OWNER.set(user.username)
+    PAGE_OWNER.set(user.username)
     language = choose_language(None, None, handler.request.headers.get("Accept-Language"))
     signed = copy.deepcopy(notebook)  # Voila may reuse its copy: never leak one person's cell
     signed.cells.insert(0, new_code_cell(SIGN_IN_CELL.format(account=user.username,
@@ -77,34 +82,32 @@ def sign_in_first(handler: web.RequestHandler, notebook: Any, cwd: str) -> Any:
     return signed
 
 
-class OwnedKernels(AsyncMappingKernelManager):
-    """Voila's kernels, each recorded with the person whose page started it."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.owners: dict[str, str] = {}
-
-    async def start_kernel(self, **kwargs: Any) -> str:  # type: ignore[override]
-        owner = _PAGE_OWNER.get()
-        if owner is None:  # only a signed-in page starts kernels
-            raise web.HTTPError(403, "a dashboard kernel starts only for a signed-in page")
-        kernel_id: str = await super().start_kernel(**kwargs)
-        self.owners[kernel_id] = owner
-        return kernel_id
-
-    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        await super().shutdown_kernel(kernel_id, *args, **kwargs)
-        self.owners.pop(kernel_id, None)
+def _own_kernel(handler: web.RequestHandler, kernel_id: str) -> None:
+    """Refuse (403) anyone but the person whose page started (or took) the kernel."""
+    user = handler.current_user
+    if user is None or handler.kernel_manager.owners.get(kernel_id) != user.username:  # type: ignore[attr-defined]
+        raise web.HTTPError(403, "this dashboard kernel belongs to another page")
 
 
 class OwnKernelWebsocketHandler(VoilaKernelWebsocketHandler):  # type: ignore[misc]
     """A kernel's websocket, for the person whose page started the kernel only."""
 
     async def pre_get(self) -> None:
-        user = self.current_user
-        if user is None or self.kernel_manager.owners.get(self.kernel_id) != user.username:
-            raise web.HTTPError(403, "this dashboard kernel belongs to another page")
+        _own_kernel(self, self.kernel_id)
         await super().pre_get()
+
+
+class OwnKernelShutdownHandler(VoilaShutdownKernelHandler):  # type: ignore[misc]
+    """A page's kernel ends when its page goes; only its owner may end it."""
+
+    @web.authenticated
+    async def post(self, kernel_id: str) -> None:
+        _own_kernel(self, kernel_id)
+        await super().post(kernel_id)
+
+
+_OWN = {VoilaKernelWebsocketHandler: OwnKernelWebsocketHandler,
+        VoilaShutdownKernelHandler: OwnKernelShutdownHandler}  # fmt: skip
 
 
 class DashboardVoila(Voila):  # type: ignore[misc]
@@ -113,19 +116,32 @@ class DashboardVoila(Voila):  # type: ignore[misc]
     def init_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = super().init_settings()
         self.kernel_manager.allowed_message_types = list(FROM_PAGE)
+        IOLoop.current().add_callback(self.kernel_manager.keep_warm, self._warm_kernel())
         return settings
+
+    def _warm_kernel(self) -> WarmKernel:
+        """The waiting kernels: started as Voila starts a page's (its environment, minus the
+        request's), having run the sign-in cell's and the notebook's imports."""
+        notebook = nbformat.read(self.notebook_path, as_version=4)
+        env = {
+            **os.environ,
+            "VOILA_PREHEAT": "False",
+            "VOILA_BASE_URL": self.base_url,
+            "VOILA_SERVER_URL": self.server_url,
+        }
+        return WarmKernel(
+            kernel_name=notebook.metadata.get("kernelspec", {}).get("name", "python3"),
+            path=os.path.dirname(self.notebook_path),
+            env=env,
+            code=warm_up_code(notebook, SIGN_IN_CELL.format(account="", language="en")),
+        )
 
     def init_handlers(self) -> list[Any]:
         # Voila mounts the identity provider's handlers (the OAuth callback) at "/", where the
         # hub's proxy never sends anything: mount them under the service prefix, first.
         own = self.identity_provider.get_handlers()
         rest = [h for h in super().init_handlers() if h[0] not in {path for path, *_ in own}]
-        rest = [
-            (path, OwnKernelWebsocketHandler, *spec)
-            if handler is VoilaKernelWebsocketHandler
-            else (path, handler, *spec)
-            for path, handler, *spec in rest
-        ]
+        rest = [(path, _OWN.get(handler, handler), *spec) for path, handler, *spec in rest]
         return [(url_path_join(self.base_url, path), *spec) for path, *spec in own] + rest
 
 
@@ -144,6 +160,9 @@ def _config() -> Config:
     config.Voila.authorizer_class = JupyterHubAuthorizer
     config.VoilaConfiguration.prelaunch_hook = sign_in_first
     config.VoilaConfiguration.multi_kernel_manager_class = OwnedKernels
+    config.OwnedKernels.pool_size = int(os.environ.get("WGS_TRE_DASHBOARD_WAITING_KERNELS", "2"))
+    config.MappingKernelManager.cull_idle_timeout = IDLE_MINUTES * 60
+    config.MappingKernelManager.cull_interval = 60
     config.VoilaConfiguration.show_tracebacks = False  # a page shows messages, not stacks
     # The service's hub token stays in this process: kernels start with its environment.
     config.HubOAuth.api_token = os.environ.pop("JUPYTERHUB_API_TOKEN")
