@@ -172,18 +172,22 @@ def test_a_refusal_is_one_line_and_changes_nothing_but_the_audited_refusal(
     mine, theirs = hospitals["P000001"], hospitals["P000003"]
     in_review(world, mine)
     in_review(world, theirs)
+    draft = case_in(world, ReportState.DRAFT, hospital="hospital-a", panel="kenji")
     kenji = signed_in(world, "kenji")
     before = world.counts()
     steps = [
         (lambda: panel.sign_off(kenji, lang, theirs), "report.sign_off", "hospital-b"),
         (lambda: panel.return_with_reason(kenji, lang, mine, "  "), None, "the return is empty"),
         (lambda: panel.add_comment(kenji, lang, "C-NOPE", "x"), "report.comment", "C-NOPE"),
+        (lambda: panel.return_with_reason(kenji, lang, draft, "why"), "report.return", draft),
     ]
     refusals = 0
     for step, audited, named in steps:
         outcome = step()
         assert not outcome.ok and "\n" not in outcome.message and named in outcome.message
         assert bool(JAPANESE.search(outcome.message)) == (lang == "ja"), outcome.message
+        if lang == "ja":  # the sentence is Japanese; only the names stay as stored
+            assert not re.search(r"cannot|no \w+ named|not possible", outcome.message), outcome
         refusals += audited is not None
         if audited:
             assert (world.last_event().action, world.last_event().decision) == (audited, "refused")
@@ -194,6 +198,14 @@ def test_a_refusal_is_one_line_and_changes_nothing_but_the_audited_refusal(
     assert (world.last_event().action, world.last_event().decision) == ("report.export", "refused")
 
 
+def open_case(page: PanelPage, ref: str) -> None:
+    """Pick ``ref`` in the queue's list and open it, as a member does."""
+    choice = find(page.widget, "tre-case-choice")
+    assert ref in [value for _, value in choice.options]
+    choice.value = ref
+    find(page.widget, "tre-open").click()
+
+
 def test_the_page_opens_filters_returns_compares_signs_off_and_exports(
     world: World, hospitals: dict[str, str]
 ) -> None:
@@ -202,7 +214,8 @@ def test_the_page_opens_filters_returns_compares_signs_off_and_exports(
     page = PanelPage(signed_in(world, "kenji"), "en")
     assert "MRN-A-0002" in html_of(page.widget) and 'class="tre-awaiting"' in html_of(page.widget)
     assert hospitals["P000003"] not in html_of(page.widget)  # hospital-b's case
-    find(page.widget, f"tre-open-{ref}").click()
+    assert find(page.widget, "tre-case-choice").value == ref  # the one awaiting review
+    open_case(page, ref)
     assert 'id="tre-variants-shown">4 of 4' in html_of(page.widget)
     find(page.widget, "tre-filter-gene").value = "TP53"
     assert 'id="tre-variants-shown">2 of 4' in html_of(page.widget)
@@ -214,7 +227,7 @@ def test_the_page_opens_filters_returns_compares_signs_off_and_exports(
     cases.add_version(world.ctx("sam"), ref, SECOND)
     cases.submit(world.ctx("sam"), ref)
     find(page.widget, "tre-back").click()
-    find(page.widget, f"tre-open-{ref}").click()
+    open_case(page, ref)
     find(page.widget, "tre-compare").click()
     before = html_of(find(page.widget, "tre-version-before"))
     after = html_of(find(page.widget, "tre-version-after"))

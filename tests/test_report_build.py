@@ -209,7 +209,7 @@ def test_a_signed_off_report_exports_as_pdf_and_fhir_through_the_cli(
     )
     assert generated.returncode == 0, generated.stderr
     refused = cli("kenji", "reports", "export", ref, "--pdf", str(tmp_path / "early.pdf"))
-    assert refused.returncode == 5 and "cannot export report: it is " in refused.stderr
+    assert refused.returncode == 5 and f"cannot export report {ref}: it is " in refused.stderr
     assert not (tmp_path / "early.pdf").exists()
     assert cli("sam", "reports", "submit", ref).returncode == 0
     assert cli("kenji", "reports", "sign-off", ref, "--note", "agreed at the MDT").returncode == 0
@@ -243,7 +243,7 @@ def test_bad_requests_in_the_cli_say_what_is_wrong_and_change_nothing(reports_wo
     attempts = [
         (("kenji", "reports", "show", "C-NOPE00"), 3, "no case named 'C-NOPE00'"),
         (("kenji", "reports", "comment", signed, "one more thing"), 5,
-         "cannot comment report: it is signed_off; allowed from signed_off: export"),
+         f"cannot comment report {signed}: it is signed_off; allowed from signed_off: export"),
         (("sam", "reports", "sign-off", signed), 4, "sam (steward) may not report.sign_off"),
         (("kenji", "reports", "generate", signed), 4, "(expert_panel) may not report.generate"),
         (("sam", "reports", "generate", "C-NOPE00"), 3, "no case named 'C-NOPE00'"),

@@ -96,5 +96,5 @@ def test_two_stewards_approving_one_application_at_once(world: World) -> None:
     outcomes = race(world.store, [(approve, world.cli_env(name)) for name in ("sam", "sue")])
     (done, _, _), (conflict, _, err) = outcomes
     assert (done, conflict) == (0, 5), outcomes
-    assert err.startswith("error: cannot approve application: it is approved;"), err
+    assert err.startswith("error: cannot approve application brca-study: it is approved;"), err
     assert world.counts()["approval"] == 1

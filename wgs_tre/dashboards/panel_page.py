@@ -87,21 +87,26 @@ class PanelPage(DashboardPage):
         ]
         headers = ["case", "patient_id", "diagnosis", "report_state", "versions", "updated"]
         marks = ["tre-awaiting" if c.state and c.state.value == "in_review" else "" for c in found]
-        opens = w.HBox(
-            [self._open_button(c) for c in found if c.state is not None],
-            layout=w.Layout(flex_flow="row wrap"),
+        # one list to pick a report from, not a button per case: a queue of a thousand cases
+        # must not cost a thousand widgets to draw
+        openable = [c for c in found if c.state is not None]
+        choice = w.Dropdown(
+            options=[(self._choice_label(c), c.ref) for c in openable],
+            description=self.t("case"),
+            layout=w.Layout(width="460px"),
+        )
+        choice.add_class("tre-case-choice")
+        opens = self.button(
+            "open", bool(openable), lambda: self.busy(lambda: self.show_report(choice.value))
         )
         self.body.children = [
             w.HTML(f"<h3>{self.t('queue')}</h3>"),
             w.HTML(table("tre-queue", [self.t(h) for h in headers], rows, marks)),
-            opens,
+            w.HBox([choice, opens]),
         ]
 
-    def _open_button(self, case: CaseSummary) -> w.Button:
-        button = w.Button(description=f"{self.t('open')} {case.ref}")
-        button.add_class(f"tre-open-{case.ref}")
-        button.on_click(lambda _: self.busy(lambda: self.show_report(case.ref)))
-        return button
+    def _choice_label(self, case: CaseSummary) -> str:
+        return " · ".join(filter(None, [case.ref, case.hospital_patient_id, self.state(case)]))
 
     # -- a report -----------------------------------------------------------------------------
     def show_report(self, ref: str, version: int | None = None) -> None:

@@ -164,6 +164,12 @@ def _config() -> Config:
     config.MappingKernelManager.cull_idle_timeout = IDLE_MINUTES * 60
     config.MappingKernelManager.cull_interval = 60
     config.VoilaConfiguration.show_tracebacks = False  # a page shows messages, not stacks
+    # the widgets' front end (ipywidgets' and Voila's manager for it) and none of the other
+    # extensions installed beside them (plotly's alone is megabytes the page never uses)
+    config.VoilaConfiguration.extension_allowlist = [
+        "@jupyter-widgets/jupyterlab-manager",
+        "@voila-dashboards/widgets-manager8",
+    ]
     # The service's hub token stays in this process: kernels start with its environment.
     config.HubOAuth.api_token = os.environ.pop("JUPYTERHUB_API_TOKEN")
     return config

@@ -183,13 +183,24 @@ def say(key: str, lang: str, **values: object) -> str:
 
 
 def explain(error: WgsTreError, lang: str) -> str:
-    """One line saying why an action was refused, in ``lang``."""
+    """One line saying why an action was refused, in ``lang``. Names (a case, a project, a
+    state, an action) stay as the store spells them, so the line can be looked up."""
+    ja = lang == "ja"
     if isinstance(error, AccessRefused) and error.code in REASONS:
         english, japanese = REASONS[error.code]
-        why = (japanese if lang == "ja" else english).format(detail=error.detail)
+        why = (japanese if ja else english).format(detail=error.detail)
+    elif isinstance(error, InvalidTransition) and ja:
+        allowed = ", ".join(error.allowed) or "なし（最終状態）"
+        why = (f"現在の状態ではできません: {error.machine} は {error.current} のため "
+               f"{error.action} できません。{error.current} からできる操作: {allowed}")  # fmt: skip
     elif isinstance(error, InvalidTransition):
-        prefix = "現在の状態ではできません" if lang == "ja" else "not possible now"
-        why = f"{prefix}: {error.message}"
+        why = f"not possible now: {error.message}"
+    elif isinstance(error, NotFound) and ja:
+        why = f"{error.kind} {error.name!r} が見つかりません"
+    elif isinstance(error, AlreadyExists) and ja:
+        why = f"{error.kind} {error.name!r} は既にあります"
+    elif isinstance(error, InvalidInput) and ja:
+        why = f"入力に誤りがあります（{error.message}）"
     elif isinstance(error, InvalidInput | NotFound | AlreadyExists):
         why = error.message
     else:

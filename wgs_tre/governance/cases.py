@@ -305,7 +305,7 @@ def add_version(ctx: Context, ref: str, content: dict[str, Any], *, sources: str
             tx.session.add(report)
             tx.session.flush()
         else:
-            report.state = REPORT.next(report.state, Action.REPORT_GENERATE)
+            report.state = REPORT.next(report.state, Action.REPORT_GENERATE, ref)
             report.updated_at = tx.now
         number = len(report.versions) + 1
         digest = content_sha256(content)
@@ -376,7 +376,7 @@ def _review_step(
         report = found.report
         assert report is not None
         latest = report.versions[-1].number
-        report.state = REPORT.next(report.state, action)
+        report.state = REPORT.next(report.state, action, ref)
         report.updated_at = tx.now
         if action is not Action.REPORT_SUBMIT:
             tx.session.add(

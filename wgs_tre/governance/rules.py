@@ -108,7 +108,7 @@ def _application_at(session: Session, project: Project, action: Action) -> Appli
     application = latest_application(session, project)
     if application is None:
         raise NotFound("application for project", project.slug)
-    APPLICATION.next(application.state, action)  # raises unless the step is allowed
+    APPLICATION.next(application.state, action, project.slug)  # raises unless allowed
     return application
 
 
@@ -210,7 +210,7 @@ def case_step(action: Action) -> Rule:
         if report is None and action is not Action.REPORT_GENERATE:
             raise NotFound("report for case", ref)
         if report is not None and action is not Action.REPORT_VIEW:
-            REPORT.next(report.state, action)  # raises unless the step is allowed
+            REPORT.next(report.state, action, ref)  # raises unless the step is allowed
         return CaseAccess(case, report)
 
     return rule

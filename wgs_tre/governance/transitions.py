@@ -33,12 +33,13 @@ class StateMachine(Generic[S]):
     def allowed(self, current: S) -> list[Action]:
         return list(self.table.get(current, {}))
 
-    def next(self, current: S, action: Action) -> S:
+    def next(self, current: S, action: Action, of: str = "") -> S:
+        """The state ``action`` leads to from ``current``; ``of`` names the thing in the
+        refusal (``report C-4F2A9B``), so a message among many says which one."""
         steps = self.table.get(current, {})
         if action not in steps:
-            raise InvalidTransition(
-                self.name, current.value, verb(action), [verb(a) for a in steps]
-            )
+            machine = f"{self.name} {of}" if of else self.name
+            raise InvalidTransition(machine, current.value, verb(action), [verb(a) for a in steps])
         return steps[action]
 
 
