@@ -9,9 +9,13 @@ import json
 import re
 
 import ipywidgets as w
+import pytest
+from sqlalchemy import text
 
+from tests.test_audit import as_dba
 from tests.test_dashboard_steward import JAPANESE, signed_in
 from tests.world import World
+from wgs_tre.dashboards import steward
 from wgs_tre.dashboards.steward_page import StewardPage
 from wgs_tre.governance import projects
 from wgs_tre.types import Vote
@@ -80,3 +84,33 @@ def test_a_refusal_shows_why_in_the_page(world: World) -> None:
     page = StewardPage(signed_in(world, "eve"), "ja")  # an expert-panel member
     assert 'data-ok="false"' in page.status.value
     assert "あなたのロールではこの操作はできません" in page.status.value, page.status.value
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_verify_now_checks_the_chain_and_records_the_verdict(world: World, lang: str) -> None:
+    """The audit tab's "verify now": the check `wgs-tre audit verify` makes, its verdict shown
+    and recorded as the steward's; after an event is rewritten, the page names that event."""
+    page = StewardPage(signed_in(world, "sam"), lang, world.settings())
+    page.tabs.selected_index = 3
+    assert 'id="tre-audit-verified"' in html_of(page.tabs.children[3])
+    find(page.tabs.children[3], "tre-verify-now").click()
+    assert 'data-ok="true"' in page.status.value and "audit log intact" in page.status.value
+    verdict = world.last_event()
+    assert (verdict.action, verdict.actor) == ("audit.verify", "sam")
+    assert json.loads(verdict.details)["identity_via"] == "hub sign-in"
+    assert "by sam" in html_of(page.tabs.children[3]) or "（sam）" in html_of(page.tabs.children[3])
+    with as_dba(world.store) as conn:  # someone with the database's keys rewrites event 3
+        conn.execute(text("UPDATE audit_event SET reason = 'nothing happened' WHERE seq = 3"))
+    find(page.tabs.children[3], "tre-verify-now").click()
+    assert 'data-ok="false"' in page.status.value, page.status.value
+    assert "BROKEN at event 3" in page.status.value
+    assert bool(JAPANESE.search(page.status.value)) == (lang == "ja")
+    assert world.last_event().reason.startswith("audit log BROKEN at event 3")
+
+
+def test_verify_now_is_refused_to_a_panel_member(world: World) -> None:
+    page = StewardPage(signed_in(world, "eve"), "en", world.settings())
+    before = world.counts()
+    assert steward.verify_chain(page.ctx, "en", world.settings()).ok is False
+    assert world.counts()["audit_event"] == before["audit_event"] + 1  # the refusal, audited
+    assert (world.last_event().action, world.last_event().decision) == ("audit.verify", "refused")

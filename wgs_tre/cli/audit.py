@@ -3,10 +3,8 @@ at recent events."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,43 +15,12 @@ import typer
 from wgs_tre import audit as log
 from wgs_tre.audit import checkpoint
 from wgs_tre.audit.export import ExportFormat, export_lines
-from wgs_tre.cli.common import State, progress_bar, state
+from wgs_tre.cli.common import progress_bar, state
 from wgs_tre.errors import IntegrityError, InvalidInput
-from wgs_tre.governance.context import Context
+from wgs_tre.governance import verification
 from wgs_tre.types import Action
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-
-
-def _sign_checkpoint(st: State, context: Context) -> checkpoint.Checkpoint | None:
-    """Sign the head now, if this account can read the signing key (the audit signer)."""
-    key_path = st.settings.signing_key_path
-    if not os.access(key_path, os.R_OK):
-        return None
-    private = checkpoint.load_private_key(key_path)
-    with context.transaction(Action.AUDIT_CHECKPOINT) as tx:
-        seq, digest = log.head(tx.session)
-        signed = checkpoint.sign_head(private, seq, digest, tx.now)
-        tx.audit(f"signed checkpoint of event {seq}", details=signed.as_dict())
-    checkpoint.append_to_file(st.settings.checkpoints_path, signed)
-    return signed
-
-
-def _signed_anchors(
-    st: State, context: Context
-) -> tuple[dict[int, str], checkpoint.Checkpoint | None]:
-    """Every signed checkpoint (from the file and from the chain) as an anchor."""
-    public_path = checkpoint.public_path(st.settings.signing_key_path)
-    with context.store.session() as session:
-        found = [*checkpoint.in_file(st.settings.checkpoints_path), *checkpoint.in_chain(session)]
-    if not public_path.exists():
-        if found:
-            raise IntegrityError(
-                f"there are signed audit checkpoints but no public key at {public_path} to check "
-                "them with: it was removed, or WGS_TRE_AUDIT_SIGNING_KEY points elsewhere"
-            )
-        return {}, None
-    return checkpoint.signed_anchors(found, checkpoint.load_public_key(public_path))
 
 
 @app.command("keygen")
@@ -90,7 +57,7 @@ def sign(ctx: typer.Context) -> None:
         raise InvalidInput(
             str(key_path), "no audit signing key here; create it with `wgs-tre audit keygen`"
         )
-    signed = _sign_checkpoint(st, context)
+    signed = verification.sign_checkpoint(context, st.settings)
     if signed is None:
         raise InvalidInput(str(key_path), "this account may not read the audit signing key")
     st.done(f"signed checkpoint of event {signed.seq} ({signed.hash})", signed.as_dict())
@@ -119,36 +86,22 @@ def verify(
     st = state(ctx)
     context = st.context()
     anchors = dict(_anchor(a) for a in anchor or [])
-    context.check(Action.AUDIT_VERIFY)
-    try:
-        signed, latest = _signed_anchors(st, context)
-    except IntegrityError as exc:
-        _record_verdict(context, f"audit log BROKEN: {exc.message}")
-        raise
     with progress_bar("verifying audit chain", total=None) as bar:
         task = bar.task_ids[0]
-        report = log.verify_store(
-            context.store,
-            anchors={**signed, **anchors},
-            progress=lambda n: bar.update(task, completed=n),
+        verdict = verification.check(
+            context, st.settings, anchors, progress=lambda n: bar.update(task, completed=n)
         )
-    result = {**report.__dict__, "checkpoint": latest.as_dict() if latest else None}
-    if not report.ok:
+    latest = verdict.checkpoint
+    result = {**verdict.report.__dict__, "checkpoint": latest.as_dict() if latest else None}
+    if not verdict.report.ok:
         if st.json:
             st.emit(result)
         # Report first: recording the verdict appends to the chain, which may be what is broken.
-        _record_verdict(context, report.summary())
-        raise IntegrityError(report.summary())
-    covered = f"; matches the signed checkpoint of event {latest.seq}" if latest else ""
-    st.emit(result, lambda r: st.console.print(f"[green]✓[/green] {report.summary()}{covered}"))
-    _record_verdict(context, report.summary())
-    _sign_checkpoint(st, context)
-
-
-def _record_verdict(context: Context, summary: str) -> None:
-    # A broken end of chain refuses every append, this one included: the verdict is out already.
-    with contextlib.suppress(IntegrityError), context.transaction(Action.AUDIT_VERIFY) as tx:
-        tx.audit(summary)
+        verification.record_verdict(context, verdict.report.summary())
+        raise IntegrityError(verdict.report.summary())
+    st.emit(result, lambda r: st.console.print(f"[green]✓[/green] {verdict.summary()}"))
+    verification.record_verdict(context, verdict.report.summary())
+    verification.sign_checkpoint(context, st.settings)
 
 
 @app.command("export")
@@ -190,7 +143,7 @@ def export(
                 sys.stdout.write(line + "\n")
         else:
             count = _write_export(lines, output)
-    _sign_checkpoint(st, context)
+    verification.sign_checkpoint(context, st.settings)
     if output is not None:
         st.done(f"wrote {count} events to {output}", {"events": count, "output": str(output)})
 

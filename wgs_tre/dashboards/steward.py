@@ -14,12 +14,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from wgs_tre.audit import AuditRecord, events
+from wgs_tre.config import Settings, load_settings
 from wgs_tre.consent.impact import Impact, impact
 from wgs_tre.consent.overview import ConsentOverview, Withdrawal, overview, recent_withdrawals
 from wgs_tre.dashboards.outcome import Outcome, attempt
-from wgs_tre.dashboards.texts import explain
+from wgs_tre.dashboards.texts import explain, say
 from wgs_tre.errors import InvalidInput, WgsTreError
-from wgs_tre.governance import Context, approvals, projects, review
+from wgs_tre.governance import Context, approvals, projects, review, verification
 from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.governance.views import ProjectView, VoteView
 from wgs_tre.types import Action, ApprovalState, ProjectStatus, Vote, parse_enum
@@ -40,6 +41,7 @@ __all__ = [
     "last_verification",
     "renew",
     "step_approval",
+    "verify_chain",
     "withdrawal_impact",
     "withdrawals",
 ]
@@ -168,6 +170,18 @@ def withdrawal_impact(ctx: Context, participant: str) -> Impact:
 
 
 # -- audit ------------------------------------------------------------------------------------
+def verify_chain(ctx: Context, lang: str, settings: Settings | None = None) -> Outcome:
+    """Verify the whole chain now (``wgs-tre audit verify``: the same check against every
+    signed checkpoint, the verdict recorded, a checkpoint signed if the key is readable); a
+    broken chain is a failed outcome naming the first bad event."""
+    try:
+        verdict = verification.verify_now(ctx, settings or load_settings())
+    except WgsTreError as error:
+        return Outcome(False, explain(error, lang))
+    key = "chain_intact" if verdict.report.ok else "chain_broken"
+    return Outcome(verdict.report.ok, say(key, lang, summary=verdict.summary()))
+
+
 def last_verification(ctx: Context) -> AuditRecord | None:
     with ctx.transaction(Action.AUDIT_READ, audited=False) as tx:
         return next(events(tx.session, action=Action.AUDIT_VERIFY.value, last=1), None)

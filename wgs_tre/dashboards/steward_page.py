@@ -17,7 +17,7 @@ from html import escape
 
 import ipywidgets as w
 
-from wgs_tre.config import load_settings
+from wgs_tre.config import Settings, load_settings
 from wgs_tre.dashboards import steward
 from wgs_tre.dashboards.outcome import Outcome
 from wgs_tre.dashboards.page import DashboardPage, table
@@ -37,13 +37,14 @@ def for_kernel(identity: Identity, language: str) -> StewardPage:
     settings = load_settings()
     store = Store(settings.store_url)
     return StewardPage(
-        Context.acting(store, load_policies(settings.policy_dir), identity), language
+        Context.acting(store, load_policies(settings.policy_dir), identity), language, settings
     )
 
 
 class StewardPage(DashboardPage):
-    def __init__(self, ctx: Context, language: str) -> None:
+    def __init__(self, ctx: Context, language: str, settings: Settings | None = None) -> None:
         super().__init__(ctx, language)
+        self.settings = settings  # where the audit's checkpoints and signing key are
         self.tabs = w.Tab(children=[w.VBox() for _ in TABS])
         self.tabs.observe(lambda change: self.open_tab(change["new"]), names="selected_index")
         self.loaded: set[int] = set()
@@ -277,16 +278,14 @@ class StewardPage(DashboardPage):
         return [*rows, impact]
 
     def audit(self) -> list[w.Widget]:
-        last = steward.last_verification(self.ctx)
-        verified = (
-            self.t(
-                "verified",
-                time=last.time[:16].replace("T", " ") + " UTC",
-                actor=last.actor,
-                summary=last.reason,
-            )
-            if last
-            else self.t("never_verified")
+        verified = w.HTML(self._last_verified())
+        audit_tab = TABS.index("audit")  # redrawn after a check: its verdict, its event
+        check = self.button(
+            "verify_now",
+            True,
+            lambda: self.act(
+                audit_tab, partial(steward.verify_chain, self.ctx, self.lang, self.settings)
+            ),
         )
         events = w.HTML()
 
@@ -327,7 +326,16 @@ class StewardPage(DashboardPage):
             + [self.button("filter", True, lambda: self.busy(show))]
         )
         show()
-        return [w.HTML(f'<p id="tre-audit-verified">{escape(verified)}</p>'), bar, events]
+        return [w.HBox([verified, check], layout=w.Layout(align_items="center")), bar, events]
+
+    def _last_verified(self) -> str:
+        last = steward.last_verification(self.ctx)
+        if last is None:
+            text = self.t("never_verified")
+        else:
+            when = last.time[:16].replace("T", " ") + " UTC"
+            text = self.t("verified", time=when, actor=last.actor, summary=last.reason)
+        return f'<p id="tre-audit-verified">{escape(text)}</p>'
 
 
 def _plot(by_month: dict[str, int]) -> w.Widget:

@@ -84,6 +84,12 @@ TEXT: Mapping[str, tuple[str, str]] = {
         "The audit chain has not been verified yet (wgs-tre audit verify).",
         "監査ログはまだ検証されていません（wgs-tre audit verify）。",
     ),
+    "verify_now": ("Verify now", "今すぐ検証"),
+    "chain_intact": ("Verified: {summary}", "検証しました: {summary}"),
+    "chain_broken": (
+        "The audit chain is BROKEN, tell the security officer: {summary}",
+        "監査ログが改ざんされています。セキュリティ責任者に連絡してください: {summary}",
+    ),
     "actor": ("Who", "実行者"),
     "action": ("Action", "操作"),
     "since": ("Since", "開始日"),
