@@ -15,6 +15,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from tests.world import World
 from wgs_tre.consent import registry
+from wgs_tre.consent.overview import overview
 from wgs_tre.synth import CohortFiles, GenotypeSpec, make_cohort
 from wgs_tre.synth.genotypes import _Reserve, write_vcf
 
@@ -120,6 +121,20 @@ def test_consent_imports_into_the_registry(world: World, cohort: CohortFiles) ->
     report = registry.import_file(world.ctx("sam"), cohort.consent)
     assert report.new_participants == SPEC.samples
     assert 0 < report.withdrawals < SPEC.samples * 0.15
+    # each consent names the hospital whose bundle holds its patient: the counts by site
+    hospital_of = {
+        entry["resource"]["id"]: path.stem
+        for path in cohort.fhir
+        for entry in orjson.loads(path.read_bytes())["entry"]
+        if entry["resource"]["resourceType"] == "Patient"
+    }
+    consents = [orjson.loads(line) for line in cohort.consent.read_bytes().splitlines()]
+    for consent in consents:
+        patient = consent["patient"]["reference"].removeprefix("Patient/")
+        assert consent["organization"][0]["display"] == hospital_of[patient], consent
+    by_site = overview(world.ctx("sam")).by_site
+    assert set(by_site) == set(hospital_of.values())
+    assert sum(sum(counts.values()) for counts in by_site.values()) == SPEC.samples
 
 
 def test_the_biomarker_carries_the_documented_effects(cohort: CohortFiles) -> None:

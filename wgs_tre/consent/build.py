@@ -27,6 +27,7 @@ def make_consent(
     recontact: bool | None = True,
     provision_type: str = "permit",
     period: tuple[str | None, str | None] | None = None,
+    site: str | None = None,
 ) -> dict[str, Any]:
     """A research Consent for ``Patient/<participant>`` permitting the ``duo`` codes."""
     provision: dict[str, Any] = {
@@ -44,7 +45,7 @@ def make_consent(
         ]
     if period:
         provision["period"] = {k: v for k, v in zip(("start", "end"), period, strict=True) if v}
-    return {
+    consent: dict[str, Any] = {
         "resourceType": "Consent",
         "id": fhir_id or f"c-{participant}-{version}",
         "meta": {"versionId": version},
@@ -60,6 +61,9 @@ def make_consent(
         },
         "provision": provision,
     }
+    if site:  # the organisation that took the consent: the steward dashboard counts by it
+        consent["organization"] = [{"reference": f"Organization/{site}", "display": site}]
+    return consent
 
 
 def make_bundle(resources: Iterable[dict[str, Any]]) -> dict[str, Any]:

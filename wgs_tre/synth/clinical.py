@@ -284,6 +284,7 @@ def write_consents(path: Path, participants: list[Participant], *, seed: int) ->
                 duo=codes,
                 diseases=diseases,
                 recontact=recontact,
+                site=HOSPITALS[p.hospital],
             )
         )
         if rng.random() < 0.05:  # later withdrawal, a new version of the same Consent
@@ -298,6 +299,7 @@ def write_consents(path: Path, participants: list[Participant], *, seed: int) ->
                     duo=codes,
                     diseases=diseases,
                     recontact=False,
+                    site=HOSPITALS[p.hospital],
                 )
             )
     path.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
