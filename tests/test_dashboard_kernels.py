@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from jupyter_core.utils import ensure_async
 from tornado import web
 
 from wgs_tre.dashboards.kernels import PAGE_OWNER, OwnedKernels, WarmKernel, warm_up_code
+from wgs_tre.dashboards.registry import WAITING_KERNELS, hub_services
 from wgs_tre.dashboards.serve import SIGN_IN_CELL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,3 +134,17 @@ def test_an_abandoned_pages_kernel_is_culled_and_a_waiting_one_is_not(tmp_path: 
         assert taken not in kernels.owners
 
     run_with_kernels(tmp_path, "import sys", scenario)
+
+
+def test_the_hub_passes_the_waiting_kernels_setting_and_a_bad_one_is_named() -> None:
+    services = hub_services(REPO / "dashboards", {}, {WAITING_KERNELS: "abc"})
+    assert all(s["environment"][WAITING_KERNELS] == "abc" for s in services)
+    assert WAITING_KERNELS not in hub_services(REPO / "dashboards", {}, {})[0]["environment"]
+    hub = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:1",
+           "JUPYTERHUB_SERVICE_PREFIX": "/s/"}  # fmt: skip
+    env = {**os.environ, **hub, WAITING_KERNELS: "abc"}
+    ran = subprocess.run(services[0]["command"], env=env, capture_output=True, text=True)
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.strip().splitlines() == [
+        f"dashboard steward.ipynb: {WAITING_KERNELS}='abc': expected a number of kernels, 0 or more"
+    ]

@@ -17,7 +17,10 @@ from typing import Any
 
 from wgs_tre.types import Role
 
-__all__ = ["DASHBOARDS", "Dashboard", "hub_roles", "hub_services"]
+__all__ = ["DASHBOARDS", "WAITING_KERNELS", "Dashboard", "hub_roles", "hub_services"]
+
+# How many kernels each dashboard keeps started and warmed for the next pages (default 2)
+WAITING_KERNELS = "WGS_TRE_DASHBOARD_WAITING_KERNELS"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,10 @@ def hub_services(
                 "wgs_tre.dashboards.serve",
                 str(notebooks / board.notebook),
             ],
-            "environment": dict(environment),
+            "environment": {
+                **environment,
+                **{name: environ[name] for name in (WAITING_KERNELS,) if name in environ},
+            },
         }
         for board in DASHBOARDS
     ]

@@ -45,6 +45,7 @@ from wgs_tre.dashboards.kernels import (
     WarmKernel,
     warm_up_code,
 )
+from wgs_tre.dashboards.registry import WAITING_KERNELS
 from wgs_tre.hub.texts import choose_language
 from wgs_tre.services import run_service
 
@@ -160,7 +161,10 @@ def _config() -> Config:
     config.Voila.authorizer_class = JupyterHubAuthorizer
     config.VoilaConfiguration.prelaunch_hook = sign_in_first
     config.VoilaConfiguration.multi_kernel_manager_class = OwnedKernels
-    config.OwnedKernels.pool_size = int(os.environ.get("WGS_TRE_DASHBOARD_WAITING_KERNELS", "2"))
+    waiting = os.environ.get(WAITING_KERNELS, "2")
+    if not waiting.isdigit():
+        raise ValueError(f"{WAITING_KERNELS}={waiting!r}: expected a number of kernels, 0 or more")
+    config.OwnedKernels.pool_size = int(waiting)
     config.MappingKernelManager.cull_idle_timeout = IDLE_MINUTES * 60
     config.MappingKernelManager.cull_interval = 60
     config.VoilaConfiguration.show_tracebacks = False  # a page shows messages, not stacks
