@@ -161,7 +161,7 @@ def main() -> None:
 
     tmp = Path("/var/lib/wgs-tre-test") / f"bench-dashboards-{os.getpid()}"
     world = build_world(tmp, args.cases, args.consents)
-    hub = Hub(world.store.url.render_as_string(False), REPO / "policies")
+    hub = Hub(world.store.url.render_as_string(False), REPO / "policies", waiting_kernels=2)
     voila, voila_url = stock_voila(tmp)
     hub.start()
     try:

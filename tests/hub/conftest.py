@@ -82,8 +82,12 @@ def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hub(hub_world: World, policy_dir: Path, cgroup_filesystem: None) -> Iterator[Hub]:
-    running = Hub(hub_world.store.url.render_as_string(False), policy_dir)
+def hub(
+    request: pytest.FixtureRequest, hub_world: World, policy_dir: Path, cgroup_filesystem: None
+) -> Iterator[Hub]:
+    # a module that opens dashboard pages says how many kernels wait for them (production: 2)
+    waiting = getattr(request.module, "DASHBOARD_WAITING_KERNELS", 0)
+    running = Hub(hub_world.store.url.render_as_string(False), policy_dir, waiting_kernels=waiting)
     running.start()
     yield running
     running.stop()

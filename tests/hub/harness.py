@@ -26,6 +26,7 @@ from tornado.websocket import websocket_connect
 
 from tests.daemons import free_port
 from wgs_tre.dashboards import DASHBOARDS
+from wgs_tre.dashboards.registry import WAITING_KERNELS
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -37,6 +38,9 @@ class Hub:
     policy_dir: Path
     extra_config: str = ""
     config_file: Path = REPO / "hub" / "jupyterhub_config.py"  # the project's; or another
+    # kernels each dashboard keeps warm (production: 2); none unless a test opens dashboard
+    # pages, so the many hubs the suite starts do not each start four kernels
+    waiting_kernels: int = 0
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     state: Path = field(
         default_factory=lambda: Path("/var/lib/wgs-tre-test") / uuid.uuid4().hex[:8]
@@ -73,6 +77,7 @@ class Hub:
             "WGS_TRE_DATA_SERVICE_PORT": str(free_port()),
             "WGS_TRE_PACKAGE_PROXY_PORT": str(self.package_proxy_port),
             **{board.port_variable: str(port) for board, port in self.dashboard_ports.items()},
+            WAITING_KERNELS: str(self.waiting_kernels),
             "WGS_TRE_DATABASE_URL": self.store_url,
             "WGS_TRE_POLICY_DIR": str(self.policy_dir),
             "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",

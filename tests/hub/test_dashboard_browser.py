@@ -22,6 +22,8 @@ __all__ = ["browser"]  # the module's Chromium (a fixture)
 DASHBOARD = "/services/wgs-tre-steward/"
 PENDING = "pending-study"  # as the demo's drug-targets: in review, no votes yet
 
+DASHBOARD_WAITING_KERNELS = 2  # as the hub serves them in production
+
 
 def open_dashboard(browser, hub: Hub, user: str):  # type: ignore[no-untyped-def]
     """``user``'s browser on the dashboard, its applications table shown; and the seconds from

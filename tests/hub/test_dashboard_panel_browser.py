@@ -26,6 +26,8 @@ __all__ = ["browser"]  # the module's Chromium (a fixture)
 DASHBOARD = "/services/wgs-tre-panel/"
 HOSPITAL = "NCGM"  # eve's, in tests/world.py
 
+DASHBOARD_WAITING_KERNELS = 2  # as the hub serves them in production
+
 
 @pytest.fixture(scope="module")
 def case_in_review(hub_world: World) -> tuple[str, str]:

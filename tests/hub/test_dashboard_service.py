@@ -25,6 +25,8 @@ from tests.hub.harness import Hub
 STEWARD = "wgs-tre-steward"
 PANEL = "wgs-tre-panel"  # the expert-panel dashboard: the same service, another notebook
 
+DASHBOARD_WAITING_KERNELS = 2  # as the hub serves them in production
+
 
 @pytest.mark.parametrize("user", ["alice", "eve"])  # a researcher, an expert-panel member
 def test_only_stewards_may_open_the_steward_dashboard(hub: Hub, user: str) -> None:
