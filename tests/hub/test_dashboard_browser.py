@@ -26,14 +26,20 @@ DASHBOARD_WAITING_KERNELS = 2  # as the hub serves them in production
 
 
 def open_dashboard(browser, hub: Hub, user: str):  # type: ignore[no-untyped-def]
-    """``user``'s browser on the dashboard, its applications table shown; and the seconds from
-    the request to that table (first paint)."""
+    """``user``'s browser on the dashboard, its applications table shown; the seconds from
+    the request to that table (first paint); and what became of every request the page made
+    for another origin than the hub's (address: the browser's error)."""
     page = signed_in(browser, hub, user)
     page.set_viewport_size({"width": 1366, "height": 768})  # a laptop screen
+    elsewhere: dict[str, str | None] = {}
+    page.on("request", lambda r: r.url.startswith(hub.url) or elsewhere.setdefault(r.url, None))
+    page.on("requestfailed", lambda r: r.url in elsewhere and elsewhere.update({r.url: r.failure}))
     started = time.monotonic()
-    page.goto(f"{hub.url}{DASHBOARD}")
+    answer = page.goto(f"{hub.url}{DASHBOARD}")
     page.wait_for_selector("#tre-applications", timeout=SLOW)
-    return page, time.monotonic() - started
+    first_paint = time.monotonic() - started
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    return page, first_paint, elsewhere
 
 
 def click_and_wait(page, row: str, button: str) -> str:  # type: ignore[no-untyped-def]
@@ -47,12 +53,15 @@ def test_stewards_approve_the_pending_project_and_its_researcher_starts_it(  # t
     browser, hub: Hub, hub_world: World
 ) -> None:
     assert hub.start_server("alice", PENDING)[0] == 403  # not approved yet
-    sam, first_paint = open_dashboard(browser, hub, "sam")
+    sam, first_paint, elsewhere = open_dashboard(browser, hub, "sam")
+    # Voila's template links a public CDN: the page's content policy stops the browser before
+    # it asks, so no third party learns who opens a dashboard when
+    assert set(elsewhere.values()) <= {"csp"}, elsewhere  # blocked by the policy, never sent
     assert sam.get_attribute("#tre-dashboard-identity", "data-account") == "sam"
     assert f"{PENDING} (alice)" in sam.inner_text("#tre-applications")
     assert sam.is_disabled(f".tre-application-{PENDING} .tre-approve")  # no votes yet
     assert click_and_wait(sam, PENDING, "vote-approve").startswith("true Done")
-    sue, _ = open_dashboard(browser, hub, "sue")
+    sue, _, _ = open_dashboard(browser, hub, "sue")
     assert click_and_wait(sue, PENDING, "vote-approve").startswith("true Done")
     sue.context.close()
     reloaded = time.monotonic()  # a second page: the browser has Voila's assets cached

@@ -66,6 +66,21 @@ SIGN_IN_CELL = (
     "SIGNED_IN = hub_sign_in({account!r})\n"
     "LANGUAGE = {language!r}"
 )
+# What a dashboard page may load and talk to: the hub's own origin (the proxy in front of this
+# service), nothing else. Voila's page template links a public CDN's stylesheet: that request
+# would tell a third party who opens a dashboard when, and is never made. Voila's scripts need
+# inline code and eval; widget images are data: or blob: URLs.
+CONTENT_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "frame-ancestors 'self'",
+    "base-uri 'self'",
+    "form-action 'self'",
+])  # fmt: skip
 _USAGE = "usage: python -m wgs_tre.dashboards.serve NOTEBOOK (started by the hub as a service)"
 _HUB_VARIABLES = ("JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN")
 
@@ -167,6 +182,7 @@ def _config() -> Config:
     config.OwnedKernels.pool_size = int(waiting)
     config.MappingKernelManager.cull_idle_timeout = IDLE_MINUTES * 60
     config.MappingKernelManager.cull_interval = 60
+    config.Voila.tornado_settings = {"headers": {"Content-Security-Policy": CONTENT_POLICY}}
     config.VoilaConfiguration.show_tracebacks = False  # a page shows messages, not stacks
     # the widgets' front end (ipywidgets' and Voila's manager for it) and none of the other
     # extensions installed beside them (plotly's alone is megabytes the page never uses)
