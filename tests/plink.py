@@ -16,6 +16,9 @@ def write_vcf(view: xr.Dataset, path: Path) -> None:
     genotypes = view.call_genotype.values
     contigs = [str(c) for c in view.contig_id.values]
     alleles = view.variant_allele.values
+    # each read once: indexing a Dask-backed variable per record computes it per record
+    variant_contigs = view.variant_contig.values
+    positions = view.variant_position.values
     text = np.where(genotypes < 0, ".", genotypes.astype(str))
     calls = np.char.add(np.char.add(text[:, :, 0], "/"), text[:, :, 1])
     samples = [str(s) for s in view.sample_id.values]
@@ -29,7 +32,7 @@ def write_vcf(view: xr.Dataset, path: Path) -> None:
         for i in range(genotypes.shape[0]):
             alt = ",".join(a for a in alleles[i, 1:] if a) or "."
             fixed = (
-                f"{contigs[view.variant_contig.values[i]]}\t{view.variant_position.values[i]}\t"
+                f"{contigs[variant_contigs[i]]}\t{positions[i]}\t"
                 f"v{i}\t{alleles[i, 0]}\t{alt}\t.\tPASS\t.\tGT\t"
             )
             out.write(fixed + "\t".join(calls[i]) + "\n")

@@ -405,9 +405,10 @@ def test_annotate_joins_like_a_dictionary_lookup(view: xr.Dataset) -> None:
     extra = pd.concat([strangers, extra]).sample(frac=1, random_state=1)  # unsorted input
     joined = genomics.annotate(view, extra)
     lookup = {(r.contig, r.position, r.ref, r.alt): (r.score, r.panel) for r in extra.itertuples()}
+    scores, panels = joined.variant_score.values, joined.variant_panel.values  # read once
     for i, r in enumerate(table.itertuples()):
         expected = lookup.get((r.contig, r.position, r.ref, r.alt))
-        score, panel = joined.variant_score.values[i], joined.variant_panel.values[i]
+        score, panel = scores[i], panels[i]
         if expected is None:
             assert np.isnan(score) and pd.isna(panel)
         else:

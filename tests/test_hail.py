@@ -77,10 +77,11 @@ def _public_resource(view: xr.Dataset, reference: str, rows: list[int]) -> objec
     """A small table keyed as public resources are (locus on a built-in reference, alleles):
     the view's ``rows`` scored by their index, and one locus the view does not have."""
     contigs = view.contig_id.values[view.variant_contig.values]
+    positions, alleles = view.variant_position.values, view.variant_allele.values  # read once
     records = [
         {
-            "locus": hl.Locus(str(contigs[i]), int(view.variant_position.values[i]), reference),
-            "alleles": [str(a) for a in view.variant_allele.values[i, :2]],
+            "locus": hl.Locus(str(contigs[i]), int(positions[i]), reference),
+            "alleles": [str(a) for a in alleles[i, :2]],
             "score": float(i),
         }
         for i in rows
