@@ -31,7 +31,7 @@ def test_the_warm_up_is_the_notebooks_imports_and_nothing_about_anyone() -> None
     code = warm_up_code(notebook, SIGN_IN_CELL.format(account="sam", language="ja"))
     assert code.splitlines() == [
         "from wgs_tre.governance.identity import hub_sign_in",
-        "from IPython.display import display",
+        "from IPython.display import HTML, display",
         "from wgs_tre.dashboards.layout import identity_banner",
         "from wgs_tre.dashboards.steward_page import for_kernel",
     ]

@@ -114,3 +114,17 @@ def test_verify_now_is_refused_to_a_panel_member(world: World) -> None:
     assert steward.verify_chain(page.ctx, "en", world.settings()).ok is False
     assert world.counts()["audit_event"] == before["audit_event"] + 1  # the refusal, audited
     assert (world.last_event().action, world.last_event().decision) == ("audit.verify", "refused")
+
+
+def test_the_page_draws_its_first_table_as_plain_html_too(world: World) -> None:
+    """What the service's page template shows while the widgets load: the title and the first
+    table as plain HTML (its ids end in -preview), with nothing in it that hides it; the
+    widgets' own stylesheet hides it once they draw."""
+    world.apply("brca-study", members=[])
+    page = StewardPage(signed_in(world, "sam"), "ja")
+    preview = page.preview()
+    assert preview.startswith('<div class="tre-preview">') and preview.endswith("</div>")
+    assert 'id="tre-applications-preview"' in preview and "brca-study (alice)" in preview
+    assert 'id="tre-applications"' not in preview and "display: none" not in preview
+    assert "<h2>スチュワード用ダッシュボード</h2>" in preview
+    assert ".tre-preview {display: none}" in html_of(page.widget)

@@ -215,6 +215,9 @@ def test_the_page_opens_filters_returns_compares_signs_off_and_exports(
     assert "MRN-A-0002" in html_of(page.widget) and 'class="tre-awaiting"' in html_of(page.widget)
     assert hospitals["P000003"] not in html_of(page.widget)  # hospital-b's case
     assert find(page.widget, "tre-case-choice").value == ref  # the one awaiting review
+    preview = page.preview()  # the queue as the server draws it before the widgets load
+    assert 'id="tre-queue-preview"' in preview and "MRN-A-0002" in preview
+    assert hospitals["P000003"] not in preview and "P000002" not in preview
     open_case(page, ref)
     assert 'id="tre-variants-shown">4 of 4' in html_of(page.widget)
     find(page.widget, "tre-filter-gene").value = "TP53"

@@ -17,7 +17,7 @@ from wgs_tre.governance import Context
 __all__ = ["STYLE", "DashboardPage", "table"]
 
 SCROLL = "max-height:430px;overflow:auto"
-STYLE = """<style>
+TABLE_RULES = """
 .tre-table {border-collapse: collapse; font-size: 13px; margin: 4px 0 10px}
 .tre-table th, .tre-table td {border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left;
   vertical-align: top}
@@ -26,7 +26,9 @@ STYLE = """<style>
 .tre-table tr.tre-added td {background: #e8f5e9}
 .tre-table tr.tre-removed td {background: #ffebee; text-decoration: line-through}
 .tre-table tr.tre-reclassified td {background: #fff8e1}
-</style>"""
+"""
+# the widgets' stylesheet: it also hides the first view drawn by the server once they draw
+STYLE = f"<style>{TABLE_RULES}.tre-preview {{display: none}}\n</style>"
 
 
 def table(
@@ -68,9 +70,30 @@ class DashboardPage:
             layout=w.Layout(justify_content="space-between", align_items="center"),
         )
         self.body = w.VBox()
+        self._preview = ""  # the first table drawn, for preview()
         self.widget = w.VBox(
             [w.HTML(STYLE), header, self.status, self.body], layout=w.Layout(max_width="1340px")
         )
+
+    def first_table(
+        self,
+        element_id: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[object]],
+        row_classes: Sequence[str] = (),
+    ) -> str:
+        """:func:`table`; the first one the page draws is kept for :meth:`preview` too."""
+        if not self._preview:
+            self._preview = table(f"{element_id}-preview", headers, rows, row_classes)
+        return table(element_id, headers, rows, row_classes)
+
+    def preview(self) -> str:
+        """The page's title and first table as plain HTML (ids end in ``-preview``): the
+        dashboard service's page template shows it while the widgets load, and :data:`STYLE`
+        hides it once they draw (``dashboards/templates/``)."""
+        title = escape(self.t(self.title_key))
+        return (f'<div class="tre-preview"><style>{TABLE_RULES}</style>'
+                f"<h2>{title}</h2>{self._preview}</div>")  # fmt: skip
 
     def t(self, key: str, **values: object) -> str:
         return say(key, self.lang, **values)

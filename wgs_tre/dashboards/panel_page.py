@@ -101,7 +101,7 @@ class PanelPage(DashboardPage):
         )
         self.body.children = [
             w.HTML(f"<h3>{self.t('queue')}</h3>"),
-            w.HTML(table("tre-queue", [self.t(h) for h in headers], rows, marks)),
+            w.HTML(self.first_table("tre-queue", [self.t(h) for h in headers], rows, marks)),
             w.HBox([choice, opens]),
         ]
 

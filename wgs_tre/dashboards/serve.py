@@ -208,6 +208,12 @@ def main(argv: list[str]) -> None:
     except ValueError as exc:
         print(f"dashboard {notebook.name}: {exc}", file=sys.stderr)
         sys.exit(2)
+    # the page template (a first view drawn by the server) lives beside the notebooks
+    templates = notebook.resolve().parent / "templates"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [str(templates), os.environ.get("JUPYTER_PATH")])
+    )
+    config.VoilaConfiguration.template = "wgs-tre"
     app = DashboardVoila(config=config)
     app.initialize([str(notebook)])
     app.start()

@@ -90,7 +90,7 @@ class StewardPage(DashboardPage):
         rows = steward.applications(self.ctx)
         if not rows:
             return [w.HTML(f'<p id="tre-applications">{self.t("no_applications")}</p>')]
-        grid = table(
+        grid = self.first_table(
             "tre-applications",
             [
                 self.t(k)
