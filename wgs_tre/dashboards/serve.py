@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,18 @@ class DashboardVoila(Voila):  # type: ignore[misc]
             code=warm_up_code(notebook, SIGN_IN_CELL.format(account="", language="en")),
         )
 
+    def stop(self) -> None:
+        """Kill every kernel at once when the hub stops the service, without the kernels'
+        graceful shutdown (seconds each, and the hub stops its services one by one): a
+        dashboard kernel holds nothing to save, each step being committed when it is taken."""
+        for kernel_id in self.kernel_manager.list_kernel_ids():
+            process = getattr(
+                self.kernel_manager.get_kernel(kernel_id).provisioner, "process", None
+            )
+            if process is not None and process.poll() is None:
+                process.kill()
+        shutil.rmtree(self.connection_dir, ignore_errors=True)
+
     def init_handlers(self) -> list[Any]:
         # Voila mounts the identity provider's handlers (the OAuth callback) at "/", where the
         # hub's proxy never sends anything: mount them under the service prefix, first.
@@ -216,7 +229,12 @@ def main(argv: list[str]) -> None:
     config.VoilaConfiguration.template = "wgs-tre"
     app = DashboardVoila(config=config)
     app.initialize([str(notebook)])
-    app.start()
+    app.start()  # returns when the hub stops the service, every kernel killed (stop())
+    # Skip the interpreter's teardown: closing the kernels' ZeroMQ sockets and threads takes a
+    # second or two, and the hub stops its services one after another (the demo's Ctrl-C waits).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
