@@ -9,7 +9,9 @@ canonical bytes (read beforehand, not timed) with ``hashlib``, times the CPUs. A
 append inside an ORM session, the path of governance operations, whose session costs more than
 the append itself.
 The baseline is plain ``sqlite3`` doing one INSERT + COMMIT per row with the same pragmas: the
-floor any chained log on SQLite pays.
+floor any chained log on SQLite pays. ``--postgres``: PostgreSQL (fsync on) too, whose target
+is >= 2,000 events/s from 8 writer processes at once (issue 12), the chain verified whole and
+unforked after; its other lines are for information.
 
 Usage: .venv/bin/python benchmarks/audit.py [--appends N] [--chain N] [--postgres]
 """
@@ -166,24 +168,26 @@ def run(label: str, url: str, args: argparse.Namespace, baseline: float | None) 
     signing = checkpoint_times(store)
     by_writers = {n: concurrent_append_rate(store, n, args.seconds) for n in (1, args.writers)}
     store.dispose()
+    # The single-writer append and verify targets are SQLite's (the embedded default); on
+    # PostgreSQL the target is the concurrent append rate below.
+    sqlite = label == "sqlite"
     ok = "PASS" if appends >= APPEND_TARGET else "FAIL"
     ratio = f" ({appends / baseline:.2f}x raw sqlite3)" if baseline else ""
-    print(f"{label:<11} append {appends:>10,.0f} events/s  target {APPEND_TARGET:,}  {ok}{ratio}")
+    verdict = f"target {APPEND_TARGET:,}  {ok}{ratio}" if sqlite else "(info)"
+    print(f"{label:<11} append {appends:>10,.0f} events/s  {verdict}")
     print(f"{label:<11} append {in_session:>10,.0f} events/s  inside an ORM session (information)")
     ok = "PASS" if verifies >= VERIFY_TARGET else "FAIL"
     where = ""
-    if label == "sqlite":
+    if sqlite:
         where = ", in SQLite" if chain_ext.available() else ", extension NOT built: in Python"
-    print(
-        f"{label:<11} verify {verifies:>10,.0f} events/s  target {VERIFY_TARGET:,}  {ok}"
-        f"  ({events:,} events{where})"
-    )
+    verdict = f"target {VERIFY_TARGET:,}  {ok}" if sqlite else "(info)"
+    print(f"{label:<11} verify {verifies:>10,.0f} events/s  {verdict}  ({events:,} events{where})")
     print(
         f"{label:<11} hash   {ceiling:>10,.0f} events/s  SHA-256 alone over the same bytes, "
         f"x {os.cpu_count()} CPUs: the ceiling of hashing in Python"
     )
     for n, rate in by_writers.items():
-        target = CONCURRENT_TARGET if n == args.writers and label == "postgresql" else None
+        target = CONCURRENT_TARGET if n == args.writers and not sqlite else None
         verdict = (
             f"target {target:,}  {'PASS' if rate >= target else 'FAIL'}" if target else "(info)"
         )

@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DatabaseError
 
+from tests.conftest import BACKENDS
 from tests.world import World
-from wgs_tre.audit import GENESIS, append, event_hash, events, verify
+from wgs_tre.audit import GENESIS, append, event_hash, events, verify, verify_store
 from wgs_tre.audit.export import ExportFormat, export_lines
 from wgs_tre.store import Store
 from wgs_tre.types import Action
@@ -400,6 +401,33 @@ def test_concurrent_appends_from_many_processes_never_fork_or_lose_events(store:
     assert seen == {(f"worker{w}", str(i)) for w in range(workers) for i in range(each)}
 
 
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL not selected")
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_events_whose_chaining_was_cut_short_are_chained_later_and_never_lost(
+    store: Store,
+) -> None:
+    """PostgreSQL commits an event first and chains it after. If the chaining never happens
+    (the process dies between the two), the event waits in the inbox: the next append chains
+    it, and so does a verify; nothing is lost and the order of the chain is the inbox's."""
+    _seed(store, 3)
+    with store.engine.begin() as conn:  # committed, then the "process" is gone: no chaining
+        for i in range(2):
+            append(conn, actor="cut-short", action=Action.AUDIT_READ, reason=str(i))
+    with store.session() as session:
+        assert [e.actor for e in events(session)].count("cut-short") == 0
+        assert session.execute(text("SELECT count(*) FROM audit_pending")).scalar() == 2
+    with store.session() as session:
+        append(session, actor="next", action=Action.AUDIT_READ)
+    with store.session() as session:
+        chain = [(e.seq, e.actor, e.reason) for e in events(session)]
+        assert session.execute(text("SELECT count(*) FROM audit_pending")).scalar() == 0
+    assert chain[3:] == [(4, "cut-short", "0"), (5, "cut-short", "1"), (6, "next", "")]
+    with store.engine.begin() as conn:
+        append(conn, actor="cut-short", action=Action.AUDIT_READ, reason="again")
+    report = verify_store(store)
+    assert report.ok and report.events == 7, report.summary()
+
+
 def _append_until(url: str, worker: int, stop: Any) -> int:
     store = Store(url)
     count = 0
@@ -457,6 +485,7 @@ def test_exports_carry_every_event_with_its_hash(world: World) -> None:
 def test_cef_escapes_separators(store: Store) -> None:
     with store.session() as session:
         append(session, actor="a", action=Action.AUDIT_READ, reason="a=b\nc\\d|e")
+    with store.session() as session:
         (line,) = export_lines(events(session), ExportFormat.CEF)
     assert "reason=a\\=b\\nc\\\\d|e " in line
     assert "\n" not in line

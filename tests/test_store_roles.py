@@ -36,7 +36,17 @@ ATTACKS = [
     "DELETE FROM dataset_version",
     "TRUNCATE dataset_version CASCADE",
     "CREATE TABLE audit_copy (seq integer)",
-    "DROP FUNCTION audit_append",  # the appender (it runs with the caller's rights)
+    "DROP FUNCTION audit_append",  # 0004's appender, retired
+    # the chain is written only by audit_chain(), with the owner's rights (migration 0006)
+    "INSERT INTO audit_event VALUES (99, 't', 'mallory', 'project.apply', NULL, NULL, "
+    "'allowed', '', '{}', 'x', 'y')",
+    "UPDATE audit_head SET seq = 99",
+    "INSERT INTO audit_pending (time, actor, action, decision, reason, details) "
+    "VALUES ('t', 'mallory', 'project.apply', 'allowed', '', '{}')",
+    "DELETE FROM audit_pending",
+    "SELECT audit_append('t', 'mallory', 'project.apply', NULL, NULL, 'allowed', '', '{}')",
+    "CREATE OR REPLACE FUNCTION audit_chain(bigint, boolean) RETURNS bigint "
+    "LANGUAGE sql AS 'SELECT 0::bigint'",
 ]
 
 

@@ -1,12 +1,13 @@
 """Appending to and reading the audit log.
 
 An event holds who, action, project, dataset, decision, reason and time, plus a small ``details``
-object; never participant data or secrets (keys that suggest them are refused). Appends lock the
-single ``audit_head`` row, so concurrent writers (hub, services, CLI) queue up and the chain never
-forks. An event is appended in the caller's transaction: it commits or rolls back with the state
-change it records. On PostgreSQL the append is one call of the server-side ``audit_append()``
-(migration 0004), which hashes the same canonical bytes: one round trip while the head is locked
-instead of three.
+object; never participant data or secrets (keys that suggest them are refused). An event is
+appended in the caller's transaction: it commits or rolls back with the state change it records.
+The chain never forks: on SQLite each appender holds the write lock while it reads the head,
+inserts the event hashed here and moves the head. On PostgreSQL the event is submitted to the
+inbox (``audit_submit()``, migration 0006), so concurrent commits overlap, and chained right
+after its commit (``wgs_tre.store.chaining``): by the server, which hashes the same canonical
+bytes, one chainer at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from wgs_tre.audit.chain import FIELDS, canonical_json, event_hash
 from wgs_tre.errors import IntegrityError
+from wgs_tre.store import chaining
 from wgs_tre.store.engine import Store
 from wgs_tre.store.models import AuditEvent, AuditHead
 from wgs_tre.types import Action, Decision
@@ -65,17 +67,16 @@ def _check_details(details: Mapping[str, Any]) -> str:
 # The append is the hottest write path (every audited access), so it talks to the DB-API cursor
 # directly: compiling three SQLAlchemy statements costs ten times SQLite's own work per event.
 _COLUMNS = (*FIELDS, "hash")
-# SQLite (named parameters): three statements, no round trips; PostgreSQL calls audit_append().
+# SQLite (named parameters): three statements, no round trips; PostgreSQL submits to the inbox.
 _READ_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
 _INSERT = "INSERT INTO audit_event ({}) VALUES ({})".format(  # noqa: S608 (constants)
     ", ".join(_COLUMNS), ", ".join(f":{c}" for c in _COLUMNS)
 )
 _MOVE_HEAD = "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"
-_SERVER_SIDE = (  # PostgreSQL (pyformat)
-    "SELECT new_seq, new_prev_hash, new_hash FROM audit_append(%(time)s, %(actor)s, "
-    "%(action)s, %(project)s, %(dataset)s, %(decision)s, %(reason)s, %(details)s)"
+_SUBMIT = (  # PostgreSQL (pyformat)
+    "SELECT audit_submit(%(time)s, %(actor)s, %(action)s, %(project)s, %(dataset)s, "
+    "%(decision)s, %(reason)s, %(details)s)"
 )
-_NO_DATA_FOUND = "P0002"  # what audit_append() raises when the head row is missing
 
 
 _ACTIONS = frozenset(Action)
@@ -97,9 +98,13 @@ def append(
     dataset: str | None = None,
     details: Mapping[str, Any] | None = None,
     when: dt.datetime | None = None,
-) -> AuditRecord:
+) -> int | None:
     """Append one event in the transaction of ``session`` (ORM) or ``connection`` (Core).
-    ``action`` must be a :class:`~wgs_tre.types.Action`: the log names nothing else."""
+    ``action`` must be a :class:`~wgs_tre.types.Action`: the log names nothing else.
+
+    PostgreSQL: returns the event's id in the inbox. A session chains it when
+    ``Store.session`` commits; a caller holding a bare connection chains it with
+    ``chaining.chain_on`` after committing (as :func:`record` does)."""
     if action not in _ACTIONS:
         raise ValueError(f"audit action {action!r} is not a wgs_tre.types.Action")
     conn = session.connection() if isinstance(session, Session) else session
@@ -116,32 +121,32 @@ def append(
     dbapi: Any = conn.dialect.dbapi
     cursor = conn.connection.cursor()
     try:
-        if conn.dialect.name == "postgresql":
-            cursor.execute(_SERVER_SIDE, fields)
-            # audit_append() returns one row or raises
-            row = cast("tuple[int, str, str]", cursor.fetchone())
-            fields["seq"], fields["prev_hash"], fields["hash"] = row
-        else:
+        if conn.dialect.name != "postgresql":
             _append_here(cursor, fields)
-    except dbapi.IntegrityError:
-        # Only a row the appender did not write can sit beyond the head.
-        which = f"an event {fields['seq']}" if "seq" in fields else "an event"
-        raise IntegrityError(
-            f"the audit log holds {which} beyond its head, so governed actions are refused; "
-            + _REPAIR
-        ) from None
+            return None
+        cursor.execute(_SUBMIT, fields)
+        pending = int(cast("tuple[int]", cursor.fetchone())[0])
+        if isinstance(session, Session):
+            session.info[chaining.PENDING] = pending
+        return pending
     except dbapi.Error as error:
-        if getattr(error, "sqlstate", None) == _NO_DATA_FOUND:
-            raise IntegrityError(_MISSING_HEAD) from None
-        raise
+        refusal = chaining.broken_log(error)
+        if refusal is None and isinstance(error, dbapi.IntegrityError):
+            # SQLite: only a row the appender did not write can sit beyond the head
+            refusal = IntegrityError(
+                f"the audit log holds an event {fields['seq']} beyond its head, so governed "
+                f"actions are refused; {_REPAIR}"
+            )
+        if refusal is None:
+            raise
+        raise refusal from None
     finally:
         cursor.close()
-    return AuditRecord(**fields)
 
 
 def _append_here(cursor: Any, fields: dict[str, Any]) -> None:
     """Read the head (SQLite: the transaction holds the write lock), insert the event hashed
-    here, move the head; ``fields`` gains seq, prev_hash and hash."""
+    here, move the head."""
     cursor.execute(_READ_HEAD)
     head_seq, head_hash = cursor.fetchone() or (None, None)
     if head_seq is None:
@@ -160,25 +165,27 @@ def head(session: Session) -> tuple[int, str]:
     return found.seq, found.hash
 
 
-def record(store: Store, **event: Any) -> AuditRecord:
+def record(store: Store, **event: Any) -> None:
     """Append one event in a transaction of its own (for events not tied to a state change,
-    such as data-access decisions); the cheapest way to write one event."""
+    such as data-access decisions); the cheapest way to write one event. It is in the chain
+    when this returns."""
     if store.is_sqlite:
         with store.engine.begin() as connection:
-            return append(connection, **event)
-    # PostgreSQL: the append is one statement, so in autocommit it is the whole transaction and
-    # the head stays locked only while the server appends and commits, no round trip more.
+            append(connection, **event)
+        return
+    # PostgreSQL: the submit is one statement, so in autocommit it is the whole transaction
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return append(connection, **event)
+        pending = append(connection, **event)
+        chaining.chain_on(connection, pending)
 
 
-def record_refusal(store: Store, **event: Any) -> AuditRecord:
+def record_refusal(store: Store, **event: Any) -> None:
     """Audit a refused request in a transaction of its own.
 
     The request's own transaction is rolled back when it is refused; the refusal must still be
     recorded, so it is written separately.
     """
-    return record(store, decision=Decision.REFUSED, **event)
+    record(store, decision=Decision.REFUSED, **event)
 
 
 def events(

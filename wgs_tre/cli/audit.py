@@ -132,11 +132,12 @@ def export(
     context = st.context()
     since = since.replace(tzinfo=dt.UTC) if since else None
     chosen = {"after": after, "project": project, "actor": actor, "since": since}
-    with context.transaction(Action.AUDIT_EXPORT) as tx:
+    with context.transaction(Action.AUDIT_EXPORT) as tx:  # audited before anything leaves
         shown = ", ".join(f"{k} {v}" for k, v in chosen.items() if v)
         tx.audit(f"exported audit events ({shown or 'all'}) as {fmt.value}")
-        tx.session.flush()
-        found = log.events(tx.session, after=after, project=project, actor=actor, since=since)
+    context.store.chain_audit(durable=True)  # PostgreSQL: the chain so far, on disk
+    with context.store.session() as session:  # one snapshot, this export's own event included
+        found = log.events(session, after=after, project=project, actor=actor, since=since)
         lines = export_lines(found, fmt)
         if output is None:
             for line in lines:

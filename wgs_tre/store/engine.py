@@ -1,10 +1,11 @@
 """Opening the governance store: SQLite by default, PostgreSQL by URL.
 
 Every governed write takes the database's write lock at the start of its transaction (SQLite:
-``BEGIN IMMEDIATE``, for every transaction; PostgreSQL: the audit head row, which every appender
-locks, taken first by :meth:`Store.writing`), so transactions from the hub, services and the CLI
-serialize instead of failing half-way, and what a decision read cannot change before it commits
-(two stewards approving one application at once: one approval, one "it is approved").
+``BEGIN IMMEDIATE``, for every transaction; PostgreSQL: an advisory lock taken first by
+:meth:`Store.writing`), so transactions from the hub, services and the CLI serialize instead of
+failing half-way, and what a decision read cannot change before it commits (two stewards
+approving one application at once: one approval, one "it is approved"). On PostgreSQL a session
+that audited something chains its events once it has committed (``chaining``).
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wgs_tre.errors import ConfigurationError, StoreNotReady
-from wgs_tre.store.models import AuditHead
+from wgs_tre.store import chaining
 from wgs_tre.store.roles import grant_runtime_role
 
 __all__ = ["Store", "open_store"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+GOVERNED = 7_466_011_298  # PostgreSQL advisory lock: one governed transaction at a time
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -79,9 +81,18 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: committed if the block succeeds, rolled back if it raises."""
+        """One transaction: committed if the block succeeds, rolled back if it raises. Audit
+        events it appended are in the chain when the block returns."""
         with self._sessions() as session, session.begin():
             yield session
+        pending = session.info.get(chaining.PENDING)
+        if pending is not None:
+            chaining.chain(self.engine, pending)
+
+    def chain_audit(self, *, durable: bool = False) -> int:
+        """PostgreSQL: chain every committed audit event not chained yet (``chaining``);
+        ``durable``: and wait until the chain is on disk. Nothing to do on SQLite."""
+        return 0 if self.is_sqlite else chaining.chain(self.engine, durable=durable)
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -90,7 +101,7 @@ class Store:
         writers; SQLite's ``BEGIN IMMEDIATE`` already waits)."""
         with self.session() as session:
             if not self.is_sqlite:
-                session.execute(select(AuditHead.seq).with_for_update())
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GOVERNED})
             yield session
 
     def _alembic_config(self) -> Config:

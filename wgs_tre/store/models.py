@@ -50,6 +50,7 @@ __all__ = [
     "Approval",
     "AuditEvent",
     "AuditHead",
+    "AuditPending",
     "Base",
     "Case",
     "CaseReport",
@@ -455,8 +456,28 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditPending(Base):
+    """PostgreSQL: an event committed with the change it records and not chained yet
+    (migration 0006); ``audit_chain()`` moves it into ``audit_event``. Unused on SQLite."""
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    time: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str | None] = mapped_column(String(40))
+    dataset: Mapped[str | None] = mapped_column(String(120))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+
+
 class AuditHead(Base):
-    """A single row naming the last event; appenders lock it to serialize the chain."""
+    """A single row naming the last event; whoever chains moves it (SQLite: each appender,
+    holding the write lock; PostgreSQL: ``audit_chain()``, holding its advisory lock)."""
 
     __tablename__ = "audit_head"
 

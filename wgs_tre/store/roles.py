@@ -4,7 +4,9 @@ A table's owner can disable its triggers (``ALTER TABLE ... DISABLE TRIGGER``) a
 the append-only audit log and dataset versions. Migrations therefore run as an owner role and
 the hub, services and CLI as a runtime role that holds only these grants: reading and adding
 rows everywhere, changing and removing rows only where the application itself does, and on the
-append-only tables nothing but SELECT and INSERT (no UPDATE, DELETE or TRUNCATE).
+append-only tables nothing but SELECT and INSERT (no UPDATE, DELETE or TRUNCATE). The audit log
+is read-only to it: events enter through ``audit_submit()`` and are chained by ``audit_chain()``,
+which run with the owner's rights (migration 0006).
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ APPEND_ONLY = (
     "report_note",
     "report_version",
 )
-AUDIT_APPEND = "audit_append(text, text, text, text, text, text, text, text)"
+# Written only by the owner's functions below: SELECT for the runtime role, or nothing.
+THROUGH_FUNCTIONS = {"audit_event": "SELECT", "audit_head": "SELECT", "audit_pending": ""}
+AUDIT_FUNCTIONS = (
+    "audit_submit(text, text, text, text, text, text, text, text)",
+    "audit_chain(bigint, boolean)",
+)
+RETIRED_FUNCTIONS = ("audit_append(text, text, text, text, text, text, text, text)",)  # 0004
 
 
 def runtime_grants(role: str, quote: Callable[[str], str] = str) -> list[str]:
@@ -38,10 +46,16 @@ def runtime_grants(role: str, quote: Callable[[str], str] = str) -> list[str]:
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}",
     ]
     for table in sorted(Base.metadata.tables):
-        rights = "SELECT, INSERT" if table in APPEND_ONLY else "SELECT, INSERT, UPDATE, DELETE"
-        statements.append(f"GRANT {rights} ON {table} TO {who}")
-    # The audit appender (migration 0004); it runs with the caller's rights, those above.
-    statements.append(f"GRANT EXECUTE ON FUNCTION {AUDIT_APPEND} TO {who}")
+        if table in THROUGH_FUNCTIONS:
+            rights = THROUGH_FUNCTIONS[table]
+        elif table in APPEND_ONLY:
+            rights = "SELECT, INSERT"
+        else:
+            rights = "SELECT, INSERT, UPDATE, DELETE"
+        if rights:
+            statements.append(f"GRANT {rights} ON {table} TO {who}")
+    statements += [f"REVOKE ALL ON FUNCTION {f} FROM {who}" for f in RETIRED_FUNCTIONS]
+    statements += [f"GRANT EXECUTE ON FUNCTION {f} TO {who}" for f in AUDIT_FUNCTIONS]
     return statements
 
 
