@@ -176,9 +176,25 @@ def test_nk_counts_the_policys_n_largest() -> None:
 def test_a_negative_value_makes_its_cell_one_for_a_steward() -> None:
     """ACRO then reports only the negative cells of the whole table, for review; here the other
     cells are still checked."""
-    data = frame({("a", "x"): [-5.0] + [10.0] * 9, ("a", "y"): [100.0] + [1.0] * 9})
-    failing = ours(crosstab(data, "g", "h", "v", "sum"))
-    assert failing[RuleId.DOMINANCE_NK] == failing[RuleId.P_RATIO] == {("a", "x"), ("a", "y")}
+    data = frame(
+        {
+            ("a", "x"): [-5.0] + [10.0] * 9,
+            ("a", "y"): [100.0] + [1.0] * 9,
+            ("a", "z"): [-1.0] + [10.0] * 8,  # 9: the threshold fails it as usual
+        }
+    )
+    table = crosstab(data, "g", "h", "v", "sum")
+    failing = ours(table)
+    assert failing[RuleId.DOMINANCE_NK] == {("a", "x"), ("a", "y"), ("a", "z")}
+    assert failing[RuleId.P_RATIO] == {("a", "x"), ("a", "y"), ("a", "z")}
+    assert [f.message for f in table.findings if f.rule is RuleId.THRESHOLD] == [
+        "fewer than 10 people contribute"
+    ]
+    negative = [f for f in table.findings if "negative" in f.message]
+    assert [(f.rule, f.cells) for f in negative] == [
+        (RuleId.DOMINANCE_NK, (("a", "x"), ("a", "z"))),
+        (RuleId.P_RATIO, (("a", "x"), ("a", "z"))),
+    ]
 
 
 # --- regressions: residual degrees of freedom ----------------------------------------------
@@ -253,6 +269,8 @@ def test_rounding_is_for_counts_and_a_stricter_policy_reopens_it() -> None:
     strict = DisclosurePolicy.model_validate({"rounding": {"suppress_at_most": 9, "base": 5}})
     reopened = self_check(rounded, strict)
     assert [(f.rule, f.cells) for f in reopened.findings] == [(RuleId.THRESHOLD, (("a", "y"),))]
+    coarser = DisclosurePolicy.model_validate({"rounding": {"base": 10}})  # 9 was rounded to 5s
+    assert [f.cells for f in self_check(rounded, coarser).findings] == [(("a", "y"),)]
 
 
 # --- the record of checks and the self-check ------------------------------------------------

@@ -110,13 +110,12 @@ def _message(
         )
     if rule is RuleId.DOMINANCE_NK:
         return (
-            f"the {policy.nk_n} largest contributors make at least {policy.nk_k:.0%} of the "
-            "total (or a value is negative)",
+            f"the {policy.nk_n} largest contributors make at least {policy.nk_k:.0%} of the total",
             (Fix.SUPPRESS, Fix.AGGREGATE),
         )
     return (
         f"the others add up to less than {policy.p_ratio:.0%} of the largest contributor, "
-        "who can be estimated (or a value is negative)",
+        "who can be estimated",
         (Fix.SUPPRESS, Fix.AGGREGATE),
     )
 
@@ -124,11 +123,19 @@ def _message(
 def check_cells(
     kind: TableKind, cells: tuple[CellEvidence, ...], policy: DisclosurePolicy
 ) -> tuple[Finding, ...]:
-    """One finding per table rule that some cells fail, naming those cells."""
+    """One finding per table rule that some cells fail, naming those cells (and one more for
+    the cells a dominance rule cannot judge, those with a negative value)."""
     findings = []
     for rule in _TABLE_RULES:
         failing = failing_cells(rule, kind, cells, policy)
-        if failing:
-            message, fixes = _message(rule, kind, policy)
-            findings.append(Finding(rule, message, fixes, failing))
+        message, fixes = _message(rule, kind, policy)
+        dominance = rule in (RuleId.DOMINANCE_NK, RuleId.P_RATIO)
+        negative = {c.cell for c in cells if c.negative and dominance}
+        judged = tuple(c for c in failing if c not in negative)
+        if judged:
+            findings.append(Finding(rule, message, fixes, judged))
+        unjudged = tuple(c for c in failing if c in negative)
+        if unjudged:
+            message = "cannot be judged where a value is negative: a steward will look"
+            findings.append(Finding(rule, message, fixes, unjudged))
     return tuple(findings)
