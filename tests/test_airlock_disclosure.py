@@ -70,6 +70,11 @@ def acros(acro: ACRO, data: pd.DataFrame, aggfunc: str | None = None) -> dict[Ru
     (positions in the table ACRO returned)."""
     values = data.v if aggfunc else None
     table = acro.crosstab(data.g, data.h, values=values, aggfunc=aggfunc)
+    return acro_failing(acro, table)
+
+
+def acro_failing(acro: ACRO, table: pd.DataFrame) -> dict[RuleId, Any]:
+    """The failing cells of the output ACRO recorded last."""
     output = list(acro.results.results.values())[-1]
     failing: dict[RuleId, set[tuple[str, str]]] = {rule: set() for rule in ACRO_RULES.values()}
     for name, positions in output.sdc["cells"].items():
@@ -156,6 +161,17 @@ def test_dominance_rules_cell_by_cell_as_acro(acro: ACRO, aggfunc: str) -> None:
     assert failing == acros(acro, dominance_frame(), aggfunc)
     assert np.isnan(table.table.loc["c", "y"])
     assert table.table.loc["a", "y"] == (110.0 if aggfunc == "sum" else 11.0)
+
+
+def test_dominance_rules_as_acros_pivot_table(acro: ACRO) -> None:
+    """The same rules through ``acro.pivot_table``; (c, y) has 3 contributors of 3.0 each: the
+    threshold fails it, dominance does not (6/9 = 0.67; 3/3 = 1)."""
+    data = frame({**DOMINANCE, ("c", "y"): [3.0] * 3})
+    failing = ours(crosstab(data, "g", "h", "v", "mean"))
+    theirs = acro.pivot_table(data, index="g", columns="h", values="v", aggfunc="mean")
+    assert failing == acro_failing(acro, theirs)
+    assert failing[RuleId.THRESHOLD] == {("c", "y")}
+    assert failing[RuleId.P_RATIO] == {("b", "y"), ("c", "x")}
 
 
 def test_dominance_rules_pass_a_table_with_no_dominant_contributor(acro: ACRO) -> None:
