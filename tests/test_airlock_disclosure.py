@@ -22,10 +22,13 @@ from wgs_tre.airlock import (
     DisclosurePolicy,
     Fix,
     RuleId,
+    check_gwas_summary,
     check_regression,
+    check_row_level,
     crosstab,
     load_disclosure_policy,
     load_table,
+    minor_allele_counts,
     residual_dof,
     self_check,
     sidecar_path,
@@ -390,3 +393,79 @@ def test_a_bad_value_names_the_file_and_the_key(tmp_path: Path, text: str, where
 
 def test_every_public_name_exists() -> None:
     assert all(hasattr(wgs_tre.airlock, name) for name in wgs_tre.airlock.__all__)
+
+
+# --- GWAS summary statistics and row-level files (no ACRO rule: hand-computed only) ---------
+
+
+def glm(a1_ct: list[int], obs_ct: int = 100) -> pd.DataFrame:
+    """A plink2 .glm-like file: A1 counted among 2 x OBS_CT alleles."""
+    n = len(a1_ct)
+    return pd.DataFrame(
+        {
+            "#CHROM": [1] * n,
+            "POS": [1000 + i for i in range(n)],
+            "ID": [f"rs{i + 1}" for i in range(n)],
+            "A1": ["A"] * n,
+            "A1_CT": a1_ct,
+            "OBS_CT": [obs_ct] * n,
+            "BETA": [0.1 * (i + 1) for i in range(n)],
+            "P": [0.5] * n,
+        }
+    )
+
+
+def test_minor_allele_count_fails_variants_below_twenty() -> None:
+    # Of 200 alleles: A1 19 -> 19 fails, 20 passes, 185 -> the other allele 15 fails, 100 passes.
+    data = glm([19, 20, 185, 100])
+    assert minor_allele_counts(data).tolist() == [19, 20, 15, 100]
+    (finding,) = check_gwas_summary(data)
+    assert finding.rule is RuleId.MINOR_ALLELE_COUNT
+    assert finding.cells == (("rs1", "MAC"), ("rs3", "MAC"))
+    assert check_gwas_summary(glm([20, 180, 100])) == ()
+
+
+def test_minor_allele_count_from_a_frequency_and_n() -> None:
+    # 2 x 200 alleles: 0.05 -> 20 passes, 0.04 -> 16 fails, 0.97 -> 0.03 -> 12 fails.
+    data = pd.DataFrame({"SNP": ["a", "b", "c"], "EAF": [0.05, 0.04, 0.97], "N": [200] * 3})
+    (finding,) = check_gwas_summary(data)
+    assert finding.cells == (("b", "MAC"), ("c", "MAC"))
+    (finding,) = check_gwas_summary(data.drop(columns="N"))
+    assert "no allele counts" in finding.message and finding.cells == ()
+
+
+def test_a_column_of_one_samples_genotypes_is_refused() -> None:
+    data = glm([20, 40, 60])
+    assert check_gwas_summary(data) == ()
+    data["P000123"] = [0, 2, 1]
+    data["P000456_GT"] = ["0/1", "1|1", "0/0"]
+    data["HG0007"] = [0.2, 1.7, 0.9]  # a dosage: named by the caller
+    (finding,) = check_gwas_summary(data, sample_ids=["HG0007"])
+    assert finding.rule is RuleId.PER_SAMPLE
+    assert [c for _, c in finding.cells] == ["P000123", "P000456_GT", "HG0007"]
+
+
+def test_row_level_files_and_id_like_columns() -> None:
+    policy = DisclosurePolicy(row_limit=12)
+    table = pd.DataFrame(
+        {
+            "ancestry": [f"group {chr(65 + i)}" for i in range(12)],
+            "n": [10 + 3 * i for i in range(12)],
+        }
+    )
+    assert check_row_level(table, policy) == ()  # 12 rows, labels without digits, counts
+    (finding,) = check_row_level(pd.concat([table, table.iloc[:1]]), policy)
+    assert finding.rule is RuleId.ROW_LEVEL and "13 rows" in finding.message
+    for column, values in [
+        ("participant_id", ["x"] * 12),  # the name says it
+        ("code", [f"P{i:06d}" for i in range(12)]),  # codes, distinct per row
+        ("row", list(range(12))),  # row numbers
+        ("nhs", [9_000_000_000 + 7 * i for i in range(12)]),  # long numbers
+    ]:
+        (finding,) = check_row_level(table.assign(**{column: values}), policy)
+        assert (finding.rule, finding.cells) == (RuleId.ID_COLUMN, (("all rows", column),))
+    assert (
+        check_row_level(table.assign(code=[f"P{i}" for i in range(12)]), policy, keys=["code"])
+        == ()
+    )
+    assert check_row_level(table.assign(beta=np.linspace(0.1, 1.2, 12)), policy) == ()

@@ -8,7 +8,11 @@ in ``policies/disclosure.yaml`` (ACRO's defaults when the file is missing):
 - ``zeros``: a zero in a frequency table;
 - ``dominance-nk``: the ``nk_n`` largest contributors make at least ``nk_k`` of a cell's total;
 - ``p-ratio``: the rest of a cell is less than ``p_ratio`` times its largest contributor;
-- ``residual-dof``: a model with fewer than ``min_residual_dof`` residual degrees of freedom.
+- ``residual-dof``: a model with fewer than ``min_residual_dof`` residual degrees of freedom;
+- ``minor-allele-count``, ``per-sample-column``: a GWAS summary statistic's variant carried by
+  fewer than ``gwas_min_minor_allele_count`` alleles, a column of one sample's genotypes;
+- ``row-level``, ``id-like-column``: a file with more than ``row_limit`` rows, or a column that
+  names its rows one by one.
 
 Tables are made with :func:`crosstab`, which keeps each cell's evidence (count, total, largest
 values) so that the checks, the fixes (:meth:`CheckedTable.suppress`, :meth:`CheckedTable.round`)
@@ -17,6 +21,7 @@ rule, the cells, a plain message and the fixes to choose from.
 """
 
 from wgs_tre.airlock.checks import CellEvidence, TableKind
+from wgs_tre.airlock.files import check_gwas_summary, check_row_level, minor_allele_counts
 from wgs_tre.airlock.regression import check_regression, residual_dof
 from wgs_tre.airlock.rules import (
     DisclosurePolicy,
@@ -39,10 +44,13 @@ __all__ = [
     "RuleId",
     "SelfCheck",
     "TableKind",
+    "check_gwas_summary",
     "check_regression",
+    "check_row_level",
     "crosstab",
     "load_disclosure_policy",
     "load_table",
+    "minor_allele_counts",
     "residual_dof",
     "self_check",
     "sidecar_path",

@@ -42,6 +42,10 @@ class RuleId(StrEnum):
     P_RATIO = "p-ratio"  # the rest is less than p times the largest
     ZEROS = "zeros"  # a zero in a frequency table
     RESIDUAL_DOF = "residual-dof"  # a model with too few residual degrees of freedom
+    MINOR_ALLELE_COUNT = "minor-allele-count"  # a GWAS variant carried by too few
+    PER_SAMPLE = "per-sample-column"  # a column of one sample's genotypes
+    ROW_LEVEL = "row-level"  # more rows than an aggregate output has
+    ID_COLUMN = "id-like-column"  # a column that names people (or rows) one by one
     EVIDENCE = "evidence"  # a file without (or changed since) its record of checks
 
 
@@ -91,7 +95,7 @@ class DisclosurePolicy(_Strict):
     p_ratio: float = Field(default=0.1, gt=0, lt=1, description="the rest over the largest")
     zeros_disclosive: bool = True
     rounding: RoundingProfile = Field(default_factory=RoundingProfile)
-    # The two below are this project's choices, not ACRO's (later checks use them).
+    # The two below are this project's choices, not ACRO's.
     row_limit: int = Field(default=1000, ge=1, description="more rows looks row-level")
     gwas_min_minor_allele_count: int = Field(default=20, ge=1, description="per variant")
 
