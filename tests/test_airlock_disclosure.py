@@ -331,6 +331,8 @@ def test_a_file_changed_or_without_its_record_fails_the_self_check(tmp_path: Pat
     sidecar_path(path).write_text("{not json")
     (finding,) = self_check(path).findings
     assert "unreadable record of checks" in finding.message
+    (finding,) = self_check(tmp_path / "elsewhere.csv").findings
+    assert (finding.rule, finding.message) == (RuleId.EVIDENCE, "no such file")
 
 
 def test_self_check_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:

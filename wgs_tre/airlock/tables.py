@@ -188,6 +188,8 @@ def load_table(path: Path, policy: DisclosurePolicy | None = None) -> CheckedTab
     missing or unreadable, or if the CSV has changed since it was saved."""
     path = Path(path)
     side = sidecar_path(path)
+    if not path.is_file():
+        raise InvalidInput(str(path), "no such file")
     if not side.exists():
         raise InvalidInput(
             str(path),
