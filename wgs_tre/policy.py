@@ -29,6 +29,7 @@ __all__ = [
     "SessionPolicy",
     "SparkProfile",
     "load_policies",
+    "load_policy_file",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -241,6 +242,12 @@ def _validate(model: type[M], path: Path) -> M:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise PolicyError(str(path), f"{loc}: {first['msg']}") from None
+
+
+def load_policy_file(model: type[M], path: Path) -> M:
+    """Load and validate one policy file against ``model`` (a missing or empty file gives the
+    model's defaults); a broken file raises :class:`PolicyError` naming the file and the field."""
+    return _validate(model, path)
 
 
 def load_policies(directory: Path) -> Policies:

@@ -1,0 +1,57 @@
+"""The airlock's automatic disclosure checks (issue 17, first part), as a library.
+
+Outputs leave the TRE only through the airlock; before a steward sees a request, and when the
+researcher asks first (:func:`self_check`), each output is checked by rules whose thresholds are
+in ``policies/disclosure.yaml`` (ACRO's defaults when the file is missing):
+
+- ``threshold``: a table cell with fewer than ``min_cell_count`` contributors;
+- ``zeros``: a zero in a frequency table;
+- ``dominance-nk``: the ``nk_n`` largest contributors make at least ``nk_k`` of a cell's total;
+- ``p-ratio``: the rest of a cell is less than ``p_ratio`` times its largest contributor;
+- ``residual-dof``: a model with fewer than ``min_residual_dof`` residual degrees of freedom;
+- ``minor-allele-count``, ``per-sample-column``: a GWAS summary statistic's variant carried by
+  fewer than ``gwas_min_minor_allele_count`` alleles, a column of one sample's genotypes;
+- ``row-level``, ``id-like-column``: a file with more than ``row_limit`` rows, or a column that
+  names its rows one by one.
+
+Tables are made with :func:`crosstab`, which keeps each cell's evidence (count, total, largest
+values) so that the checks, the fixes (:meth:`CheckedTable.suppress`, :meth:`CheckedTable.round`)
+and a later re-check from the saved record need no raw data. Each :class:`Finding` names its
+rule, the cells, a plain message and the fixes to choose from.
+"""
+
+from wgs_tre.airlock.checks import CellEvidence, TableKind
+from wgs_tre.airlock.files import check_gwas_summary, check_row_level, minor_allele_counts
+from wgs_tre.airlock.regression import check_regression, residual_dof
+from wgs_tre.airlock.rules import (
+    DisclosurePolicy,
+    Finding,
+    Fix,
+    RoundingProfile,
+    RuleId,
+    load_disclosure_policy,
+)
+from wgs_tre.airlock.selfcheck import SelfCheck, self_check
+from wgs_tre.airlock.tables import CheckedTable, crosstab, load_table, sidecar_path
+
+__all__ = [
+    "CellEvidence",
+    "CheckedTable",
+    "DisclosurePolicy",
+    "Finding",
+    "Fix",
+    "RoundingProfile",
+    "RuleId",
+    "SelfCheck",
+    "TableKind",
+    "check_gwas_summary",
+    "check_regression",
+    "check_row_level",
+    "crosstab",
+    "load_disclosure_policy",
+    "load_table",
+    "minor_allele_counts",
+    "residual_dof",
+    "self_check",
+    "sidecar_path",
+]
