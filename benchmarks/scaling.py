@@ -6,12 +6,14 @@ decision, materialised dispensal, then the analysis; warm process, 2 threads); p
 processes with 2 threads on a .pgen of the same VCF; BLAS limited to 2 threads too. PCA (k=10,
 missing calls mean-imputed, randomized) by plink2 ``--pca approx`` on the variants wgs_tre's
 PCA chose (by ID; plink2's log must report as many) runs up to ``--plink-pca-max`` variants
-only (it takes minutes beyond). Peak memory: resident high-water mark of the wgs_tre process
-during each operation; of each plink2 process.
+only (it takes minutes beyond). Peak memory: resident high-water mark during each operation of
+the wgs_tre process that runs the three analyses one after another (a new one per size, as a
+session's kernel is; the ingest and the dispensal are written beforehand by this one); of each
+plink2 process.
 
 Writes a CSV and a PNG (seconds and peak memory against variants, log scales) and prints the
-table; ``--samples 10000 --sizes 1000000`` is the memory check of issue 6 (target: wgs_tre
-under 2 GB at 10,000 x 1,000,000).
+table; ``--samples 10000 --sizes 1000000`` is the memory check of issues 6 and 12 (target:
+every wgs_tre operation under 1 GB at 10,000 x 1,000,000).
 
 Usage: .venv/bin/python benchmarks/scaling.py [--samples 2000]
        [--sizes 10000,30000,100000,300000,1000000] [--keep DIR] [--out scaling.png]
@@ -22,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 # OpenBLAS sizes its thread pool when numpy loads it: limit it before then (as gwas.py does).
@@ -49,17 +53,35 @@ from benchmarks.gwas import (
     plink2,
     variant_keys,
 )
+from wgs_tre.config import Settings
 from wgs_tre.genomics import gwas_linear, pca, variant_stats
 
 OPERATIONS = ("QC", "linear GWAS", "PCA k=10")
-MEMORY_TARGET_MB = 2048
+MEMORY_TARGET_MB = 1024  # issue 12 (issue 6 asked for 2 GB)
 
 
 def ours(
     settings_dir: Path, vcf: Path, samples: int, warm: bool
 ) -> tuple[dict[str, tuple[float, float]], list[str]]:
-    """Seconds and peak MB per operation, and the variants PCA used (chrom:pos:ref:alt)."""
+    """Seconds and peak MB per operation, and the variants PCA used (chrom:pos:ref:alt).
+
+    The ingest, the approval and the project's dispensal are made here (the steward's CLI and
+    the data service do them, each in a process of its own); the analyses run in a new
+    process, as in a session's kernel, so its memory is what a session holds, not what this
+    process kept of the ingest."""
     settings = governed_world(settings_dir, vcf, samples)
+    session_opener(settings, settings_dir / "dispensal")()  # the dispensal, written once
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as session:
+        return session.submit(in_session, settings, settings_dir, warm).result()
+
+
+def in_session(
+    settings: Settings, settings_dir: Path, warm: bool
+) -> tuple[dict[str, tuple[float, float]], list[str]]:
+    """The three analyses one after another in this (new) process, as a notebook runs them."""
+    dask.config.set(scheduler="threads", num_workers=THREADS)
+    check_blas_threads()
     open_view = session_opener(settings, settings_dir / "dispensal")
     trait, covariates = phenotypes(open_view().sample_id.values)
     runs = {

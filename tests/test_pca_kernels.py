@@ -5,6 +5,9 @@ monomorphic, entirely missing and mostly missing variants."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -109,3 +112,31 @@ def test_ld_thinning_is_the_greedy_rule(window: int) -> None:
     ours = ld_thin(packed, 80, rows, mean, scale, contig[rows], window, 0.2)
     np.testing.assert_array_equal(ours, _greedy(x[rows], contig[rows], window, 0.2))
     assert 0 < ours[198:298].sum() < 100 // max(window, 1) + 3
+
+
+def test_thinned_rows_read_again_each_pass_give_the_same_components(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past ``KEEP_ROWS_UP_TO`` the LD-thinned rows are not held between passes but read again
+    from the view each time (10,000 x 1,000,000 stays under 1 GB that way): the same rows, so the
+    same components to the last bit, in either mode."""
+    module = sys.modules["wgs_tre.genomics.pca"]
+    view = _view(_codes(240, 3000, seed=5))
+    view["call_dosage_packed"] = view.call_dosage_packed.chunk({"variants": 400})  # 8 blocks
+    reads = []
+
+    def counted(*args: Any) -> Any:
+        reads.append(1)
+        return with_rows(*args)
+
+    with_rows = module._with_rows
+    monkeypatch.setattr(module, "_with_rows", counted)
+    held = pca(view, 4, progress=False)
+    assert reads == []
+    monkeypatch.setattr(module, "KEEP_ROWS_UP_TO", 0)
+    streamed = pca(view, 4, progress=False)
+    # 8 blocks read again for each product of the randomized algorithm (iterations + 2)
+    assert len(reads) == 8 * (4 + 2)
+    assert 100 < held.variant_pca_used.values.sum() < 3000
+    for name in ("variant_pca_used", "sample_pca_explained_variance", "sample_pca_eigenvector"):
+        np.testing.assert_array_equal(streamed[name].values, held[name].values, err_msg=name)

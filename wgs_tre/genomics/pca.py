@@ -34,6 +34,8 @@ pairwise call rate (about 4% at 2% missing calls); the eigenvectors hardly chang
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import xarray as xr
 from dask.delayed import Delayed, delayed
@@ -41,7 +43,7 @@ from scipy.linalg.blas import ssyrk
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from wgs_tre.errors import InvalidInput
-from wgs_tre.genomics.blocks import blocks_of, compute, map_blocks, persist
+from wgs_tre.genomics.blocks import Blocks, blocks_of, compute, map_blocks, persist
 from wgs_tre.genomics.kernels.pca import (
     finish_pairwise_grm,
     ld_thin,
@@ -61,6 +63,11 @@ MISSING_CALLS = ("mean", "pairwise")
 __all__ = ["MISSING_CALLS", "pca"]
 
 SUBBLOCK = 512  # standardised rows held at once per task (bounds memory with many samples)
+# The LD-thinned rows are kept in memory between passes when the whole packed matrix is at most
+# this big (so they are too); beyond it only which rows were kept is, and each pass reads the
+# view again (10,000 x 1,000,000: 2.4 GB packed, 0.28 GB thinned; peak 1.4 GB kept, < 1 GB read).
+KEEP_ROWS_UP_TO = 256 * 2**20
+SUM_FAN_IN = 4  # blocks' products summed per task
 EXACT_COUNTS = 2**24  # float32 counts are exact up to here
 
 # A block's chosen variants: the block's mask, their packed rows, centre, scale, and their
@@ -113,6 +120,18 @@ def _summary(chosen: Chosen) -> tuple[np.ndarray, float]:
     return chosen[0], chosen[4]
 
 
+def _without_rows(chosen: Chosen) -> Chosen:
+    mask, rows, mean, scale, share = chosen
+    return mask, np.empty((0, rows.shape[1]), rows.dtype), mean, scale, share  # not a view
+
+
+def _with_rows(packed: np.ndarray, samples: int, chosen: Chosen) -> Chosen:
+    """A block's chosen rows read again from its packed dosages (``samples`` unused: the
+    signature ``map_blocks`` calls)."""
+    mask, _, mean, scale, share = chosen
+    return mask, np.ascontiguousarray(packed[mask]), mean, scale, share
+
+
 def _product(chosen: Chosen, samples: int, q: np.ndarray) -> np.ndarray:
     """X_b' (X_b q) over a block's chosen rows: (samples, columns of q)."""
     _, packed, mean, scale, _ = chosen
@@ -123,6 +142,13 @@ def _product(chosen: Chosen, samples: int, q: np.ndarray) -> np.ndarray:
         x = standardise(packed, samples, everything[first : first + SUBBLOCK], mean, scale)
         out += x.T @ (x @ q32)
     return out
+
+
+def _total(*parts: np.ndarray) -> np.ndarray:
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def _orthonormal(y: np.ndarray) -> np.ndarray:
@@ -138,8 +164,15 @@ def _randomized(
     def times_grm(q: np.ndarray) -> np.ndarray:  # X X' q, one task per block
         shared = delayed(q)
         tasks = [delayed(_product)(c, n, shared) for c in chosen]
-        product: np.ndarray = np.sum(compute(tasks, progress=False), axis=0)
-        return product
+        # Summed in the graph, a few at a time: the blocks' products are not all held at once
+        # (each is samples x columns: 100 blocks of 10,000 samples would hold 160 MB).
+        while len(tasks) > 1:
+            tasks = [
+                delayed(_total)(*tasks[i : i + SUM_FAN_IN])
+                for i in range(0, len(tasks), SUM_FAN_IN)
+            ]
+        (product,) = compute(tasks, progress=False)
+        return cast(np.ndarray, product)
 
     y = times_grm(np.random.default_rng(seed).standard_normal((n, width)))
     for _ in range(iterations):
@@ -215,6 +248,10 @@ def _top_eigenpairs(grm: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.
         values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=1e-6)
     top = np.argsort(values)[::-1][:k]
     return values[top], vectors[:, top]
+
+
+def _packed_bytes(blocks: Blocks) -> int:
+    return -(-blocks.samples // 4) * blocks.variants
 
 
 def _enough(used: int, k: int) -> None:
@@ -295,12 +332,21 @@ def pca(
         eigenvalues, eigenvectors = _top_eigenpairs(grm, k, seed)
         del grm
     else:  # a pass per product of the randomized algorithm
-        if ld_r2_max is not None:
+        if ld_r2_max is not None and _packed_bytes(blocks) <= KEEP_ROWS_UP_TO:
             # Thinned rows stay in memory (or on the cluster's workers): packed, they are a
             # small fraction of the data, and every later pass reads them instead of the whole
             # matrix. Unthinned they can be all of it: each pass reads the view again instead.
             chosen = persist(chosen, progress=progress)
-        summaries = compute([delayed(_summary)(c) for c in chosen], progress=progress)
+            summaries = compute([delayed(_summary)(c) for c in chosen], progress=progress)
+        elif ld_r2_max is not None:  # too many to hold: keep which rows, read them each pass
+            kept_only = persist([delayed(_without_rows)(c) for c in chosen], progress=progress)
+            summaries = compute([delayed(_summary)(c) for c in kept_only], progress=False)
+            chosen = [
+                delayed(_with_rows, pure=True)(part, n, meta)
+                for part, meta in zip(blocks.parts, kept_only, strict=True)
+            ]
+        else:
+            summaries = compute([delayed(_summary)(c) for c in chosen], progress=progress)
         kept = np.concatenate([mask for mask, _ in summaries])
         used = int(kept.sum())
         _enough(used, k)
