@@ -413,3 +413,55 @@ def test_reviews_are_append_only_in_the_database(cast: World) -> None:
         connection.execute(sa.text("UPDATE output_review SET verdict = 'reject'"))
     with pytest.raises(sa.exc.DBAPIError), world.store.engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM output_review"))
+
+
+def test_the_cli_walkthrough(
+    cast: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A researcher's request and two stewards' approvals through ``wgs-tre airlock``, with
+    ``--json``; a refusal is one line on stderr with the exit code of its class."""
+    from wgs_tre.cli import main
+    from wgs_tre.errors import ExitCode
+
+    world = cast
+    monkeypatch.setenv("WGS_TRE_DATABASE_URL", world.store.url.render_as_string(False))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(world.policies.source))
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(world.tmp / "data"))
+    slug = approved_project(world)
+    home = workspace(world, slug)
+    (home / "figure.svg").write_text("<svg/>")
+    monkeypatch.setenv("WGS_TRE_WORKSPACE", str(home))
+
+    def run(who: str, *args: str) -> tuple[int, str, str]:
+        code = main(["--as", who, "airlock", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def ok(who: str, *args: str) -> dict:  # type: ignore[type-arg]
+        code, out, err = run(who, *args, "--json")
+        assert code == 0, err
+        return json.loads(out)  # type: ignore[no-any-return]
+
+    ref = ok("alice", "create", slug, "--purpose", "figure 2 of the paper")["ref"]
+    ok("alice", "add", ref, "figure.svg", "-j", "allele frequencies by ancestry, no counts")
+    sent = ok("alice", "submit", ref)
+    assert (sent["state"], sent["files"][0]["sha256"]) == ("submitted", _sha(home / "figure.svg"))
+    assert [r["ref"] for r in ok("sam", "list")] == [ref]
+    assert ok("sam", "approve", ref, "-m", "fine")["state"] == "in_review"
+    code, out, err = run("sam", "approve", ref)
+    assert code == ExitCode.REFUSED and out == ""
+    assert err.count("\n") == 1 and "already reviewed" in err
+    code, _, err = run("stella", "reject", ref, "-m", "no")
+    assert code == ExitCode.REFUSED and "conflict of interest" in err
+    code, _, err = run("sue", "reject", ref)
+    assert code == ExitCode.INVALID_INPUT and "comment" in err
+    assert ok("sue", "approve", ref)["state"] == "approved"
+    code, _, err = run("alice", "withdraw", ref)
+    assert code == ExitCode.CONFLICT and f"output request {ref}: it is approved" in err
+    code, out, _ = run("alice", "show", ref)
+    assert code == 0 and "2 of 2 approvals" in out and "figure.svg" in out
+    code, out, _ = run("alice", "--help")
+    assert code == 0
+    for command in ("create", "add", "submit", "list", "show", "approve", "request-changes",
+                    "reject", "withdraw"):  # fmt: skip
+        assert command in out
