@@ -118,10 +118,20 @@ def submit(ctx: typer.Context, ref: Ref) -> None:
 
 
 @app.command("list")
-def list_(ctx: typer.Context) -> None:
+def list_(
+    ctx: typer.Context,
+    refs: Annotated[
+        bool, typer.Option("--refs", help="Print only the references, one per line.")
+    ] = False,
+) -> None:
     """A researcher: the requests of their projects. A steward: the queue (submitted or in
     review, without those they may not review or have reviewed)."""
     st = state(ctx)
+    rows = _requests().list_requests(st.context())
+    if refs and not st.json:
+        for row in rows:
+            print(row.ref)
+        return
 
     def render(rows: list[RequestSummary]) -> None:
         st.table(
@@ -141,7 +151,7 @@ def list_(ctx: typer.Context) -> None:
             ],
         )
 
-    st.emit(_requests().list_requests(st.context()), render)
+    st.emit(rows, render)
 
 
 @app.command("show")
