@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -465,3 +466,30 @@ def test_the_cli_walkthrough(
     for command in ("create", "add", "submit", "list", "show", "approve", "request-changes",
                     "reject", "withdraw"):  # fmt: skip
         assert command in out
+
+
+def test_the_number_of_approvals_comes_from_the_policy(cast: World, tmp_path: Path) -> None:
+    """With ``approvals_needed: 3`` a second approval leaves the request in review; fewer than
+    two is not a policy the airlock accepts."""
+    import dataclasses
+
+    from wgs_tre.errors import PolicyError
+
+    world = cast
+    source = world.policies.source
+    assert source is not None
+    policies = tmp_path / "policies"
+    shutil.copytree(source, policies)
+    rules = policies / "disclosure.yaml"
+    shipped = rules.read_text()
+    assert "approvals_needed: 2\n" in shipped
+    rules.write_text(shipped.replace("approvals_needed: 2", "approvals_needed: 3"))
+    world.policies = dataclasses.replace(world.policies, source=policies)
+    ref = request_in(world, S.SUBMITTED)
+    assert requests.approve(world.ctx("sam"), ref).state is S.IN_REVIEW
+    second = requests.approve(world.ctx("sue"), ref)
+    assert (second.state, second.approvals, second.approvals_needed) == (S.IN_REVIEW, 2, 3)
+    assert requests.approve(world.ctx(REVIEWER), ref).state is S.APPROVED
+    rules.write_text(shipped.replace("approvals_needed: 2", "approvals_needed: 1"))
+    with pytest.raises(PolicyError, match="approvals_needed"):
+        requests.show(world.ctx("sam"), ref)
