@@ -160,7 +160,11 @@ def test_can_answers_what_the_review_would_do_and_writes_nothing(world: World) -
     assert world.ctx("bob").allowed_on("brca-study") == []  # a member, not the lead
 
     review.approve(sam, "brca-study")
-    assert world.ctx("bob").allowed_on("brca-study") == [Action.DATA_ACCESS, Action.SESSION_START]
+    assert world.ctx("bob").allowed_on("brca-study") == [
+        Action.DATA_ACCESS,
+        Action.SESSION_START,
+        Action.AIRLOCK_CREATE,  # a member of an approved project asks for outputs
+    ]
     assert set(sam.allowed_on("brca-study")) == {
         Action.APPROVAL_SUSPEND,
         Action.APPROVAL_REVOKE,

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
+from tests.airlock_cast import area, request_in, workspace
+from tests.airlock_cast import stored_state as request_state
 from tests.fhir_factory import bundle, consent
 from tests.report_cast import case_in, content, new_participant, stored_state
 from tests.world import World
 from wgs_tre.access import Gate
+from wgs_tre.airlock import requests
 from wgs_tre.audit.checkpoint import generate_key, public_path
 from wgs_tre.cli import main
 from wgs_tre.consent import registry
@@ -51,6 +55,7 @@ from wgs_tre.types import (
     ApplicationState,
     ApprovalState,
     OrgType,
+    OutputRequestState,
     ReportState,
     Role,
     UserState,
@@ -604,6 +609,115 @@ CASES.update(
             lambda c, ref, w: cases.export(c, ref),
             then=_report_is(ReportState.SIGNED_OFF),
             on=_on_case,
+        ),
+    }
+)
+# Output requests (tests/test_airlock_requests.py has their workflow): each target is a fresh
+# request of alice's, in alice's fresh project, which its events name.
+_REQUEST_PROJECT: dict[str, str] = {}
+
+
+def _a_request(state: OutputRequestState) -> Callable[[World], str]:
+    def prepare(world: World) -> str:
+        ref = request_in(world, state)
+        with world.store.engine.connect() as connection:
+            _REQUEST_PROJECT[ref] = connection.execute(
+                sa.text(
+                    "SELECT p.slug FROM output_request r JOIN project p ON p.id = r.project_id "
+                    "WHERE r.ref = :ref"
+                ),
+                {"ref": ref},
+            ).scalar_one()
+        return ref
+
+    return prepare
+
+
+def _request_is(state: OutputRequestState) -> Then:
+    def check(world: World, ref: Any, result: Any) -> None:
+        assert request_state(world, ref) == state.value
+
+    return check
+
+
+def _on_request(ref: Any) -> tuple[str | None, str | None]:
+    return _REQUEST_PROJECT[ref], None
+
+
+def _created_request(world: World, slug: Any, view: Any) -> None:
+    assert (request_state(world, view.ref), view.project, view.requester) == (
+        "draft",
+        slug,
+        "alice",
+    )
+
+
+def _add_more(c: Context, ref: str, w: World) -> Any:
+    (workspace(w, _REQUEST_PROJECT[ref]) / "more.txt").write_text("more")
+    return requests.add_file(c, ref, "more.txt", "the second table")
+
+
+_R_ = OutputRequestState
+CASES.update(
+    {
+        Action.AIRLOCK_CREATE: Case(
+            _approved,
+            lambda c, s, w: requests.create(c, s, "counts", workspace=workspace(w, s)),
+            rows={"output_request": 1},
+            then=_created_request,
+        ),
+        Action.AIRLOCK_ADD_FILE: Case(
+            _a_request(_R_.DRAFT),
+            _add_more,
+            rows={"output_request_file": 1},
+            then=_request_is(_R_.DRAFT),
+            on=_on_request,
+        ),
+        Action.AIRLOCK_SUBMIT: Case(
+            _a_request(_R_.DRAFT),
+            lambda c, ref, w: requests.submit(c, ref, area=area(w)),
+            then=_request_is(_R_.SUBMITTED),
+            on=_on_request,
+        ),
+        Action.AIRLOCK_WITHDRAW: Case(
+            _a_request(_R_.SUBMITTED),
+            lambda c, ref, w: requests.withdraw(c, ref),
+            then=_request_is(_R_.WITHDRAWN),
+            on=_on_request,
+        ),
+        Action.AIRLOCK_VIEW: Case(
+            _a_request(_R_.SUBMITTED),
+            lambda c, ref, w: requests.show(c, ref),
+            then=lambda w, ref, view: None if view.ref == ref else pytest.fail(view.ref),
+            audited=False,
+        ),
+        Action.AIRLOCK_LIST: Case(
+            _a_request(_R_.SUBMITTED),
+            lambda c, ref, w: requests.list_requests(c),
+            # The requester's list and a steward's queue both hold a submitted request.
+            then=lambda w, ref, listing: None if ref in [r.ref for r in listing] else pytest.fail(),
+            audited=False,
+        ),
+        Action.AIRLOCK_APPROVE: Case(
+            _a_request(_R_.SUBMITTED),
+            lambda c, ref, w: requests.approve(c, ref),
+            rows={"output_review": 1},
+            then=_request_is(_R_.IN_REVIEW),
+            on=_on_request,
+        ),
+        Action.AIRLOCK_REQUEST_CHANGES: Case(
+            _a_request(_R_.SUBMITTED),
+            lambda c, ref, w: requests.request_changes(c, ref, "round the counts"),
+            rows={"output_review": 1},
+            then=_request_is(_R_.CHANGES_REQUESTED),
+            on=_on_request,
+        ),
+        Action.AIRLOCK_REJECT: Case(
+            _a_request(_R_.SUBMITTED),
+            lambda c, ref, w: requests.reject(c, ref, "row-level"),
+            rows={"output_review": 1},
+            then=_request_is(_R_.REJECTED),
+            on=_on_request,
         ),
     }
 )

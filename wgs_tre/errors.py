@@ -217,6 +217,9 @@ class Reason(StrEnum):
     DATASET_RETIRED = "dataset version retired"
     PURPOSE_MISMATCH = "purpose differs from the approved purpose"
     OTHER_HOSPITAL = "the case belongs to another hospital"
+    NOT_THE_REQUESTER = "only the requester may"
+    ALREADY_REVIEWED = "already reviewed this submission"
+    OUTSIDE_WORKSPACE = "the file is not in the project's workspace"
 
 
 class AccessRefused(PermissionDenied):

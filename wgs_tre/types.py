@@ -21,10 +21,12 @@ __all__ = [
     "DatasetKind",
     "Decision",
     "OrgType",
+    "OutputRequestState",
     "ProjectStatus",
     "ReportState",
     "Role",
     "UserState",
+    "Verdict",
     "Vote",
     "parse_enum",
 ]
@@ -143,6 +145,27 @@ class ReportState(StrEnum):
     SIGNED_OFF = "signed_off"
 
 
+class OutputRequestState(StrEnum):
+    """Where an airlock output request is (``governance.transitions.OUTPUT_REQUEST``)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RELEASED = "released"
+    WITHDRAWN = "withdrawn"
+
+
+class Verdict(StrEnum):
+    """A steward's review of an output request."""
+
+    APPROVE = "approve"
+    REQUEST_CHANGES = "request_changes"
+    REJECT = "reject"
+
+
 class Vote(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
@@ -203,6 +226,15 @@ class Action(StrEnum):
     REPORT_RETURN = "report.return"
     REPORT_SIGN_OFF = "report.sign_off"
     REPORT_EXPORT = "report.export"
+    AIRLOCK_CREATE = "airlock.create"  # an output request, a draft of the requester's
+    AIRLOCK_ADD_FILE = "airlock.add_file"  # a workspace file and its justification
+    AIRLOCK_SUBMIT = "airlock.submit"  # its files copied and hashed, checked, sent for review
+    AIRLOCK_WITHDRAW = "airlock.withdraw"
+    AIRLOCK_VIEW = "airlock.view"  # a request, its files, findings and reviews (not audited)
+    AIRLOCK_LIST = "airlock.list"
+    AIRLOCK_APPROVE = "airlock.approve"
+    AIRLOCK_REQUEST_CHANGES = "airlock.request_changes"
+    AIRLOCK_REJECT = "airlock.reject"
     # Events, granted to no role: a session ends with its server, egress is decided by
     # policies/egress.yaml.
     SESSION_STOP = "session.stop"

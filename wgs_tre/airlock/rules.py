@@ -98,6 +98,8 @@ class DisclosurePolicy(_Strict):
     # The two below are this project's choices, not ACRO's.
     row_limit: int = Field(default=1000, ge=1, description="more rows looks row-level")
     gwas_min_minor_allele_count: int = Field(default=20, ge=1, description="per variant")
+    # The review, not a check: distinct stewards free of conflicts who must approve a request.
+    approvals_needed: int = Field(default=2, ge=2, description="stewards approving a request")
 
 
 def load_disclosure_policy(directory: Path) -> DisclosurePolicy:

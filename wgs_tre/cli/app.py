@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wgs_tre.cli import (
+    airlock,
     audit,
     compute,
     consent,
@@ -47,6 +48,7 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(consent.app, name="consent")
 app.add_typer(reports.cases_app, name="cases")
 app.add_typer(reports.app, name="reports")
+app.add_typer(airlock.app, name="airlock")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(store.app, name="store")

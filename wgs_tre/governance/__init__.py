@@ -5,6 +5,22 @@ policy, and writes its audit event in the same transaction as its state change.
 """
 
 from wgs_tre.governance.context import Context, Tx
-from wgs_tre.governance.transitions import APPLICATION, APPROVAL, REPORT, USER, StateMachine
+from wgs_tre.governance.transitions import (
+    APPLICATION,
+    APPROVAL,
+    OUTPUT_REQUEST,
+    REPORT,
+    USER,
+    StateMachine,
+)
 
-__all__ = ["APPLICATION", "APPROVAL", "REPORT", "USER", "Context", "StateMachine", "Tx"]
+__all__ = [
+    "APPLICATION",
+    "APPROVAL",
+    "OUTPUT_REQUEST",
+    "REPORT",
+    "USER",
+    "Context",
+    "StateMachine",
+    "Tx",
+]

@@ -32,6 +32,7 @@ __all__ = ["RULES", "Permit", "Resource", "ResourceKind", "authorize", "why_not"
 class ResourceKind(StrEnum):
     PROJECT = "project"
     CASE = "case"
+    OUTPUT_REQUEST = "output_request"
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,17 @@ class Resource:
     def case(cls, ref: str) -> Resource:
         return cls(ResourceKind.CASE, ref)
 
+    @classmethod
+    def output_request(cls, ref: str) -> Resource:
+        return cls(ResourceKind.OUTPUT_REQUEST, ref)
+
 
 # The resource each action is decided on, and its rule. Actions not listed are decided by the
 # role policy alone (creating an account, listing datasets, importing consent).
 RULES: dict[Action, tuple[ResourceKind, rules.Rule]] = {
     Action.DATA_ACCESS: (ResourceKind.PROJECT, rules.active_member),
     Action.SESSION_START: (ResourceKind.PROJECT, rules.active_member),
+    Action.AIRLOCK_CREATE: (ResourceKind.PROJECT, rules.active_member),
     Action.APPLICATION_WITHDRAW: (ResourceKind.PROJECT, rules.lead),
     Action.APPLICATION_VOTE: (ResourceKind.PROJECT, rules.voter),
     Action.APPLICATION_APPROVE: (ResourceKind.PROJECT, rules.decider(Action.APPLICATION_APPROVE)),
@@ -79,6 +85,18 @@ RULES: dict[Action, tuple[ResourceKind, rules.Rule]] = {
             Action.REPORT_RETURN,
             Action.REPORT_SIGN_OFF,
             Action.REPORT_EXPORT,
+        )
+    },
+    **{
+        action: (ResourceKind.OUTPUT_REQUEST, rules.request_step(action))
+        for action in (
+            Action.AIRLOCK_ADD_FILE,
+            Action.AIRLOCK_SUBMIT,
+            Action.AIRLOCK_WITHDRAW,
+            Action.AIRLOCK_VIEW,
+            Action.AIRLOCK_APPROVE,
+            Action.AIRLOCK_REQUEST_CHANGES,
+            Action.AIRLOCK_REJECT,
         )
     },
 }

@@ -27,10 +27,18 @@ from wgs_tre.errors import (
     Reason,
 )
 from wgs_tre.governance.lookup import get_project, latest_application, latest_approval
-from wgs_tre.governance.transitions import APPLICATION, APPROVAL, REPORT
+from wgs_tre.governance.transitions import APPLICATION, APPROVAL, OUTPUT_REQUEST, REPORT
 from wgs_tre.governance.views import effective_state
 from wgs_tre.policy import Policies
-from wgs_tre.store.models import Application, Approval, Case, CaseReport, Project, User
+from wgs_tre.store.models import (
+    Application,
+    Approval,
+    Case,
+    CaseReport,
+    OutputRequest,
+    Project,
+    User,
+)
 from wgs_tre.types import Action, ApprovalState, Role, Vote
 
 __all__ = [
@@ -43,6 +51,9 @@ __all__ = [
     "conflict_of_interest",
     "decider",
     "lead",
+    "project_member_ids",
+    "request_conflict",
+    "request_step",
     "voter",
 ]
 
@@ -212,5 +223,72 @@ def case_step(action: Action) -> Rule:
         if report is not None and action is not Action.REPORT_VIEW:
             REPORT.next(report.state, action, ref)  # raises unless the step is allowed
         return CaseAccess(case, report)
+
+    return rule
+
+
+# What only the requester does to an output request; what only stewards free of conflicts do.
+_REQUESTER_STEPS = {Action.AIRLOCK_ADD_FILE, Action.AIRLOCK_SUBMIT, Action.AIRLOCK_WITHDRAW}
+_REVIEW_STEPS = {Action.AIRLOCK_APPROVE, Action.AIRLOCK_REQUEST_CHANGES, Action.AIRLOCK_REJECT}
+
+
+def project_member_ids(session: Session, project: Project) -> set[int]:
+    """Everyone who belongs to the project: its lead, and the members of its latest
+    application and approval (an amended approval may differ from the application)."""
+    ids = {project.lead_id}
+    for record in (latest_application(session, project), latest_approval(session, project)):
+        if record is not None:
+            ids |= {member.id for member in record.members}
+    return ids
+
+
+def request_conflict(session: Session, steward: User, request: OutputRequest) -> str | None:
+    """Why this steward may not review this output request, or None: they made it, belong to
+    its project, or (as for the project's application) to the applicant's organisation."""
+    project = request.project
+    if steward.id == request.requester_id:
+        return f"{steward.username} made output request {request.ref}"
+    if steward.id in project_member_ids(session, project):
+        return f"{steward.username} is a member of project {project.slug}"
+    application = latest_application(session, project)
+    return conflict_of_interest(steward, application) if application else None
+
+
+def request_step(action: Action) -> Rule:
+    """An action on an output request: the request exists; the requester alone adds files,
+    submits (while still an active member of the project) and withdraws; a steward free of
+    conflicts reviews, once per submission; its members and stewards view it; and the
+    request's state allows the step (:data:`OUTPUT_REQUEST`)."""
+
+    def rule(
+        session: Session, policies: Policies, user: User, ref: str, when: dt.datetime
+    ) -> OutputRequest:
+        request = session.query(OutputRequest).filter_by(ref=ref).one_or_none()
+        if request is None:
+            raise NotFound("output request", ref)
+        slug = request.project.slug
+        if action in _REQUESTER_STEPS:
+            if user.id != request.requester_id:
+                detail = f"{request.requester.username} made output request {ref}"
+                raise AccessRefused(Reason.NOT_THE_REQUESTER, detail)
+            if action is not Action.AIRLOCK_WITHDRAW:
+                active_member(session, policies, user, slug, when)
+        elif action in _REVIEW_STEPS:
+            conflict = request_conflict(session, user, request)
+            if conflict:
+                raise ConflictOfInterest(conflict)
+            mine = [r for r in request.reviews if r.submission == request.submission]
+            if any(r.steward_id == user.id for r in mine):
+                raise AccessRefused(
+                    Reason.ALREADY_REVIEWED,
+                    f"{user.username} on submission {request.submission} of {ref}",
+                )
+        elif Role.STEWARD not in user.roles and user.id not in project_member_ids(
+            session, request.project
+        ):
+            raise AccessRefused(Reason.NOT_A_MEMBER, f"{user.username} in {slug}")
+        if action is not Action.AIRLOCK_VIEW:
+            OUTPUT_REQUEST.next(request.state, action, ref)  # raises unless allowed
+        return request
 
     return rule

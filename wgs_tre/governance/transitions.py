@@ -13,9 +13,16 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from wgs_tre.errors import InvalidTransition
-from wgs_tre.types import Action, ApplicationState, ApprovalState, ReportState, UserState
+from wgs_tre.types import (
+    Action,
+    ApplicationState,
+    ApprovalState,
+    OutputRequestState,
+    ReportState,
+    UserState,
+)
 
-__all__ = ["APPLICATION", "APPROVAL", "REPORT", "USER", "StateMachine"]
+__all__ = ["APPLICATION", "APPROVAL", "OUTPUT_REQUEST", "REPORT", "USER", "StateMachine"]
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -113,5 +120,44 @@ REPORT: StateMachine[ReportState] = StateMachine(
         _R.RETURNED: {Action.REPORT_COMMENT: _R.RETURNED, Action.REPORT_GENERATE: _R.REVISED},
         _R.REVISED: {Action.REPORT_GENERATE: _R.REVISED, Action.REPORT_SUBMIT: _R.IN_REVIEW},
         _R.SIGNED_OFF: {Action.REPORT_EXPORT: _R.SIGNED_OFF},
+    },
+)
+
+_O = OutputRequestState
+
+# An airlock output request. Files are added to a draft (or to a request sent back for changes)
+# and copied when it is submitted. A steward's approval moves a submitted request into review,
+# and the approval that makes up the policy's count moves it on to approved: the approval from
+# in review leads to approved only then (``wgs_tre.airlock.requests``), otherwise it stays in
+# review. Release (approved -> released) is the next part of issue 17 and has no step yet.
+OUTPUT_REQUEST: StateMachine[OutputRequestState] = StateMachine(
+    "output request",
+    {
+        _O.DRAFT: {
+            Action.AIRLOCK_ADD_FILE: _O.DRAFT,
+            Action.AIRLOCK_SUBMIT: _O.SUBMITTED,
+            Action.AIRLOCK_WITHDRAW: _O.WITHDRAWN,
+        },
+        _O.SUBMITTED: {
+            Action.AIRLOCK_APPROVE: _O.IN_REVIEW,
+            Action.AIRLOCK_REQUEST_CHANGES: _O.CHANGES_REQUESTED,
+            Action.AIRLOCK_REJECT: _O.REJECTED,
+            Action.AIRLOCK_WITHDRAW: _O.WITHDRAWN,
+        },
+        _O.IN_REVIEW: {
+            Action.AIRLOCK_APPROVE: _O.APPROVED,
+            Action.AIRLOCK_REQUEST_CHANGES: _O.CHANGES_REQUESTED,
+            Action.AIRLOCK_REJECT: _O.REJECTED,
+            Action.AIRLOCK_WITHDRAW: _O.WITHDRAWN,
+        },
+        _O.CHANGES_REQUESTED: {
+            Action.AIRLOCK_ADD_FILE: _O.CHANGES_REQUESTED,
+            Action.AIRLOCK_SUBMIT: _O.SUBMITTED,
+            Action.AIRLOCK_WITHDRAW: _O.WITHDRAWN,
+        },
+        _O.APPROVED: {},
+        _O.REJECTED: {},
+        _O.RELEASED: {},
+        _O.WITHDRAWN: {},
     },
 )

@@ -39,9 +39,11 @@ from wgs_tre.types import (
     CaseKind,
     DatasetKind,
     OrgType,
+    OutputRequestState,
     ReportState,
     Role,
     UserState,
+    Verdict,
     Vote,
 )
 
@@ -60,6 +62,9 @@ __all__ = [
     "DatasetRetirement",
     "DatasetVersion",
     "Organisation",
+    "OutputRequest",
+    "OutputRequestFile",
+    "OutputReview",
     "Participant",
     "Project",
     "ProjectKey",
@@ -436,6 +441,64 @@ class ReportNote(Base):
     written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     author: Mapped[User] = relationship(lazy="joined")
+
+
+class OutputRequest(Base):
+    """An airlock output request: what a researcher asks to take out of a project, and where
+    it is in its review (``governance.transitions.OUTPUT_REQUEST``). ``submission`` counts the
+    submissions: reviews count only toward the submission they were made on."""
+
+    __tablename__ = "output_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)  # what people and audit name
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    purpose: Mapped[str] = mapped_column(Text)
+    workspace: Mapped[str] = mapped_column(Text)  # the directory its files are taken from
+    state: Mapped[OutputRequestState] = mapped_column(_enum(OutputRequestState))
+    submission: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    project: Mapped[Project] = relationship(lazy="joined")
+    requester: Mapped[User] = relationship(lazy="joined")
+    files: Mapped[list[OutputRequestFile]] = relationship(order_by="OutputRequestFile.id")
+    reviews: Mapped[list[OutputReview]] = relationship(order_by="OutputReview.id")
+
+
+class OutputRequestFile(Base):
+    """A file of a request: its path in the workspace and why it should leave; once submitted,
+    the copy in the request's area, its size, SHA-256 and what the automatic checks found."""
+
+    __tablename__ = "output_request_file"
+    __table_args__ = (UniqueConstraint("request_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("output_request.id"))
+    name: Mapped[str] = mapped_column(String(500))  # relative to the workspace
+    justification: Mapped[str] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    stored_path: Mapped[str | None] = mapped_column(Text)
+    findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class OutputReview(Base):
+    """A steward's verdict on one submission of a request (append-only)."""
+
+    __tablename__ = "output_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("output_request.id"))
+    submission: Mapped[int] = mapped_column(Integer)
+    steward_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    verdict: Mapped[Verdict] = mapped_column(_enum(Verdict))
+    comment: Mapped[str] = mapped_column(Text)
+    reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    steward: Mapped[User] = relationship(lazy="joined")
 
 
 class AuditEvent(Base):

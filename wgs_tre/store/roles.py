@@ -24,6 +24,7 @@ APPEND_ONLY = (
     "audit_event",
     "dataset_retirement",
     "dataset_version",
+    "output_review",
     "report_note",
     "report_version",
 )

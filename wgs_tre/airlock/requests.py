@@ -1,0 +1,436 @@
+"""Airlock output requests (issue 17, item 1): what a researcher asks to take out of a project.
+
+A researcher of an approved project creates a request (a draft) with its purpose, adds files
+from the project's workspace with a justification each, and submits it. Submitting copies every
+file into the request's area (``<area>/<project>/<ref>/<submission>/``, written in a temporary
+directory renamed into place), records each copy's size and SHA-256, and stores what the
+automatic disclosure checks found in it (tables with a record of checks are re-checked from it;
+a table without one is reported as such). Later edits in the workspace change nothing reviewed.
+
+Stewards free of conflicts review a submission: approve, request changes or reject, each with a
+comment. ``approvals_needed`` (``policies/disclosure.yaml``, at least two) distinct stewards'
+approvals of the same submission make it approved. A steward who made the request, belongs to
+its project (or to the applicant's organisation), or has already reviewed the submission is
+refused. The requester may withdraw it until it is decided.
+
+Every step is a governed transaction (:meth:`Context.transaction`) decided by
+:func:`wgs_tre.governance.rules.request_step` and the state machine
+:data:`~wgs_tre.governance.transitions.OUTPUT_REQUEST`, audited in the same transaction;
+refusals are audited by the context. Releasing an approved request is not built yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+
+from wgs_tre.airlock.rules import DisclosurePolicy, load_disclosure_policy
+from wgs_tre.airlock.selfcheck import self_check
+from wgs_tre.airlock.tables import sidecar_path
+from wgs_tre.errors import AccessRefused, InvalidInput, Reason
+from wgs_tre.governance.authority import Resource
+from wgs_tre.governance.context import Context, Tx
+from wgs_tre.governance.rules import ProjectAccess, project_member_ids, request_conflict
+from wgs_tre.governance.transitions import OUTPUT_REQUEST, verb
+from wgs_tre.store.models import OutputRequest, OutputRequestFile, OutputReview
+from wgs_tre.types import Action, OutputRequestState, Role, Verdict
+
+__all__ = [
+    "FileEntry",
+    "RequestSummary",
+    "RequestView",
+    "ReviewEntry",
+    "add_file",
+    "approve",
+    "create",
+    "list_requests",
+    "reject",
+    "request_changes",
+    "review",
+    "show",
+    "submit",
+    "withdraw",
+]
+
+MAX_TEXT = 4000  # characters in a purpose, a justification or a comment
+CHECKED_SUFFIXES = {".csv", ".parquet"}  # tables the automatic checks read
+_QUEUE = {OutputRequestState.SUBMITTED, OutputRequestState.IN_REVIEW}
+_VERDICTS = {
+    Verdict.APPROVE: Action.AIRLOCK_APPROVE,
+    Verdict.REQUEST_CHANGES: Action.AIRLOCK_REQUEST_CHANGES,
+    Verdict.REJECT: Action.AIRLOCK_REJECT,
+}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file of a request; ``sha256``, ``size`` and ``findings`` once submitted (``findings``
+    None: no automatic check applies to this kind of file)."""
+
+    name: str
+    justification: str
+    size: int | None
+    sha256: str | None
+    findings: list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    submission: int
+    steward: str
+    verdict: Verdict
+    comment: str
+    reviewed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    ref: str
+    project: str
+    requester: str
+    state: OutputRequestState
+    submission: int
+    files: int
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as its members and the stewards see it."""
+
+    ref: str
+    project: str
+    requester: str
+    purpose: str
+    state: OutputRequestState
+    submission: int
+    approvals: int  # distinct stewards approving the current submission
+    approvals_needed: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    files: list[FileEntry]
+    reviews: list[ReviewEntry]
+
+
+def _text(where: str, text: str, *, required: bool) -> str:
+    text = text.strip()
+    if required and not text:
+        raise InvalidInput(where, "is empty: say why, for the stewards who review it")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(where, f"{len(text)} characters; at most {MAX_TEXT}")
+    return text
+
+
+def _policy(ctx: Context) -> DisclosurePolicy:
+    source = ctx.policies.source
+    return load_disclosure_policy(source) if source is not None else DisclosurePolicy()
+
+
+def _approvals(request: OutputRequest) -> int:
+    return len(
+        {
+            r.steward_id
+            for r in request.reviews
+            if r.submission == request.submission and r.verdict is Verdict.APPROVE
+        }
+    )
+
+
+def _view(tx: Tx, request: OutputRequest, needed: int) -> RequestView:
+    tx.session.flush()
+    tx.session.refresh(request)
+    return RequestView(
+        ref=request.ref,
+        project=request.project.slug,
+        requester=request.requester.username,
+        purpose=request.purpose,
+        state=request.state,
+        submission=request.submission,
+        approvals=_approvals(request),
+        approvals_needed=needed,
+        created_at=request.created_at,
+        updated_at=request.updated_at,
+        files=[
+            FileEntry(f.name, f.justification, f.size, f.sha256, f.findings) for f in request.files
+        ],
+        reviews=[
+            ReviewEntry(r.submission, r.steward.username, r.verdict, r.comment, r.reviewed_at)
+            for r in request.reviews
+        ],
+    )
+
+
+def _step(ctx: Context, action: Action, ref: str, *, audited: bool = True) -> Any:
+    return ctx.transaction(action, resource=Resource.output_request(ref), audited=audited)
+
+
+def _new_ref(tx: Tx) -> str:
+    # Random, so that a reference says nothing about the project or the order.
+    taken = set(tx.session.scalars(select(OutputRequest.ref)))
+    while (ref := f"R-{secrets.token_hex(3).upper()}") in taken:
+        pass
+    return ref
+
+
+def create(ctx: Context, project: str, purpose: str, *, workspace: Path) -> RequestView:
+    """A draft request of ``project`` (the actor must be an active member of its approval),
+    whose files will be taken from ``workspace``, the project's workspace directory."""
+    purpose = _text("purpose", purpose, required=True)
+    root = Path(workspace)
+    if not root.is_dir():
+        raise InvalidInput(str(workspace), "the project's workspace is not a directory")
+    with ctx.transaction(Action.AIRLOCK_CREATE, project=project) as tx:
+        found: ProjectAccess = tx.found
+        request = OutputRequest(
+            ref=_new_ref(tx),
+            project_id=found.project.id,
+            requester_id=tx.user.id,
+            purpose=purpose,
+            workspace=str(root.resolve()),
+            state=OutputRequestState.DRAFT,
+            submission=0,
+            created_at=tx.now,
+            updated_at=tx.now,
+        )
+        tx.session.add(request)
+        tx.session.flush()
+        tx.audit(f"output request {request.ref} created", details={"request": request.ref})
+        return _view(tx, request, _policy(ctx).approvals_needed)
+
+
+def _in_workspace(workspace: Path, path: Path | str, ref: str) -> tuple[Path, str]:
+    """The real file ``path`` names (relative to the workspace, or absolute) and its name in
+    the workspace; refused if it, or any link on the way, leads outside the workspace."""
+    root = workspace.resolve()
+    candidate = Path(path)
+    candidate = candidate if candidate.is_absolute() else root / candidate
+    real = candidate.resolve()  # follows every symbolic link
+    if not real.is_relative_to(root):
+        raise AccessRefused(Reason.OUTSIDE_WORKSPACE, f"{path} (output request {ref})")
+    if not real.is_file():
+        raise InvalidInput(str(path), "is not a file in the project's workspace")
+    return real, real.relative_to(root).as_posix()
+
+
+def add_file(ctx: Context, ref: str, path: Path | str, justification: str) -> RequestView:
+    """Add a workspace file to the request with why it should leave (the requester, while the
+    request is a draft or sent back for changes). Adding a file again replaces its
+    justification."""
+    justification = _text("justification", justification, required=True)
+    with _step(ctx, Action.AIRLOCK_ADD_FILE, ref) as tx:
+        request: OutputRequest = tx.found
+        tx.project = request.project.slug
+        _, name = _in_workspace(Path(request.workspace), path, ref)
+        existing = next((f for f in request.files if f.name == name), None)
+        if existing is not None:
+            existing.justification = justification
+        else:
+            tx.session.add(
+                OutputRequestFile(
+                    request_id=request.id, name=name, justification=justification, added_at=tx.now
+                )
+            )
+        request.state = OUTPUT_REQUEST.next(request.state, Action.AIRLOCK_ADD_FILE, ref)
+        request.updated_at = tx.now
+        tx.audit(f"{name} added to {ref}", details={"request": ref, "file": name})
+        return _view(tx, request, _policy(ctx).approvals_needed)
+
+
+def _copy(source: Path, target: Path) -> tuple[int, str]:
+    """Copy ``source`` to ``target``; the file's SHA-256 before copying must be the copy's,
+    or it changed while it was copied."""
+    before = _sha256_of(source)
+    with source.open("rb") as reading, target.open("xb") as writing:
+        shutil.copyfileobj(reading, writing)
+        writing.flush()
+        os.fsync(writing.fileno())
+    with target.open("rb") as copied:
+        after = _sha256(copied)
+    if after != before:
+        raise InvalidInput(str(source), "changed while it was copied: submit again")
+    return target.stat().st_size, after
+
+
+def _sha256(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as stream:
+        return _sha256(stream)
+
+
+def _findings(copy: Path, policy: DisclosurePolicy) -> list[dict[str, Any]] | None:
+    if copy.suffix.lower() not in CHECKED_SUFFIXES:
+        return None
+    return [
+        {
+            "rule": f.rule.value,
+            "message": f.message,
+            "cells": [list(cell) for cell in f.cells],
+            "fixes": [fix.value for fix in f.fixes],
+        }
+        for f in self_check(copy, policy).findings
+    ]
+
+
+def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
+    """Copy the request's files into ``area`` (the airlock's directory under the data
+    directory), record their hashes and the automatic checks' findings, and send it for
+    review (the requester)."""
+    policy = _policy(ctx)
+    with _step(ctx, Action.AIRLOCK_SUBMIT, ref) as tx:
+        request: OutputRequest = tx.found
+        slug = tx.project = request.project.slug
+        if not request.files:
+            raise InvalidInput(ref, "has no files: add the files to take out first")
+        number = request.submission + 1
+        home = Path(area) / slug / ref
+        home.mkdir(parents=True, exist_ok=True)
+        final = home / str(number)
+        staging = home / f".partial-{number}-{secrets.token_hex(4)}"
+        staging.mkdir()
+        try:
+            for row in request.files:
+                source, _ = _in_workspace(Path(request.workspace), row.name, ref)
+                copy = staging / row.name
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                row.size, row.sha256 = _copy(source, copy)
+                record = sidecar_path(source)
+                if record.is_file():  # a table's record of checks travels with it
+                    _copy(record, sidecar_path(copy))
+                row.findings = _findings(copy, policy)
+                row.stored_path = str(final / row.name)
+            if final.exists():  # left by a submission whose transaction did not commit
+                shutil.rmtree(final)
+            staging.rename(final)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
+        request.submission = number
+        request.state = OUTPUT_REQUEST.next(request.state, Action.AIRLOCK_SUBMIT, ref)
+        request.updated_at = tx.now
+        tx.audit(
+            f"submission {number} of {ref}: {len(request.files)} files",
+            details={
+                "request": ref,
+                "submission": number,
+                "files": {row.name: row.sha256 for row in request.files},
+                "findings": sum(len(row.findings or []) for row in request.files),
+            },
+        )
+        return _view(tx, request, policy.approvals_needed)
+
+
+def withdraw(ctx: Context, ref: str, reason: str = "") -> RequestView:
+    """The requester withdraws the request, until it is decided."""
+    reason = _text("reason", reason, required=False)
+    with _step(ctx, Action.AIRLOCK_WITHDRAW, ref) as tx:
+        request: OutputRequest = tx.found
+        tx.project = request.project.slug
+        request.state = OUTPUT_REQUEST.next(request.state, Action.AIRLOCK_WITHDRAW, ref)
+        request.updated_at = tx.now
+        tx.audit(reason or f"{ref} withdrawn", details={"request": ref})
+        return _view(tx, request, _policy(ctx).approvals_needed)
+
+
+def review(ctx: Context, ref: str, verdict: Verdict, comment: str = "") -> RequestView:
+    """A steward's verdict on the request's current submission. Approving needs no comment;
+    requesting changes or rejecting says why."""
+    action = _VERDICTS[verdict]
+    comment = _text("comment", comment, required=verdict is not Verdict.APPROVE)
+    needed = _policy(ctx).approvals_needed
+    with _step(ctx, action, ref) as tx:
+        request: OutputRequest = tx.found
+        tx.project = request.project.slug
+        tx.session.add(
+            OutputReview(
+                request_id=request.id,
+                submission=request.submission,
+                steward_id=tx.user.id,
+                verdict=verdict,
+                comment=comment,
+                reviewed_at=tx.now,
+            )
+        )
+        tx.session.flush()
+        tx.session.refresh(request)
+        approvals = _approvals(request)
+        state = OUTPUT_REQUEST.next(request.state, action, ref)
+        if state is OutputRequestState.APPROVED and approvals < needed:
+            state = OutputRequestState.IN_REVIEW  # approved only once enough stewards agree
+        request.state = state
+        request.updated_at = tx.now
+        tx.audit(
+            f"{verb(action)} submission {request.submission} of {ref}: {state.value}",
+            details={
+                "request": ref,
+                "submission": request.submission,
+                "approvals": approvals,
+                "approvals_needed": needed,
+                "state": state.value,
+            },
+        )
+        return _view(tx, request, needed)
+
+
+def approve(ctx: Context, ref: str, comment: str = "") -> RequestView:
+    return review(ctx, ref, Verdict.APPROVE, comment)
+
+
+def request_changes(ctx: Context, ref: str, comment: str) -> RequestView:
+    return review(ctx, ref, Verdict.REQUEST_CHANGES, comment)
+
+
+def reject(ctx: Context, ref: str, comment: str) -> RequestView:
+    return review(ctx, ref, Verdict.REJECT, comment)
+
+
+def show(ctx: Context, ref: str) -> RequestView:
+    """The request, its files with their hashes and findings, and its reviews (its project's
+    members and the stewards)."""
+    needed = _policy(ctx).approvals_needed
+    with _step(ctx, Action.AIRLOCK_VIEW, ref, audited=False) as tx:
+        return _view(tx, tx.found, needed)
+
+
+def list_requests(ctx: Context) -> list[RequestSummary]:
+    """A steward's queue (submitted or in review, without the requests they may not review or
+    have reviewed already); anyone else's requests of the projects they belong to."""
+    with ctx.transaction(Action.AIRLOCK_LIST, audited=False) as tx:
+        user = tx.user
+        rows = tx.session.scalars(select(OutputRequest).order_by(OutputRequest.updated_at))
+        chosen = []
+        for request in rows:
+            if Role.STEWARD in user.roles:
+                waiting = request.state in _QUEUE and not any(
+                    r.steward_id == user.id and r.submission == request.submission
+                    for r in request.reviews
+                )
+                if not waiting or request_conflict(tx.session, user, request):
+                    continue
+            elif user.id not in project_member_ids(tx.session, request.project):
+                continue
+            chosen.append(
+                RequestSummary(
+                    request.ref,
+                    request.project.slug,
+                    request.requester.username,
+                    request.state,
+                    request.submission,
+                    len(request.files),
+                    request.updated_at,
+                )
+            )
+        return chosen
