@@ -351,6 +351,41 @@ def test_paths_outside_the_workspace_are_refused_links_included(cast: World) -> 
     ]
 
 
+def test_a_directory_swapped_for_a_link_between_check_and_copy_is_not_followed(
+    cast: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race a researcher would try against the CLI, which runs as root: the path is checked
+    and then, at the worst moment, a directory on it becomes a link to somewhere else. The copy
+    opens each directory without following links, so it is refused and nothing is copied."""
+    world = cast
+    ref = request_in(world, S.DRAFT)
+    home = workspace(world, requests.show(world.ctx("alice"), ref).project)
+    (home / "sub").mkdir()
+    (home / "sub" / "data.txt").write_text("the project's")
+    requests.add_file(world.ctx("alice"), ref, "sub/data.txt", "j")
+    elsewhere = world.tmp / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "data.txt").write_text("not the project's")
+    checked = requests._in_workspace
+
+    def check_then_swap(root: Path, path: Path | str, ref: str) -> tuple[Path, str]:
+        found = checked(root, path, ref)
+        if str(path) == "sub/data.txt":
+            (home / "sub").rename(home / "sub-before")
+            (home / "sub").symlink_to(elsewhere)
+        return found
+
+    monkeypatch.setattr(requests, "_in_workspace", check_then_swap)
+    _refused(
+        world,
+        lambda: requests.submit(world.ctx("alice"), ref, area=area(world)),
+        Reason.OUTSIDE_WORKSPACE,
+        Action.AIRLOCK_SUBMIT,
+    )
+    copies = [p for p in area(world).rglob("*") if p.is_file()]
+    assert copies == [] and requests.show(world.ctx("alice"), ref).state == S.DRAFT
+
+
 def test_submitting_runs_the_disclosure_checks_on_tables(cast: World) -> None:
     import pandas as pd
 

@@ -22,12 +22,14 @@ refusals are audited by the context. Releasing an approved request is not built 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import secrets
 import shutil
+import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
@@ -244,18 +246,53 @@ def add_file(ctx: Context, ref: str, path: Path | str, justification: str) -> Re
         return _view(tx, request, _policy(ctx).approvals_needed)
 
 
-def _copy(source: Path, target: Path) -> tuple[int, str]:
-    """Copy ``source`` to ``target``; the file's SHA-256 before copying must be the copy's,
-    or it changed while it was copied."""
-    before = _sha256_of(source)
-    with source.open("rb") as reading, target.open("xb") as writing:
-        shutil.copyfileobj(reading, writing)
+def _open_in(root: Path, name: str, ref: str) -> BinaryIO:
+    """Open the workspace file ``name`` (as stored: its real path in the workspace) without
+    following a link anywhere on the way. Each directory is opened from the one before with
+    ``O_NOFOLLOW``, so a directory or file swapped for a link after the path was checked is
+    refused, not followed: the CLI runs as root over a directory the researcher controls."""
+    parts = PurePosixPath(name).parts
+    if not parts or any(part in (".", "..", "/") for part in parts):
+        raise AccessRefused(Reason.OUTSIDE_WORKSPACE, f"{name} (output request {ref})")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        here = os.open(root, flags | os.O_DIRECTORY)
+        try:
+            for part in parts[:-1]:
+                below = os.open(part, flags | os.O_DIRECTORY, dir_fd=here)
+                os.close(here)
+                here = below
+            # O_NONBLOCK: a FIFO put there opens at once (and is refused below), never hangs
+            fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=here)
+        finally:
+            os.close(here)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link where a directory or file was
+            raise AccessRefused(
+                Reason.OUTSIDE_WORKSPACE, f"{name} (output request {ref})"
+            ) from None
+        raise InvalidInput(
+            name, f"cannot be read in the project's workspace: {exc.strerror}"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidInput(name, "is not a file in the project's workspace")
+    return os.fdopen(fd, "rb")
+
+
+def _copy(source: BinaryIO, target: Path, name: str) -> tuple[int, str]:
+    """Copy the open ``source`` to ``target``; the file's SHA-256 before copying must be the
+    copy's, or it changed while it was copied."""
+    before = _sha256(source)
+    source.seek(0)
+    with target.open("xb") as writing:
+        shutil.copyfileobj(source, writing)
         writing.flush()
         os.fsync(writing.fileno())
     with target.open("rb") as copied:
         after = _sha256(copied)
     if after != before:
-        raise InvalidInput(str(source), "changed while it was copied: submit again")
+        raise InvalidInput(name, "changed while it was copied: submit again")
     return target.stat().st_size, after
 
 
@@ -264,11 +301,6 @@ def _sha256(stream: BinaryIO) -> str:
     for block in iter(lambda: stream.read(1 << 20), b""):
         digest.update(block)
     return digest.hexdigest()
-
-
-def _sha256_of(path: Path) -> str:
-    with path.open("rb") as stream:
-        return _sha256(stream)
 
 
 def _findings(copy: Path, policy: DisclosurePolicy) -> list[dict[str, Any]] | None:
@@ -302,14 +334,17 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
         staging = home / f".partial-{number}-{secrets.token_hex(4)}"
         staging.mkdir()
         try:
+            root = Path(request.workspace)
             for row in request.files:
-                source, _ = _in_workspace(Path(request.workspace), row.name, ref)
+                _in_workspace(root, row.name, ref)
                 copy = staging / row.name
                 copy.parent.mkdir(parents=True, exist_ok=True)
-                row.size, row.sha256 = _copy(source, copy)
-                record = sidecar_path(source)
-                if record.is_file():  # a table's record of checks travels with it
-                    _copy(record, sidecar_path(copy))
+                with _open_in(root, row.name, ref) as source:
+                    row.size, row.sha256 = _copy(source, copy, row.name)
+                record = sidecar_path(Path(row.name)).as_posix()
+                if (root / record).is_file():  # a table's record of checks travels with it
+                    with _open_in(root, record, ref) as source:
+                        _copy(source, sidecar_path(copy), record)
                 row.findings = _findings(copy, policy)
                 row.stored_path = str(final / row.name)
             if final.exists():  # left by a submission whose transaction did not commit
