@@ -4,6 +4,7 @@ inputs: each rule fails some cells and passes others, including cells on its bou
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -333,6 +334,33 @@ def test_a_file_changed_or_without_its_record_fails_the_self_check(tmp_path: Pat
     assert "unreadable record of checks" in finding.message
     (finding,) = self_check(tmp_path / "elsewhere.csv").findings
     assert (finding.rule, finding.message) == (RuleId.EVIDENCE, "no such file")
+
+
+def test_a_record_made_up_to_pass_is_refused(tmp_path: Path) -> None:
+    """The record is written in the session, where the researcher's code runs: one edited to
+    claim 15 contributors for the cell of 9 (the CSV unchanged, so its hash still matches)
+    would pass the threshold on its word. What the file shows must be what the record renders."""
+    path = tmp_path / "out.csv"
+    crosstab(counts(THRESHOLD), "g", "h").save(path)
+    assert [f.rule for f in self_check(path).findings] == [RuleId.THRESHOLD]
+    record = json.loads(sidecar_path(path).read_text())
+    for cell in record["cells"]:
+        if (cell["row"], cell["column"]) == ("a", "y"):
+            cell["count"] = 15
+    record["findings"] = []
+    sidecar_path(path).write_text(json.dumps(record))
+    (finding,) = self_check(path).findings
+    assert finding.rule is RuleId.EVIDENCE
+    assert "cell (a, y) is 9 but its record of checks says 15" in finding.message
+    # A record naming other rows than the file's is refused too.
+    record["rows"] = ["a", "b", "c"]
+    sidecar_path(path).write_text(json.dumps(record))
+    (finding,) = self_check(path).findings
+    assert "rows or columns are not those its record of checks names" in finding.message
+    record["rows"] = ["a"]  # its cells name b: a record that contradicts itself
+    sidecar_path(path).write_text(json.dumps(record))
+    (finding,) = self_check(path).findings
+    assert "unreadable record of checks: a cell names 'b'" in finding.message
 
 
 def test_self_check_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:

@@ -205,7 +205,7 @@ def load_table(path: Path, policy: DisclosurePolicy | None = None) -> CheckedTab
                 str(path),
                 "the file has changed since it was checked; make it again and save it with .save()",
             )
-        return CheckedTable(
+        table = CheckedTable(
             kind=TableKind(record["kind"]),
             index=str(record["index"]),
             columns=str(record["columns"]),
@@ -228,6 +228,45 @@ def load_table(path: Path, policy: DisclosurePolicy | None = None) -> CheckedTab
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(str(side), f"unreadable record of checks: {exc}") from None
+    _check_describes(table, path)
+    return table
+
+
+def _check_describes(table: CheckedTable, path: Path) -> None:
+    """The record is written in the session, by code the TRE does not trust, so it is a claim:
+    what the file shows must be what the record renders (a count table's cells are its
+    counts; sums and means their totals). A record made up to pass the checks for another
+    table is refused. (The contributors behind a sum or mean, and the largest values, stay the
+    record's word until tables are made outside the session.)"""
+    try:
+        shown = pd.read_csv(path, index_col=0, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InvalidInput(str(path), f"not a table: {exc}") from None
+    try:
+        expected = table.table
+    except KeyError as exc:
+        raise InvalidInput(
+            str(sidecar_path(path)), f"unreadable record of checks: a cell names {exc}, not listed"
+        ) from None
+    if list(shown.index) != list(expected.index) or list(shown.columns) != list(expected.columns):
+        raise InvalidInput(
+            str(path), "its rows or columns are not those its record of checks names"
+        )
+    for row, column in ((r, c) for r in expected.index for c in expected.columns):
+        value, claimed = shown.at[row, column].strip(), expected.at[row, column]
+        if pd.isna(claimed) and value == "":
+            continue
+        try:
+            same = not pd.isna(claimed) and np.isclose(float(value), float(claimed), rtol=1e-9)
+        except ValueError:
+            same = False
+        if not same:
+            raise InvalidInput(
+                str(path),
+                f"cell ({row}, {column}) is {value or 'blank'} but its record of checks says "
+                f"{'blank' if pd.isna(claimed) else claimed}: the record does not describe "
+                "this table",
+            )
 
 
 def _labels(series: pd.Series) -> list[Any]:
