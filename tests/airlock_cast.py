@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.world import ADMIN, World
-from wgs_tre.airlock import requests
+from wgs_tre.airlock import release, requests
 from wgs_tre.governance import users
 from wgs_tre.types import OutputRequestState, Role
 
@@ -20,6 +20,10 @@ _fresh = itertools.count(1)
 
 def area(world: World) -> Path:
     return world.tmp / "data" / "airlock"
+
+
+def releases(world: World) -> Path:
+    return world.tmp / "data" / "releases"
 
 
 def workspace(world: World, slug: str) -> Path:
@@ -41,8 +45,7 @@ def approved_project(world: World) -> str:
 
 def request_in(world: World, state: OutputRequestState, slug: str | None = None) -> str:
     """A new request of alice's in ``state``, brought there by alice and the stewards sam and
-    sue (``released`` has no step yet: it is written into the row, for the tests of what no
-    step may follow)."""
+    sue (sue releases it)."""
     slug = slug or approved_project(world)
     alice = world.ctx("alice")
     (workspace(world, slug) / "counts.txt").write_text("summary\n")
@@ -65,11 +68,7 @@ def request_in(world: World, state: OutputRequestState, slug: str | None = None)
     elif state is S.REJECTED:
         requests.reject(sam, ref, "row-level data")
     if state is S.RELEASED:
-        with world.store.engine.begin() as connection:
-            connection.execute(
-                sa.text("UPDATE output_request SET state = 'released' WHERE ref = :ref"),
-                {"ref": ref},
-            )
+        release.release(sue, ref, releases=releases(world))
     assert stored_state(world, ref) == state.value
     return ref
 

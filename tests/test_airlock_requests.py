@@ -19,12 +19,13 @@ from tests.airlock_cast import (
     add_reviewer,
     approved_project,
     area,
+    releases,
     request_in,
     stored_state,
     workspace,
 )
 from tests.world import ADMIN, World
-from wgs_tre.airlock import requests
+from wgs_tre.airlock import release, requests
 from wgs_tre.airlock.tables import crosstab
 from wgs_tre.errors import AccessRefused, InvalidInput, InvalidTransition, NotFound, Reason
 from wgs_tre.governance import OUTPUT_REQUEST, users
@@ -48,6 +49,8 @@ SPEC = {
     (S.CHANGES_REQUESTED, Action.AIRLOCK_ADD_FILE): S.CHANGES_REQUESTED,
     (S.CHANGES_REQUESTED, Action.AIRLOCK_SUBMIT): S.SUBMITTED,
     (S.CHANGES_REQUESTED, Action.AIRLOCK_WITHDRAW): S.WITHDRAWN,
+    (S.APPROVED, Action.AIRLOCK_RELEASE): S.RELEASED,
+    (S.RELEASED, Action.AIRLOCK_DOWNLOAD): S.RELEASED,
 }
 STEPS = [
     Action.AIRLOCK_ADD_FILE,
@@ -56,6 +59,8 @@ STEPS = [
     Action.AIRLOCK_APPROVE,
     Action.AIRLOCK_REQUEST_CHANGES,
     Action.AIRLOCK_REJECT,
+    Action.AIRLOCK_RELEASE,
+    Action.AIRLOCK_DOWNLOAD,
 ]
 
 
@@ -74,6 +79,10 @@ def _take(world: World, ref: str, action: Action) -> Callable[[], object]:
         Action.AIRLOCK_APPROVE: lambda: requests.approve(reviewer, ref),
         Action.AIRLOCK_REQUEST_CHANGES: lambda: requests.request_changes(reviewer, ref, "why"),
         Action.AIRLOCK_REJECT: lambda: requests.reject(reviewer, ref, "disclosive"),
+        Action.AIRLOCK_RELEASE: lambda: release.release(reviewer, ref, releases=releases(world)),
+        Action.AIRLOCK_DOWNLOAD: lambda: release.released_file(
+            alice, ref, "counts.txt", releases=releases(world)
+        ),
     }
     return steps[action]
 
@@ -491,15 +500,20 @@ def test_the_cli_walkthrough(
     assert code == ExitCode.REFUSED and "conflict of interest" in err
     code, _, err = run("sue", "reject", ref)
     assert code == ExitCode.INVALID_INPUT and "comment" in err
-    assert ok("sue", "approve", ref)["state"] == "approved"
+    # The approval that makes it approved releases it.
+    assert ok("sue", "approve", ref)["state"] == "released"
+    released = world.tmp / "data" / "releases" / slug / ref / "files" / "figure.svg"
+    assert released.read_text() == "<svg/>"
     code, _, err = run("alice", "withdraw", ref)
-    assert code == ExitCode.CONFLICT and f"output request {ref}: it is approved" in err
+    assert code == ExitCode.CONFLICT and f"output request {ref}: it is released" in err
+    code, _, err = run("sue", "release", ref)
+    assert code == ExitCode.CONFLICT and "it is released" in err
     code, out, _ = run("alice", "show", ref)
     assert code == 0 and "2 of 2 approvals" in out and "figure.svg" in out
     code, out, _ = run("alice", "--help")
     assert code == 0
     for command in ("create", "add", "submit", "list", "show", "approve", "request-changes",
-                    "reject", "withdraw"):  # fmt: skip
+                    "reject", "withdraw", "release"):  # fmt: skip
         assert command in out
 
 

@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from tests.airlock_cast import area, request_in, workspace
+from tests.airlock_cast import area, releases, request_in, workspace
 from tests.airlock_cast import stored_state as request_state
 from tests.fhir_factory import bundle, consent
 from tests.report_cast import case_in, content, new_participant, stored_state
 from tests.world import World
 from wgs_tre.access import Gate
-from wgs_tre.airlock import requests
+from wgs_tre.airlock import release, requests
 from wgs_tre.audit.checkpoint import generate_key, public_path
 from wgs_tre.cli import main
 from wgs_tre.consent import registry
@@ -717,6 +717,18 @@ CASES.update(
             lambda c, ref, w: requests.reject(c, ref, "row-level"),
             rows={"output_review": 1},
             then=_request_is(_R_.REJECTED),
+            on=_on_request,
+        ),
+        Action.AIRLOCK_RELEASE: Case(
+            _a_request(_R_.APPROVED),
+            lambda c, ref, w: release.release(c, ref, releases=releases(w)),
+            then=_request_is(_R_.RELEASED),
+            on=_on_request,
+        ),
+        Action.AIRLOCK_DOWNLOAD: Case(
+            _a_request(_R_.RELEASED),
+            lambda c, ref, w: release.released_file(c, ref, "counts.txt", releases=releases(w)),
+            then=_request_is(_R_.RELEASED),
             on=_on_request,
         ),
     }

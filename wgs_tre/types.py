@@ -235,6 +235,8 @@ class Action(StrEnum):
     AIRLOCK_APPROVE = "airlock.approve"
     AIRLOCK_REQUEST_CHANGES = "airlock.request_changes"
     AIRLOCK_REJECT = "airlock.reject"
+    AIRLOCK_RELEASE = "airlock.release"  # an approved request's files written to the releases
+    AIRLOCK_DOWNLOAD = "airlock.download"  # a released file, through the hub
     # Events, granted to no role: a session ends with its server, egress is decided by
     # policies/egress.yaml.
     SESSION_STOP = "session.stop"

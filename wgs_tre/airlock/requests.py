@@ -16,7 +16,8 @@ refused. The requester may withdraw it until it is decided.
 Every step is a governed transaction (:meth:`Context.transaction`) decided by
 :func:`wgs_tre.governance.rules.request_step` and the state machine
 :data:`~wgs_tre.governance.transitions.OUTPUT_REQUEST`, audited in the same transaction;
-refusals are audited by the context. Releasing an approved request is not built yet.
+refusals are audited by the context. An approved request is released by
+:func:`wgs_tre.airlock.release.release`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sqlalchemy import select
 
 from wgs_tre.airlock.rules import DisclosurePolicy, load_disclosure_policy
 from wgs_tre.airlock.selfcheck import self_check
-from wgs_tre.airlock.tables import sidecar_path
+from wgs_tre.airlock.tables import SIDECAR_SUFFIX, sidecar_path
 from wgs_tre.errors import AccessRefused, InvalidInput, Reason
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
@@ -131,7 +132,7 @@ def _text(where: str, text: str, *, required: bool) -> str:
     return text
 
 
-def _policy(ctx: Context) -> DisclosurePolicy:
+def disclosure_policy(ctx: Context) -> DisclosurePolicy:
     source = ctx.policies.source
     return load_disclosure_policy(source) if source is not None else DisclosurePolicy()
 
@@ -146,7 +147,7 @@ def _approvals(request: OutputRequest) -> int:
     )
 
 
-def _view(tx: Tx, request: OutputRequest, needed: int) -> RequestView:
+def request_view(tx: Tx, request: OutputRequest, needed: int) -> RequestView:
     tx.session.flush()
     tx.session.refresh(request)
     return RequestView(
@@ -170,7 +171,7 @@ def _view(tx: Tx, request: OutputRequest, needed: int) -> RequestView:
     )
 
 
-def _step(ctx: Context, action: Action, ref: str, *, audited: bool = True) -> Any:
+def governed_step(ctx: Context, action: Action, ref: str, *, audited: bool = True) -> Any:
     return ctx.transaction(action, resource=Resource.output_request(ref), audited=audited)
 
 
@@ -205,7 +206,7 @@ def create(ctx: Context, project: str, purpose: str, *, workspace: Path) -> Requ
         tx.session.add(request)
         tx.session.flush()
         tx.audit(f"output request {request.ref} created", details={"request": request.ref})
-        return _view(tx, request, _policy(ctx).approvals_needed)
+        return request_view(tx, request, disclosure_policy(ctx).approvals_needed)
 
 
 def _in_workspace(workspace: Path, path: Path | str, ref: str) -> tuple[Path, str]:
@@ -227,10 +228,16 @@ def add_file(ctx: Context, ref: str, path: Path | str, justification: str) -> Re
     request is a draft or sent back for changes). Adding a file again replaces its
     justification."""
     justification = _text("justification", justification, required=True)
-    with _step(ctx, Action.AIRLOCK_ADD_FILE, ref) as tx:
+    with governed_step(ctx, Action.AIRLOCK_ADD_FILE, ref) as tx:
         request: OutputRequest = tx.found
         tx.project = request.project.slug
         _, name = _in_workspace(Path(request.workspace), path, ref)
+        if name.endswith(SIDECAR_SUFFIX):  # a table's evidence: largest values, kept inside
+            raise InvalidInput(
+                name,
+                "is a table's record of checks, which stays in the TRE: add the table itself "
+                "(its record goes with it to the stewards, and is never released)",
+            )
         existing = next((f for f in request.files if f.name == name), None)
         if existing is not None:
             existing.justification = justification
@@ -243,7 +250,7 @@ def add_file(ctx: Context, ref: str, path: Path | str, justification: str) -> Re
         request.state = OUTPUT_REQUEST.next(request.state, Action.AIRLOCK_ADD_FILE, ref)
         request.updated_at = tx.now
         tx.audit(f"{name} added to {ref}", details={"request": ref, "file": name})
-        return _view(tx, request, _policy(ctx).approvals_needed)
+        return request_view(tx, request, disclosure_policy(ctx).approvals_needed)
 
 
 def _open_in(root: Path, name: str, ref: str) -> BinaryIO:
@@ -280,23 +287,23 @@ def _open_in(root: Path, name: str, ref: str) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def _copy(source: BinaryIO, target: Path, name: str) -> tuple[int, str]:
+def copy_checked(source: BinaryIO, target: Path, name: str) -> tuple[int, str]:
     """Copy the open ``source`` to ``target``; the file's SHA-256 before copying must be the
     copy's, or it changed while it was copied."""
-    before = _sha256(source)
+    before = sha256_of(source)
     source.seek(0)
     with target.open("xb") as writing:
         shutil.copyfileobj(source, writing)
         writing.flush()
         os.fsync(writing.fileno())
     with target.open("rb") as copied:
-        after = _sha256(copied)
+        after = sha256_of(copied)
     if after != before:
         raise InvalidInput(name, "changed while it was copied: submit again")
     return target.stat().st_size, after
 
 
-def _sha256(stream: BinaryIO) -> str:
+def sha256_of(stream: BinaryIO) -> str:
     digest = hashlib.sha256()
     for block in iter(lambda: stream.read(1 << 20), b""):
         digest.update(block)
@@ -321,8 +328,8 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
     """Copy the request's files into ``area`` (the airlock's directory under the data
     directory), record their hashes and the automatic checks' findings, and send it for
     review (the requester)."""
-    policy = _policy(ctx)
-    with _step(ctx, Action.AIRLOCK_SUBMIT, ref) as tx:
+    policy = disclosure_policy(ctx)
+    with governed_step(ctx, Action.AIRLOCK_SUBMIT, ref) as tx:
         request: OutputRequest = tx.found
         slug = tx.project = request.project.slug
         if not request.files:
@@ -340,11 +347,11 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                 copy = staging / row.name
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 with _open_in(root, row.name, ref) as source:
-                    row.size, row.sha256 = _copy(source, copy, row.name)
+                    row.size, row.sha256 = copy_checked(source, copy, row.name)
                 record = sidecar_path(Path(row.name)).as_posix()
                 if (root / record).is_file():  # a table's record of checks travels with it
                     with _open_in(root, record, ref) as source:
-                        _copy(source, sidecar_path(copy), record)
+                        copy_checked(source, sidecar_path(copy), record)
                 row.findings = _findings(copy, policy)
                 row.stored_path = str(final / row.name)
             if final.exists():  # left by a submission whose transaction did not commit
@@ -365,19 +372,19 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                 "findings": sum(len(row.findings or []) for row in request.files),
             },
         )
-        return _view(tx, request, policy.approvals_needed)
+        return request_view(tx, request, policy.approvals_needed)
 
 
 def withdraw(ctx: Context, ref: str, reason: str = "") -> RequestView:
     """The requester withdraws the request, until it is decided."""
     reason = _text("reason", reason, required=False)
-    with _step(ctx, Action.AIRLOCK_WITHDRAW, ref) as tx:
+    with governed_step(ctx, Action.AIRLOCK_WITHDRAW, ref) as tx:
         request: OutputRequest = tx.found
         tx.project = request.project.slug
         request.state = OUTPUT_REQUEST.next(request.state, Action.AIRLOCK_WITHDRAW, ref)
         request.updated_at = tx.now
         tx.audit(reason or f"{ref} withdrawn", details={"request": ref})
-        return _view(tx, request, _policy(ctx).approvals_needed)
+        return request_view(tx, request, disclosure_policy(ctx).approvals_needed)
 
 
 def review(ctx: Context, ref: str, verdict: Verdict, comment: str = "") -> RequestView:
@@ -385,8 +392,8 @@ def review(ctx: Context, ref: str, verdict: Verdict, comment: str = "") -> Reque
     requesting changes or rejecting says why."""
     action = _VERDICTS[verdict]
     comment = _text("comment", comment, required=verdict is not Verdict.APPROVE)
-    needed = _policy(ctx).approvals_needed
-    with _step(ctx, action, ref) as tx:
+    needed = disclosure_policy(ctx).approvals_needed
+    with governed_step(ctx, action, ref) as tx:
         request: OutputRequest = tx.found
         tx.project = request.project.slug
         tx.session.add(
@@ -417,7 +424,7 @@ def review(ctx: Context, ref: str, verdict: Verdict, comment: str = "") -> Reque
                 "state": state.value,
             },
         )
-        return _view(tx, request, needed)
+        return request_view(tx, request, needed)
 
 
 def approve(ctx: Context, ref: str, comment: str = "") -> RequestView:
@@ -435,9 +442,9 @@ def reject(ctx: Context, ref: str, comment: str) -> RequestView:
 def show(ctx: Context, ref: str) -> RequestView:
     """The request, its files with their hashes and findings, and its reviews (its project's
     members and the stewards)."""
-    needed = _policy(ctx).approvals_needed
-    with _step(ctx, Action.AIRLOCK_VIEW, ref, audited=False) as tx:
-        return _view(tx, tx.found, needed)
+    needed = disclosure_policy(ctx).approvals_needed
+    with governed_step(ctx, Action.AIRLOCK_VIEW, ref, audited=False) as tx:
+        return request_view(tx, tx.found, needed)
 
 
 def list_requests(ctx: Context) -> list[RequestSummary]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from wgs_tre.cli.common import State, state
+from wgs_tre.types import OutputRequestState
 
 if TYPE_CHECKING:
     from wgs_tre.airlock.requests import RequestSummary, RequestView
@@ -22,11 +23,19 @@ def _requests() -> Any:
     return requests
 
 
+def _release() -> Any:
+    from wgs_tre.airlock import release
+
+    return release
+
+
 app = typer.Typer(
     help="Output requests: the only way results leave a project. A researcher creates a "
     "request, adds workspace files with a justification each and submits it (the files are "
     "copied and hashed then, and checked for disclosure risk); two stewards free of conflicts "
-    "approve it, or one requests changes or rejects it. Releasing is not built yet.",
+    "approve it, or one requests changes or rejects it. The approval that makes it approved "
+    "releases it: its files, as reviewed, are written to the project's release area, from "
+    "which the project's members download them through the hub.",
     no_args_is_help=True,
 )
 
@@ -43,6 +52,10 @@ WorkspaceOption = Annotated[
 
 def _area(st: State) -> Path:
     return st.settings.data_dir / "airlock"
+
+
+def _releases(st: State) -> Path:
+    return st.settings.data_dir / "releases"
 
 
 def _show(st: State, view: RequestView) -> None:
@@ -165,9 +178,22 @@ def show(ctx: typer.Context, ref: Ref) -> None:
 @app.command("approve")
 def approve(ctx: typer.Context, ref: Ref, comment: Comment = "") -> None:
     """Approve the submitted files (a steward free of conflicts, once per submission); the
-    policy's count of approvals (two) makes the request approved."""
+    policy's count of approvals (two) makes the request approved, and then it is released."""
     st = state(ctx)
-    _done(st, _requests().approve(st.context(), ref, comment), "approved by you")
+    view = _requests().approve(st.context(), ref, comment)
+    if view.state is OutputRequestState.APPROVED:
+        view = _release().release(st.context(), ref, releases=_releases(st))
+    _done(st, view, "approved by you")
+
+
+@app.command("release")
+def release(ctx: typer.Context, ref: Ref) -> None:
+    """Release an approved request whose release did not finish (a steward free of
+    conflicts): its files, checked against the hashes the stewards approved, are written to
+    the project's release area whole, or not at all."""
+    st = state(ctx)
+    view = _release().release(st.context(), ref, releases=_releases(st))
+    _done(st, view, f"released to {_releases(st) / view.project / ref}")
 
 
 @app.command("request-changes")

@@ -97,6 +97,8 @@ RULES: dict[Action, tuple[ResourceKind, rules.Rule]] = {
             Action.AIRLOCK_APPROVE,
             Action.AIRLOCK_REQUEST_CHANGES,
             Action.AIRLOCK_REJECT,
+            Action.AIRLOCK_RELEASE,
+            Action.AIRLOCK_DOWNLOAD,
         )
     },
 }

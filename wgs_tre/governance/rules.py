@@ -227,9 +227,11 @@ def case_step(action: Action) -> Rule:
     return rule
 
 
-# What only the requester does to an output request; what only stewards free of conflicts do.
+# What only the requester does to an output request; what only stewards free of conflicts do
+# (reviewing once per submission, and releasing).
 _REQUESTER_STEPS = {Action.AIRLOCK_ADD_FILE, Action.AIRLOCK_SUBMIT, Action.AIRLOCK_WITHDRAW}
 _REVIEW_STEPS = {Action.AIRLOCK_APPROVE, Action.AIRLOCK_REQUEST_CHANGES, Action.AIRLOCK_REJECT}
+_STEWARD_STEPS = _REVIEW_STEPS | {Action.AIRLOCK_RELEASE}
 
 
 def project_member_ids(session: Session, project: Project) -> set[int]:
@@ -257,8 +259,9 @@ def request_conflict(session: Session, steward: User, request: OutputRequest) ->
 def request_step(action: Action) -> Rule:
     """An action on an output request: the request exists; the requester alone adds files,
     submits (while still an active member of the project) and withdraws; a steward free of
-    conflicts reviews, once per submission; its members and stewards view it; and the
-    request's state allows the step (:data:`OUTPUT_REQUEST`)."""
+    conflicts reviews, once per submission, and releases; the project's active members
+    download what was released; its members and stewards view it; and the request's state
+    allows the step (:data:`OUTPUT_REQUEST`)."""
 
     def rule(
         session: Session, policies: Policies, user: User, ref: str, when: dt.datetime
@@ -273,16 +276,18 @@ def request_step(action: Action) -> Rule:
                 raise AccessRefused(Reason.NOT_THE_REQUESTER, detail)
             if action is not Action.AIRLOCK_WITHDRAW:
                 active_member(session, policies, user, slug, when)
-        elif action in _REVIEW_STEPS:
+        elif action in _STEWARD_STEPS:
             conflict = request_conflict(session, user, request)
             if conflict:
                 raise ConflictOfInterest(conflict)
             mine = [r for r in request.reviews if r.submission == request.submission]
-            if any(r.steward_id == user.id for r in mine):
+            if action in _REVIEW_STEPS and any(r.steward_id == user.id for r in mine):
                 raise AccessRefused(
                     Reason.ALREADY_REVIEWED,
                     f"{user.username} on submission {request.submission} of {ref}",
                 )
+        elif action is Action.AIRLOCK_DOWNLOAD:
+            active_member(session, policies, user, slug, when)
         elif Role.STEWARD not in user.roles and user.id not in project_member_ids(
             session, request.project
         ):

@@ -155,9 +155,9 @@ OUTPUT_REQUEST: StateMachine[OutputRequestState] = StateMachine(
             Action.AIRLOCK_SUBMIT: _O.SUBMITTED,
             Action.AIRLOCK_WITHDRAW: _O.WITHDRAWN,
         },
-        _O.APPROVED: {},
+        _O.APPROVED: {Action.AIRLOCK_RELEASE: _O.RELEASED},
         _O.REJECTED: {},
-        _O.RELEASED: {},
+        _O.RELEASED: {Action.AIRLOCK_DOWNLOAD: _O.RELEASED},
         _O.WITHDRAWN: {},
     },
 )
