@@ -114,10 +114,20 @@ def _set_aside(path: Path, staging: Path) -> None:
 
 
 def _write(request: OutputRequest, manifest: dict[str, Any], staging: Path) -> Path:
-    """The release, complete and on disk, in a new directory under ``staging``."""
-    ref = request.ref
-    written = staging / f"{ref}-{secrets.token_hex(4)}"
+    """The release, complete and on disk, in a new directory under ``staging`` (removed if
+    the release is refused)."""
+    written = staging / f"{request.ref}-{secrets.token_hex(4)}"
     (written / "files").mkdir(parents=True)
+    try:
+        _write_into(written, request, manifest)
+    except BaseException:
+        shutil.rmtree(written)
+        raise
+    return written
+
+
+def _write_into(written: Path, request: OutputRequest, manifest: dict[str, Any]) -> None:
+    ref = request.ref
     for row in request.files:
         if row.stored_path is None or row.sha256 is None:
             raise IntegrityError(f"{row.name} of {ref} has no reviewed copy: submit it again")
@@ -141,7 +151,6 @@ def _write(request: OutputRequest, manifest: dict[str, Any], staging: Path) -> P
         os.fsync(out.fileno())
     for directory in sorted({p.parent for p in written.rglob("*")}, reverse=True):
         _fsync_dir(directory)
-    return written
 
 
 def release(ctx: Context, ref: str, *, releases: Path) -> RequestView:
