@@ -41,12 +41,19 @@ def render(root: Path, project: str) -> Path:
     # Server extensions a session does not use cost start-up time (language servers would
     # also scan the machine): leave them off. JupyterLab's extension manager lists what is
     # installed and offers nothing from PyPI (0.15 s less CPU per start).
-    # A computing kernel counts as activity for the idle culler (busy_kernels).
-    extensions = {"jupyter_lsp": False, "notebook_shim": False, "wgs_tre.hub.busy_kernels": True}
+    # A computing kernel counts as activity for the idle culler (busy_kernels). The server
+    # hands out no files: they leave through the airlock (no_downloads).
+    extensions = {
+        "jupyter_lsp": False,
+        "notebook_shim": False,
+        "wgs_tre.hub.busy_kernels": True,
+        "wgs_tre.hub.no_downloads": True,
+    }
     _write(
         root / "jupyter_server_config.json",
         {
-            "ServerApp": {"jpserver_extensions": extensions},
+            # no terminals: a shell would be one more way to hand files to the browser
+            "ServerApp": {"jpserver_extensions": extensions, "terminals_enabled": False},
             "LabApp": {"extension_manager": "readonly"},
             # no native kernel, nor any other installed on the machine, beside the project's
             "KernelSpecManager": {

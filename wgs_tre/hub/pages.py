@@ -1,5 +1,7 @@
 """The hub's front door: ``/hub/tre``, each signed-in person's page made for their role
-(``landing``), in English or Japanese, and the stop button of a running session.
+(``landing``), in English or Japanese, the stop button of a running session, and the download
+of files the airlock released (``/hub/tre/releases/<request>/<file>``: the only way a file of
+a project reaches a browser whole).
 
 Registered by ``hub/jupyterhub_config.py`` (``JupyterHub.extra_handlers``), which also makes this
 page where people land after signing in. JupyterHub's own handler base gives sign-in, XSRF
@@ -16,12 +18,14 @@ from jupyterhub.utils import maybe_future
 from tornado import web
 
 from wgs_tre.config import load_settings
+from wgs_tre.errors import IntegrityError, InvalidTransition, NotFound, Refused
+from wgs_tre.governance.context import Context
 from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, Landing, landing_for
 from wgs_tre.hub.texts import choose_language, say
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
 
-__all__ = ["HANDLERS", "LANG_COOKIE", "LandingHandler", "StopHandler"]
+__all__ = ["HANDLERS", "LANG_COOKIE", "LandingHandler", "ReleaseHandler", "StopHandler"]
 
 LANG_COOKIE = "wgs-tre-lang"
 
@@ -103,4 +107,52 @@ class StopHandler(BaseHandler):  # type: ignore[misc]
         self.redirect(f"{self.hub.base_url}tre")
 
 
-HANDLERS = [(r"/tre", LandingHandler), (r"/tre/stop/([^/]+)", StopHandler)]
+def _released(username: str, ref: str, name: str) -> Any:
+    from wgs_tre.airlock.release import released_file  # the data stack, loaded when first used
+
+    settings = load_settings()
+    store = Store(settings.store_url)
+    try:
+        ctx = Context(store, load_policies(settings.policy_dir), username)
+        return released_file(ctx, ref, name, releases=settings.data_dir / "releases")
+    finally:
+        store.dispose()
+
+
+class ReleaseHandler(BaseHandler):  # type: ignore[misc]
+    """``GET /hub/tre/releases/<request>/<file>``: a released file, for an active member of
+    its project (``wgs_tre.airlock.release.released_file`` decides and audits). A signed-in
+    browser, or a token of the user's (``curl -H "Authorization: token ..."``)."""
+
+    CHUNK = 1 << 20
+    _accept_token_auth = True
+
+    @web.authenticated
+    async def get(self, ref: str, name: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            got = await loop.run_in_executor(None, _released, self.current_user.name, ref, name)
+        except NotFound as exc:
+            raise web.HTTPError(404, exc.message) from None
+        except (Refused, InvalidTransition) as exc:
+            raise web.HTTPError(403, exc.message) from None
+        except IntegrityError as exc:
+            raise web.HTTPError(409, exc.message) from None
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        filename = name.rsplit("/", 1)[-1].replace('"', "")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.set_header("Content-Length", str(got.size))
+        self.set_header("X-Checksum-SHA256", got.sha256)
+        with got.path.open("rb") as stream:
+            for block in iter(lambda: stream.read(self.CHUNK), b""):
+                self.write(block)
+                await self.flush()
+        self.finish()
+
+
+HANDLERS = [
+    (r"/tre", LandingHandler),
+    (r"/tre/stop/([^/]+)", StopHandler),
+    (r"/tre/releases/([^/]+)/(.+)", ReleaseHandler),
+]
