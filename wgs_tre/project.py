@@ -14,11 +14,8 @@ Either way a refusal names its reason and every decision is audited.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,19 +27,11 @@ import xarray as xr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from wgs_tre import compute
+from wgs_tre import compute, wire
 from wgs_tre.access import Gate
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.dispense import dispenser_for
-from wgs_tre.errors import (
-    ConfigurationError,
-    InvalidInput,
-    NotFound,
-    Refused,
-    ServiceUnavailable,
-    WgsTreError,
-    from_wire,
-)
+from wgs_tre.errors import ConfigurationError, InvalidInput, NotFound, Refused
 from wgs_tre.governance.identity import check_mapped, host_identity
 from wgs_tre.policy import ComputePolicy, load_policies
 from wgs_tre.store import Store
@@ -82,28 +71,9 @@ class _ServiceSource:
     token: str = field(repr=False)  # the session's credential: never in a notebook's output
     poll_seconds: float = 0.5
 
-    def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"WGS_TRE_DATA_SERVICE is not an http(s) URL: {self.url}")
-
     def _call(self, path: str, body: dict[str, str] | None) -> object:
         """POST ``body`` to ``path`` (GET without one); the answer, or the service's error."""
-        request = urllib.request.Request(  # noqa: S310 - http(s) checked in __post_init__
-            self.url.rstrip("/") + "/" + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method="GET" if body is None else "POST",
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            # Every call is short: long work is a job the session follows (see open()).
-            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            raise _rebuilt(error) from None
-        except urllib.error.URLError as error:
-            raise ServiceUnavailable(f"cannot reach the data service: {error.reason}") from None
-        except ValueError:
-            raise ServiceUnavailable("the data service answered with something not JSON") from None
+        return wire.call(self.url, self.token, path, body)
 
     def datasets(self) -> list[tuple[str, str]]:
         found = self._call("api/datasets", {})
@@ -147,23 +117,6 @@ def _progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     ) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total or None)
-
-
-def _rebuilt(error: urllib.error.HTTPError) -> WgsTreError:
-    """The exception the data service raised (it sends it with ``wgs_tre.errors.to_wire``);
-    for anything else in the way (a proxy's error page, a crash), a clear unavailability."""
-    try:
-        body = json.loads(error.read())
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and (raised := from_wire(body)) is not None:
-        return raised
-    if error.code in (401, 403) and isinstance(body, dict) and "message" in body:
-        return Refused(str(body["message"]))  # the hub's own refusal of the token
-    return ServiceUnavailable(
-        f"the data service is unavailable (HTTP {error.code} {error.reason}); "
-        "if this persists, ask the TRE's administrators (the hub's log has the details)"
-    )
 
 
 @dataclass
