@@ -8,15 +8,19 @@ crash) is a clear :class:`~wgs_tre.errors.ServiceUnavailable`.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import os
 import urllib.error
 import urllib.request
+from enum import Enum
+from pathlib import PurePath
 from typing import Any
 
 from wgs_tre.errors import ConfigurationError, Refused, ServiceUnavailable, WgsTreError, from_wire
 
-__all__ = ["call", "rebuilt", "session_service"]
+__all__ = ["call", "jsonable", "rebuilt", "session_service"]
 
 
 def session_service() -> tuple[str, str] | None:
@@ -63,3 +67,24 @@ def rebuilt(error: urllib.error.HTTPError) -> WgsTreError:
         f"the data service is unavailable (HTTP {error.code} {error.reason}); "
         "if this persists, ask the TRE's administrators (the hub's log has the details)"
     )
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, enums, dates and paths -> plain JSON values (the CLI's ``--json``, the
+    service's answers)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+        # One form everywhere, as the audit log writes it: RFC 3339 in UTC with "Z".
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value

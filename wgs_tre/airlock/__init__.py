@@ -18,6 +18,9 @@ Tables are made with :func:`crosstab`, which keeps each cell's evidence (count, 
 values) so that the checks, the fixes (:meth:`CheckedTable.suppress`, :meth:`CheckedTable.round`)
 and a later re-check from the saved record need no raw data. Each :class:`Finding` names its
 rule, the cells, a plain message and the fixes to choose from.
+
+In a session, :func:`request` sends workspace files to the stewards (through the hub's data
+service) and :func:`status` follows them; approved outputs are downloaded from the hub.
 """
 
 from wgs_tre.airlock.checks import CellEvidence, TableKind
@@ -32,6 +35,7 @@ from wgs_tre.airlock.rules import (
     load_disclosure_policy,
 )
 from wgs_tre.airlock.selfcheck import SelfCheck, self_check
+from wgs_tre.airlock.session import RequestStatus, request, status
 from wgs_tre.airlock.tables import CheckedTable, crosstab, load_table, sidecar_path
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "DisclosurePolicy",
     "Finding",
     "Fix",
+    "RequestStatus",
     "RoundingProfile",
     "RuleId",
     "SelfCheck",
@@ -51,7 +56,9 @@ __all__ = [
     "load_disclosure_policy",
     "load_table",
     "minor_allele_counts",
+    "request",
     "residual_dof",
     "self_check",
     "sidecar_path",
+    "status",
 ]

@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -38,7 +39,7 @@ from sqlalchemy import select
 from wgs_tre.airlock.rules import DisclosurePolicy, load_disclosure_policy
 from wgs_tre.airlock.selfcheck import self_check
 from wgs_tre.airlock.tables import SIDECAR_SUFFIX, sidecar_path
-from wgs_tre.errors import AccessRefused, InvalidInput, Reason
+from wgs_tre.errors import AccessRefused, InvalidInput, Reason, WgsTreError
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.rules import ProjectAccess, project_member_ids, request_conflict
@@ -54,6 +55,7 @@ __all__ = [
     "add_file",
     "approve",
     "create",
+    "create_and_submit",
     "list_requests",
     "reject",
     "request_changes",
@@ -373,6 +375,30 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
             },
         )
         return request_view(tx, request, policy.approvals_needed)
+
+
+def create_and_submit(
+    ctx: Context,
+    project: str,
+    purpose: str,
+    files: Mapping[str, str],
+    *,
+    workspace: Path,
+    area: Path,
+) -> RequestView:
+    """A request of ``files`` (workspace path -> justification) made and submitted in one go,
+    as a session asks for it. If a file is refused, the draft is withdrawn, saying why, and
+    the refusal raised: nothing is left half-made."""
+    if not files:
+        raise InvalidInput("files", "name at least one file to take out")
+    ref = create(ctx, project, purpose, workspace=workspace).ref
+    try:
+        for path, justification in files.items():
+            add_file(ctx, ref, path, justification)
+        return submit(ctx, ref, area=area)
+    except WgsTreError as error:
+        withdraw(ctx, ref, f"not submitted: {error.message}"[:MAX_TEXT])
+        raise
 
 
 def withdraw(ctx: Context, ref: str, reason: str = "") -> RequestView:

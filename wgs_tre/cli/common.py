@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
-from pathlib import PurePath
 from typing import Any
 
 import orjson
@@ -34,28 +30,9 @@ from wgs_tre.governance import Context
 from wgs_tre.governance.identity import Identity, check_mapped, host_identity
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
+from wgs_tre.wire import jsonable
 
 __all__ = ["State", "jsonable", "progress_bar", "state"]
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses, enums, dates and paths -> plain JSON values, for ``--json``."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
-        # One form everywhere, as the audit log writes it: RFC 3339 in UTC with "Z".
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    return value
 
 
 PIPED_WIDTH = 200

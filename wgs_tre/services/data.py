@@ -16,6 +16,14 @@ job (202), which the session follows until it is done:
 
 A failed job is answered with its error, in the same format as any other.
 
+Output requests of the session's project go through the airlock here too, acting on the
+project's workspace as the hub defines it (a session cannot name another directory):
+
+    POST /services/wgs-tre-data/api/airlock/requests {"purpose", "files": {name: why}}
+                                                     -> the request, submitted
+    GET  /services/wgs-tre-data/api/airlock/requests -> the project's requests
+    GET  /services/wgs-tre-data/api/airlock/requests/<ref> -> one of them
+
 The token alone names the session. The service refuses (403, audited as a refused
 ``data.access``) a missing or dead token, a token that is not a session server's (a user's own
 token), a token used from another session's address, and a request naming another project
@@ -38,9 +46,11 @@ from tornado.ioloop import IOLoop
 from tornado.log import app_log
 
 from wgs_tre.access import Gate
+from wgs_tre.airlock import requests
 from wgs_tre.audit import record_refusal
 from wgs_tre.config import load_settings
-from wgs_tre.errors import ExitCode, InvalidInput, Refused, WgsTreError, to_wire
+from wgs_tre.errors import ExitCode, InvalidInput, NotFound, Refused, WgsTreError, to_wire
+from wgs_tre.governance.context import Context
 from wgs_tre.hub import DATA_SERVICE, registry
 from wgs_tre.hub.accounts import ensure_project
 from wgs_tre.policy import load_policies
@@ -49,6 +59,7 @@ from wgs_tre.services.jobs import Job, Jobs
 from wgs_tre.services.materialise import dispensed_path, materialise
 from wgs_tre.store import Store
 from wgs_tre.types import Action
+from wgs_tre.wire import jsonable
 
 __all__ = ["SERVICE_NAME", "make_app", "session_project"]
 
@@ -96,10 +107,17 @@ class _Failed(web.HTTPError):
 
 class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
     def initialize(
-        self, gate: Gate, sessions_root: Path, hub_auth: HubAuth, jobs: Jobs, answer_within: float
+        self,
+        gate: Gate,
+        sessions_root: Path,
+        hub_auth: HubAuth,
+        jobs: Jobs,
+        answer_within: float,
+        airlock_area: Path,
     ) -> None:
         self.gate, self.sessions_root, self.hub_auth = gate, sessions_root, hub_auth
         self.jobs, self.answer_within = jobs, answer_within
+        self.airlock_area = airlock_area
 
     def check_xsrf_cookie(self) -> None:  # token-authenticated API calls only
         pass
@@ -227,6 +245,52 @@ class JobHandler(_Handler):
         self._answer(job)
 
 
+class AirlockRequestsHandler(_Handler):
+    """The session's output requests: list them (GET), or make one and submit it (POST)."""
+
+    async def get(self) -> None:
+        user, project = self._identity()
+        ctx = Context(self.gate.store, self.gate.policies, user)
+
+        def views() -> list[requests.RequestView]:
+            listed = requests.list_requests(ctx)
+            return [requests.show(ctx, r.ref) for r in listed if r.project == project]
+
+        self.finish(json.dumps(jsonable(await self._run(views))))
+
+    async def post(self) -> None:
+        user, project = self._identity()
+        body = self._body()
+        purpose, files = body.get("purpose"), body.get("files")
+        if not isinstance(purpose, str):
+            raise _Failed(InvalidInput("purpose", "say what the outputs are for"))
+        if (
+            not isinstance(files, dict)
+            or not files
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
+        ):
+            raise _Failed(InvalidInput("files", "name each file with why it should leave"))
+        ctx = Context(self.gate.store, self.gate.policies, user)
+        workspace = ensure_project(project, self.sessions_root).workspace
+        view = await self._run(
+            lambda: requests.create_and_submit(
+                ctx, project, purpose, files, workspace=workspace, area=self.airlock_area
+            )
+        )
+        self.set_status(201)
+        self.finish(json.dumps(jsonable(view)))
+
+
+class AirlockRequestHandler(_Handler):
+    async def get(self, ref: str) -> None:
+        user, project = self._identity()
+        ctx = Context(self.gate.store, self.gate.policies, user)
+        view = await self._run(lambda: requests.show(ctx, ref))
+        if view.project != project:
+            raise _Failed(NotFound("output request of this project", ref))
+        self.finish(json.dumps(jsonable(view)))
+
+
 def make_app(
     gate: Gate,
     sessions_root: Path,
@@ -234,20 +298,25 @@ def make_app(
     hub_auth: HubAuth | None = None,
     *,
     answer_within: float = 2.0,
+    airlock_area: Path | None = None,
 ) -> web.Application:
     """The service's app; ``open`` waits up to ``answer_within`` seconds for a view before
-    answering with its job instead."""
+    answering with its job instead. Submitted output requests are copied to ``airlock_area``
+    (default: ``airlock/`` in the data directory)."""
     args = {
         "gate": gate,
         "sessions_root": sessions_root,
         "hub_auth": hub_auth or UncachedHubAuth(),
         "jobs": Jobs(),
         "answer_within": answer_within,
+        "airlock_area": airlock_area or load_settings().data_dir / "airlock",
     }
     return web.Application([
         (rf"{prefix}api/datasets", DatasetsHandler, args),
         (rf"{prefix}api/open", OpenHandler, args),
         (rf"{prefix}api/jobs/([0-9a-f]+)", JobHandler, args),
+        (rf"{prefix}api/airlock/requests", AirlockRequestsHandler, args),
+        (rf"{prefix}api/airlock/requests/(R-[0-9A-F]+)", AirlockRequestHandler, args),
     ])  # fmt: skip
 
 
