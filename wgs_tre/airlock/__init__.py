@@ -14,6 +14,10 @@ in ``policies/disclosure.yaml`` (ACRO's defaults when the file is missing):
 - ``row-level``, ``id-like-column``: a file with more than ``row_limit`` rows, or a column that
   names its rows one by one.
 
+The self-check reads a file by what it is: a table saved with its record of checks, GWAS summary
+statistics (:func:`looks_like_gwas_summary`), or any other table (row-level checks, and an
+``evidence`` finding: without a record its cells cannot be judged).
+
 Tables are made with :func:`crosstab`, which keeps each cell's evidence (count, total, largest
 values) so that the checks, the fixes (:meth:`CheckedTable.suppress`, :meth:`CheckedTable.round`)
 and a later re-check from the saved record need no raw data. Each :class:`Finding` names its
@@ -21,7 +25,12 @@ rule, the cells, a plain message and the fixes to choose from.
 """
 
 from wgs_tre.airlock.checks import CellEvidence, TableKind
-from wgs_tre.airlock.files import check_gwas_summary, check_row_level, minor_allele_counts
+from wgs_tre.airlock.files import (
+    check_gwas_summary,
+    check_row_level,
+    looks_like_gwas_summary,
+    minor_allele_counts,
+)
 from wgs_tre.airlock.regression import check_regression, residual_dof
 from wgs_tre.airlock.rules import (
     DisclosurePolicy,
@@ -50,6 +59,7 @@ __all__ = [
     "crosstab",
     "load_disclosure_policy",
     "load_table",
+    "looks_like_gwas_summary",
     "minor_allele_counts",
     "residual_dof",
     "self_check",

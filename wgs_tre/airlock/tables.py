@@ -211,20 +211,20 @@ def load_table(
             "wgs_tre.airlock.crosstab and save it with .save()",
         )
     try:
-        record = json.loads(side.read_text(encoding="utf-8"))
-        if record.get("format") != _FORMAT:
+        saved = json.loads(side.read_text(encoding="utf-8"))
+        if saved.get("format") != _FORMAT:
             raise ValueError(f"format is not {_FORMAT}")
-        if hashlib.sha256(path.read_bytes()).hexdigest() != record["csv_sha256"]:
+        if hashlib.sha256(path.read_bytes()).hexdigest() != saved["csv_sha256"]:
             raise InvalidInput(
                 str(path),
                 "the file has changed since it was checked; make it again and save it with .save()",
             )
         table = CheckedTable(
-            kind=TableKind(record["kind"]),
-            index=str(record["index"]),
-            columns=str(record["columns"]),
-            rows=tuple(record["rows"]),
-            cols=tuple(record["cols"]),
+            kind=TableKind(saved["kind"]),
+            index=str(saved["index"]),
+            columns=str(saved["columns"]),
+            rows=tuple(saved["rows"]),
+            cols=tuple(saved["cols"]),
             cells=tuple(
                 CellEvidence(
                     row=str(c["row"]),
@@ -234,11 +234,11 @@ def load_table(
                     largest=tuple(float(v) for v in c["largest"]),
                     negative=bool(c["negative"]),
                 )
-                for c in record["cells"]
+                for c in saved["cells"]
             ),
             policy=policy or DisclosurePolicy(),
-            suppressed=frozenset((str(r), str(c)) for r, c in record["suppressed"]),
-            rounded_to=record["rounded_to"],
+            suppressed=frozenset((str(r), str(c)) for r, c in saved["suppressed"]),
+            rounded_to=saved["rounded_to"],
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(str(side), f"unreadable record of checks: {exc}") from None
