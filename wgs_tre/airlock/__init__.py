@@ -12,7 +12,10 @@ in ``policies/disclosure.yaml`` (ACRO's defaults when the file is missing):
 - ``minor-allele-count``, ``per-sample-column``: a GWAS summary statistic's variant carried by
   fewer than ``gwas_min_minor_allele_count`` alleles, a column of one sample's genotypes;
 - ``row-level``, ``id-like-column``: a file with more than ``row_limit`` rows, or a column that
-  names its rows one by one.
+  names its rows one by one;
+- ``differencing``: a table whose cells (or totals) differ from a released table's by at least
+  1 and fewer than ``min_cell_count`` contributors (:func:`difference`, against the tables
+  :func:`released_tables` finds in a release area).
 
 The self-check reads a file by what it is: a table saved with its record of checks, GWAS summary
 statistics (:func:`looks_like_gwas_summary`), or any other table (row-level checks, and an
@@ -25,6 +28,7 @@ rule, the cells, a plain message and the fixes to choose from.
 """
 
 from wgs_tre.airlock.checks import CellEvidence, TableKind
+from wgs_tre.airlock.differencing import difference, released_tables
 from wgs_tre.airlock.files import (
     check_gwas_summary,
     check_row_level,
@@ -57,10 +61,12 @@ __all__ = [
     "check_regression",
     "check_row_level",
     "crosstab",
+    "difference",
     "load_disclosure_policy",
     "load_table",
     "looks_like_gwas_summary",
     "minor_allele_counts",
+    "released_tables",
     "residual_dof",
     "self_check",
     "sidecar_path",
