@@ -293,6 +293,18 @@ def _labels(series: pd.Series) -> list[Any]:
     return sorted(series.dropna().unique())
 
 
+def _values_evidence(row: str, column: str, values: pd.Series, keep: int) -> CellEvidence:
+    vals = np.sort(values.to_numpy(dtype=float))[::-1]
+    return CellEvidence(
+        row,
+        column,
+        len(vals),
+        total=float(vals.sum()),
+        largest=tuple(float(v) for v in vals[:keep]),
+        negative=bool((vals < 0).any()),
+    )
+
+
 def crosstab(
     data: pd.DataFrame,
     index: str,
@@ -324,20 +336,18 @@ def crosstab(
     rows, cols = _labels(data[index]), _labels(data[columns])
     keep = max(policy.nk_n, 2)
     groups = data.groupby([index, columns], observed=True, dropna=True)
-    evidence: dict[tuple[Any, Any], CellEvidence] = {}
-    for (row, col), group in groups:
-        if kind is TableKind.FREQUENCY:
-            evidence[(row, col)] = CellEvidence(str(row), str(col), len(group))
-            continue
-        vals = np.sort(group[values].to_numpy(dtype=float))[::-1]
-        evidence[(row, col)] = CellEvidence(
-            str(row),
-            str(col),
-            len(vals),
-            total=float(vals.sum()),
-            largest=tuple(float(v) for v in vals[:keep]),
-            negative=bool((vals < 0).any()),
-        )
+    evidence: dict[tuple[Any, Any], CellEvidence]
+    if kind is TableKind.FREQUENCY:
+        evidence = {
+            (row, col): CellEvidence(str(row), str(col), int(size))
+            for (row, col), size in groups.size().items()
+        }
+    else:
+        assert values is not None
+        evidence = {
+            (row, col): _values_evidence(str(row), str(col), group[values], keep)
+            for (row, col), group in groups
+        }
     cells = tuple(evidence.get((r, c), CellEvidence(str(r), str(c), 0)) for r in rows for c in cols)
     return CheckedTable(
         kind=kind,
