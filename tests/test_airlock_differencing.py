@@ -20,6 +20,7 @@ from wgs_tre.airlock import (
     crosstab,
     difference,
     released_tables,
+    self_check,
     sidecar_path,
 )
 
@@ -247,3 +248,21 @@ def test_broken_releases_are_skipped_with_the_reason(tmp_path: Path) -> None:
     assert reasons["brca/R-000001/evidence/table.csv.checks.json"].startswith("unreadable")
     assert "no file named table.csv" in reasons["brca/R-000002/evidence/table.csv.checks.json"]
     assert released_tables(tmp_path / "nowhere") == []
+
+
+def test_the_self_check_compares_a_table_with_the_releases_it_is_given(tmp_path: Path) -> None:
+    releases = release_area(tmp_path)
+    data = pd.concat([population(BASE), population({("south", "M"): 4}, first=1_000)])
+    path = tmp_path / "again.csv"
+    crosstab(data, "region", "sex").save(path)
+    assert self_check(path).passed  # on its own, every cell has 40 or more
+    report = self_check(path, released=released_tables(releases))
+    differencing = [f for f in report.findings if f.rule is RuleId.DIFFERENCING]
+    # The region-by-sex release: (south, M) differs by 4; age by sex: M's total differs by 4.
+    assert [f.cells for f in differencing] == [
+        (("south", "M"),),
+        (("north", "M"), ("south", "M"), ("east", "M")),
+    ]
+    assert "brca/R-000001/files/table.csv" in report.summary()
+    table = crosstab(data, "region", "sex")
+    assert self_check(table, released=released_tables(releases)).findings == report.findings

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from wgs_tre.airlock.differencing import difference
 from wgs_tre.airlock.files import (
     SUMMARY_COLUMNS,
     check_gwas_summary,
@@ -59,30 +61,40 @@ class SelfCheck:
 
 
 def self_check(
-    output: CheckedTable | Path | str | Any, policy: DisclosurePolicy | None = None
+    output: CheckedTable | Path | str | Any,
+    policy: DisclosurePolicy | None = None,
+    *,
+    released: Iterable[tuple[str, CheckedTable]] = (),
 ) -> SelfCheck:
     """Check an output as the airlock will: a :class:`CheckedTable`; the path of a file (a table
     saved with its record, checked again from the record; GWAS summary statistics; any other
-    table); or fitted model results (``df_resid``). Prints nothing. A saved table changed since
-    it was checked, or a table without its record, fails (rule ``evidence``)."""
+    table); or fitted model results (``df_resid``). A table is also compared with the
+    ``released`` tables (named, as :func:`released_tables` gives them) for differencing.
+    Prints nothing. A saved table changed since it was checked, or a table without its record,
+    fails (rule ``evidence``)."""
+    earlier = tuple(released)
     if isinstance(output, CheckedTable):
         if policy is not None:
             output = replace(output, policy=policy)
-        return SelfCheck(f"table of {output.index} by {output.columns}", output.findings)
+        findings = output.findings + difference(output, earlier)
+        return SelfCheck(f"table of {output.index} by {output.columns}", findings)
     if isinstance(output, str | Path):
         path = Path(output)
-        return SelfCheck(path.name, _check_file(path, policy or DisclosurePolicy()))
+        return SelfCheck(path.name, _check_file(path, policy or DisclosurePolicy(), earlier))
     return SelfCheck(type(output).__name__, check_regression(output, policy=policy))
 
 
-def _check_file(path: Path, policy: DisclosurePolicy) -> tuple[Finding, ...]:
+def _check_file(
+    path: Path, policy: DisclosurePolicy, released: tuple[tuple[str, CheckedTable], ...]
+) -> tuple[Finding, ...]:
     if not path.is_file():
         return (Finding(RuleId.EVIDENCE, "no such file", ()),)
     if sidecar_path(path).exists():
         try:
-            return load_table(path, policy).findings
+            table = load_table(path, policy)
         except InvalidInput as exc:
             return (Finding(RuleId.EVIDENCE, exc.problem, ()),)
+        return table.findings + difference(table, released)
     try:
         reader = _Reader.open(path)
         if looks_like_gwas_summary(reader.columns, path.name):
