@@ -6,9 +6,9 @@ from the saved file (the record read, checked against the CSV, the rules run); t
 A GWAS summary file: ``--variants`` rows (1,000,000) in plink2's ``.glm.linear`` layout
 (tab-separated, ``A1_FREQ`` and ``OBS_CT``; minor-allele frequencies from a Beta(0.3, 3), so
 that some variants are rare), written here, then ``self_check(path)``; target < 5 s. Each is
-timed ``--repeat`` times and the median shown; each run's findings must be those computed
-here from the data (the cells under 10, the variants under 20 minor alleles), or the run
-fails. Exits non-zero if a target is missed.
+timed ``--repeat`` times, the median judged (the worst shown too); each run's findings must
+be those computed here from the data (the cells under 10, the variants under 20 minor
+alleles), or the run fails. Exits non-zero if a target is missed.
 
 Usage: .venv/bin/python benchmarks/airlock.py [--rows 1000] [--cols 50] [--people 1000000]
        [--variants 1000000] [--repeat 3]
@@ -84,8 +84,11 @@ def glm_file(directory: Path, variants: int) -> tuple[Path, int]:
     return path, int((minor < DisclosurePolicy().gwas_min_minor_allele_count).sum())
 
 
-def timed(path: Path, repeat: int, cells: Callable[[SelfCheck], int], expected: int) -> float:
-    """Median seconds of ``self_check(path)``; every run must find ``expected`` cells."""
+def timed(
+    path: Path, repeat: int, cells: Callable[[SelfCheck], int], expected: int
+) -> tuple[float, float]:
+    """Median and worst seconds of ``self_check(path)``; every run must find ``expected``
+    cells."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -94,7 +97,7 @@ def timed(path: Path, repeat: int, cells: Callable[[SelfCheck], int], expected: 
         found = cells(report)
         if found != expected:
             raise SystemExit(f"{path.name}: {found} cells found, {expected} expected")
-    return statistics.median(times)
+    return statistics.median(times), max(times)
 
 
 def flagged(rules: set[RuleId]) -> Callable[[SelfCheck], int]:
@@ -104,10 +107,14 @@ def flagged(rules: set[RuleId]) -> Callable[[SelfCheck], int]:
     return count
 
 
-def line(label: str, seconds: float, what: str, target: float) -> bool:
-    ok = seconds < target
+def line(label: str, seconds: tuple[float, float], what: str, target: float) -> bool:
+    median, worst = seconds
+    ok = median < target
     verdict = "PASS" if ok else "FAIL"
-    print(f"{label:<8} self-check {seconds:>7.3f} s  {what}  target < {target:g} s  {verdict}")
+    print(
+        f"{label:<8} self-check {median:>7.3f} s median ({worst:.3f} s worst)  {what}  "
+        f"target < {target:g} s  {verdict}"
+    )
     return ok
 
 
