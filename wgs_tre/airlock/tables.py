@@ -83,11 +83,6 @@ class CheckedTable:
         return not self.findings
 
     @property
-    def published(self) -> frozenset[Cell]:
-        """The cells the released table shows (every cell not suppressed)."""
-        return frozenset(c.cell for c in self.cells if c.cell not in self.suppressed)
-
-    @property
     def table(self) -> pd.DataFrame:
         """The table as it would be released: suppressed cells blank (NaN), counts rounded."""
         row_at = {label: i for i, label in enumerate(self.rows)}
