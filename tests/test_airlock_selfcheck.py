@@ -5,6 +5,7 @@ from)."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,15 @@ def test_a_file_that_is_not_a_table_is_left_to_a_steward(tmp_path: Path) -> None
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     (finding,) = self_check(path).findings
     assert finding.rule is RuleId.EVIDENCE and "not a table the checks can read" in finding.message
+
+
+def test_a_damaged_gzip_file_is_left_to_a_steward(tmp_path: Path) -> None:
+    text = "a,b\n" + "".join(f"{i},{i * 7}\n" for i in range(100_000))
+    packed = gzip.compress(text.encode())
+    damaged = bytearray(packed)
+    damaged[200:260] = bytes(60)  # zeros in the middle of the deflate stream
+    for name, content in (("cut.csv.gz", packed[: len(packed) // 2]), ("bad.csv.gz", damaged)):
+        (tmp_path / name).write_bytes(bytes(content))
+        (finding,) = self_check(tmp_path / name).findings
+        assert finding.rule is RuleId.EVIDENCE, finding
+        assert "not a table the checks can read" in finding.message

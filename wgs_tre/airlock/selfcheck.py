@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +41,9 @@ __all__ = ["SelfCheck", "self_check"]
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _WHITESPACE = r"\s+"
+# What reading a file that is not a table (or a damaged one) raises: a truncated or corrupt
+# gzip stream (EOFError, zlib.error), bytes that are not text, rows that do not parse.
+_UNREADABLE = (OSError, EOFError, zlib.error, ValueError, csv.Error, pd.errors.ParserError)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def _check_file(
         if looks_like_gwas_summary(reader.columns, path.name):
             return _check_gwas(reader, policy)
         frame = reader.read()
-    except (OSError, ValueError, UnicodeDecodeError, csv.Error, pd.errors.ParserError) as exc:
+    except _UNREADABLE as exc:
         message = f"not a table the checks can read ({exc}); a steward will look at it"
         return (Finding(RuleId.EVIDENCE, message, ()),)
     no_record = Finding(
