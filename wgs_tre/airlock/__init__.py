@@ -12,7 +12,14 @@ in ``policies/disclosure.yaml`` (ACRO's defaults when the file is missing):
 - ``minor-allele-count``, ``per-sample-column``: a GWAS summary statistic's variant carried by
   fewer than ``gwas_min_minor_allele_count`` alleles, a column of one sample's genotypes;
 - ``row-level``, ``id-like-column``: a file with more than ``row_limit`` rows, or a column that
-  names its rows one by one.
+  names its rows one by one;
+- ``differencing``: a table whose cells (or totals) differ from a released table's by at least
+  1 and fewer than ``min_cell_count`` contributors (:func:`difference`, against the tables
+  :func:`released_tables` finds in a release area).
+
+The self-check reads a file by what it is: a table saved with its record of checks, GWAS summary
+statistics (:func:`looks_like_gwas_summary`), or any other table (row-level checks, and an
+``evidence`` finding: without a record its cells cannot be judged).
 
 Tables are made with :func:`crosstab`, which keeps each cell's evidence (count, total, largest
 values) so that the checks, the fixes (:meth:`CheckedTable.suppress`, :meth:`CheckedTable.round`)
@@ -24,7 +31,13 @@ service) and :func:`status` follows them; approved outputs are downloaded from t
 """
 
 from wgs_tre.airlock.checks import CellEvidence, TableKind
-from wgs_tre.airlock.files import check_gwas_summary, check_row_level, minor_allele_counts
+from wgs_tre.airlock.differencing import difference, released_tables
+from wgs_tre.airlock.files import (
+    check_gwas_summary,
+    check_row_level,
+    looks_like_gwas_summary,
+    minor_allele_counts,
+)
 from wgs_tre.airlock.regression import check_regression, residual_dof
 from wgs_tre.airlock.rules import (
     DisclosurePolicy,
@@ -53,9 +66,12 @@ __all__ = [
     "check_regression",
     "check_row_level",
     "crosstab",
+    "difference",
     "load_disclosure_policy",
     "load_table",
+    "looks_like_gwas_summary",
     "minor_allele_counts",
+    "released_tables",
     "request",
     "residual_dof",
     "self_check",

@@ -18,7 +18,14 @@ import pandas as pd
 
 from wgs_tre.airlock.rules import DisclosurePolicy, Finding, Fix, RuleId
 
-__all__ = ["SUMMARY_COLUMNS", "check_gwas_summary", "check_row_level", "minor_allele_counts"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "check_gwas_summary",
+    "check_row_level",
+    "gwas_columns_needed",
+    "looks_like_gwas_summary",
+    "minor_allele_counts",
+]
 
 # Columns of plink2's .glm files and of common summary-statistic formats: never per-sample.
 _SUMMARY_NAMES = (
@@ -28,6 +35,13 @@ _SUMMARY_NAMES = (
 )
 SUMMARY_COLUMNS = frozenset(_SUMMARY_NAMES.split())
 _ID_COLUMNS = ("ID", "SNP", "RSID", "VARIANT_ID")
+_VARIANT_KEYS = frozenset(_ID_COLUMNS)
+_CHROMOSOMES = frozenset({"#CHROM", "CHROM", "CHR"})
+_POSITIONS = frozenset({"POS", "BP"})
+_ALLELES = frozenset({"REF", "ALT", "A1", "A2", "AX"})
+_STATISTICS = frozenset({"BETA", "OR", "SE", "LOG(OR)_SE", "T_STAT", "Z_STAT", "P", "LOG10_P"})
+_COUNTS = ("MAC", "OBS_CT", "N", "A1_CT", "A1_FREQ", "AF", "EAF", "MAF")
+_NEEDED = frozenset(_COUNTS + _ID_COLUMNS)
 _GENOTYPE = re.compile(r"^[0-9.][/|][0-9.]$")
 _ID_NAME = re.compile(
     r"(^|_)(id|iid|fid|eid|pid|sample|participant|pseudonym|patient|person|nhs_number)(_|$)",
@@ -57,12 +71,33 @@ def minor_allele_counts(frame: pd.DataFrame) -> pd.Series | None:
     return None
 
 
-def _variant_names(frame: pd.DataFrame) -> list[str]:
+def _variant_names(frame: pd.DataFrame, at: np.ndarray) -> list[str]:
+    """The names of the variants in rows ``at`` (their ID, or their row number)."""
     cols = {c.upper(): c for c in frame.columns}
     for name in _ID_COLUMNS:
         if name in cols:
-            return [str(v) for v in frame[cols[name]]]
-    return [f"row {i + 1}" for i in range(len(frame))]
+            return [str(v) for v in frame[cols[name]].to_numpy()[at]]
+    return [f"row {i + 1}" for i in at]
+
+
+def looks_like_gwas_summary(columns: Iterable[str], name: str = "") -> bool:
+    """Whether a file with these column names (or this file name: plink2's ``*.glm.*``) holds
+    GWAS summary statistics: a variant (an ID, or a chromosome and position), an allele and an
+    association statistic."""
+    upper = {str(c).upper() for c in columns}
+    if ".glm." in name.lower():
+        return True
+    variant = bool(upper & _VARIANT_KEYS) or bool(upper & _CHROMOSOMES and upper & _POSITIONS)
+    return variant and bool(upper & _ALLELES) and bool(upper & _STATISTICS)
+
+
+def gwas_columns_needed(columns: Iterable[str]) -> list[str]:
+    """The columns :func:`check_gwas_summary` reads from a file with these columns: those
+    allele counts come from, the variant's ID, and every column that is not a summary
+    statistic (which may be a sample's)."""
+    return [
+        c for c in columns if str(c).upper() in _NEEDED or str(c).upper() not in SUMMARY_COLUMNS
+    ]
 
 
 def _per_sample(column: pd.Series, sample_ids: frozenset[str]) -> bool:
@@ -102,14 +137,13 @@ def check_gwas_summary(
     else:
         low = (mac < policy.gwas_min_minor_allele_count) | mac.isna()
         if low.any():
-            names = _variant_names(frame)
-            column = "MAC"
+            names = _variant_names(frame, np.flatnonzero(low.to_numpy()))
             findings.append(
                 Finding(
                     RuleId.MINOR_ALLELE_COUNT,
                     f"fewer than {policy.gwas_min_minor_allele_count} minor alleles (or unknown)",
                     (Fix.SUPPRESS,),
-                    tuple((names[i], column) for i in np.flatnonzero(low.to_numpy())),
+                    tuple((name, "MAC") for name in names),
                 )
             )
     samples = frozenset(sample_ids)

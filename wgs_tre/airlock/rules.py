@@ -47,6 +47,7 @@ class RuleId(StrEnum):
     ROW_LEVEL = "row-level"  # more rows than an aggregate output has
     ID_COLUMN = "id-like-column"  # a column that names people (or rows) one by one
     EVIDENCE = "evidence"  # a file without (or changed since) its record of checks
+    DIFFERENCING = "differencing"  # differs from a released table by a small group
 
 
 class Fix(StrEnum):
@@ -88,7 +89,9 @@ class RoundingProfile(_Strict):
 class DisclosurePolicy(_Strict):
     """``disclosure.yaml``: the thresholds of every automatic disclosure check."""
 
-    min_cell_count: int = Field(default=10, ge=1, description="contributors a cell needs")
+    min_cell_count: int = Field(
+        default=10, ge=1, description="contributors a cell (and a difference) needs"
+    )
     min_residual_dof: int = Field(default=10, ge=1, description="residual dof a model needs")
     nk_n: int = Field(default=2, ge=1, description="dominance: how many largest contributors")
     nk_k: float = Field(default=0.9, gt=0, le=1, description="dominance: their largest share")

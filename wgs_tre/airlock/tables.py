@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,18 @@ class CheckedTable:
     @property
     def findings(self) -> tuple[Finding, ...]:
         """What is still disclosive once the applied fix is taken into account."""
+        # Rounding protects small counts only if it is at least as coarse as the policy's
+        # profile and the count is above the profile's suppression limit.
+        profile = self.policy.rounding
+        rounded: set[Cell] = set()
+        if self.rounded_to is not None and self.rounded_to >= profile.base:
+            rounded = {c.cell for c in self.cells if c.count > profile.suppress_at_most}
         open_findings = []
         for finding in self.all_findings:
-            left = tuple(c for c in finding.cells if not self._resolved(finding.rule, c))
+            protected = rounded if finding.rule in (RuleId.THRESHOLD, RuleId.ZEROS) else set()
+            left = tuple(
+                c for c in finding.cells if c not in self.suppressed and c not in protected
+            )
             if left:
                 open_findings.append(replace(finding, cells=left))
         return tuple(open_findings)
@@ -72,40 +82,30 @@ class CheckedTable:
     def passed(self) -> bool:
         return not self.findings
 
-    def _resolved(self, rule: RuleId, cell: Cell) -> bool:
-        if cell in self.suppressed:
-            return True
-        # Rounding protects small counts only if it is at least as coarse as the policy's
-        # profile and the count is above the profile's suppression limit.
-        profile = self.policy.rounding
-        return (
-            rule in (RuleId.THRESHOLD, RuleId.ZEROS)
-            and self.rounded_to is not None
-            and self.rounded_to >= profile.base
-            and self._evidence(cell).count > profile.suppress_at_most
-        )
-
-    def _evidence(self, cell: Cell) -> CellEvidence:
-        return next(c for c in self.cells if c.cell == cell)
-
     @property
     def table(self) -> pd.DataFrame:
         """The table as it would be released: suppressed cells blank (NaN), counts rounded."""
-        values = np.full((len(self.rows), len(self.cols)), np.nan)
         row_at = {label: i for i, label in enumerate(self.rows)}
         col_at = {label: j for j, label in enumerate(self.cols)}
-        for c in self.cells:
-            if c.cell in self.suppressed:
-                continue
-            if self.kind is TableKind.FREQUENCY:
-                value = float(c.count)
-                if self.rounded_to is not None:
-                    value = float(np.round(value / self.rounded_to) * self.rounded_to)
-            elif c.count == 0:
-                continue  # pandas leaves an empty cell of sums or means blank
-            else:
-                value = c.total if self.kind is TableKind.SUM else c.total / c.count
-            values[row_at[c.row], col_at[c.column]] = value
+        n = len(self.cells)
+        at_row = np.fromiter((row_at[c.row] for c in self.cells), dtype=np.intp, count=n)
+        at_col = np.fromiter((col_at[c.column] for c in self.cells), dtype=np.intp, count=n)
+        count = np.fromiter((c.count for c in self.cells), dtype=float, count=n)
+        if self.kind is TableKind.FREQUENCY:
+            value = count
+            if self.rounded_to is not None:
+                value = np.round(count / self.rounded_to) * self.rounded_to
+        else:
+            total = np.fromiter((c.total for c in self.cells), dtype=float, count=n)
+            # pandas leaves an empty cell of sums or means blank
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = total if self.kind is TableKind.SUM else total / count
+            value = np.where(count == 0, np.nan, value)
+        if self.suppressed:
+            hidden = np.fromiter((c.cell in self.suppressed for c in self.cells), bool, count=n)
+            value = np.where(hidden, np.nan, value)
+        values = np.full((len(self.rows), len(self.cols)), np.nan)
+        values[at_row, at_col] = value
         frame = pd.DataFrame(
             values,
             index=pd.Index(self.rows, name=self.index),
@@ -115,10 +115,16 @@ class CheckedTable:
             frame = frame.astype(int)
         return frame
 
-    def suppress(self) -> CheckedTable:
-        """The table with every cell that fails a rule blanked."""
+    def suppress(self, also: Iterable[Cell] = ()) -> CheckedTable:
+        """The table with every cell that fails a rule blanked, and the cells ``also`` (those a
+        finding outside the table's own rules names, such as differencing)."""
         failing = {c for finding in self.all_findings for c in finding.cells}
-        return replace(self, suppressed=self.suppressed | failing)
+        extra = set(also)
+        known = {c.cell for c in self.cells}
+        if not extra <= known:
+            unknown = ", ".join(f"({r}, {c})" for r, c in sorted(extra - known))
+            raise InvalidInput("suppress", f"not cells of this table: {unknown}")
+        return replace(self, suppressed=self.suppressed | failing | extra)
 
     def round(self) -> CheckedTable:
         """A frequency table rounded by the policy's profile: small counts blanked, the rest
@@ -182,12 +188,15 @@ class CheckedTable:
         return side
 
 
-def load_table(path: Path, policy: DisclosurePolicy | None = None) -> CheckedTable:
-    """The table saved at ``path``, rebuilt from its record of checks and checked against
-    ``policy`` (ACRO's defaults if None). Raises :class:`InvalidInput` if the record is
-    missing or unreadable, or if the CSV has changed since it was saved."""
+def load_table(
+    path: Path, policy: DisclosurePolicy | None = None, *, record: Path | None = None
+) -> CheckedTable:
+    """The table saved at ``path``, rebuilt from its record of checks (beside it, or at
+    ``record``) and checked against ``policy`` (ACRO's defaults if None). Raises
+    :class:`InvalidInput` if the record is missing or unreadable, or if the CSV has changed
+    since it was saved."""
     path = Path(path)
-    side = sidecar_path(path)
+    side = Path(record) if record is not None else sidecar_path(path)
     if not path.is_file():
         raise InvalidInput(str(path), "no such file")
     if not side.exists():
@@ -197,20 +206,20 @@ def load_table(path: Path, policy: DisclosurePolicy | None = None) -> CheckedTab
             "wgs_tre.airlock.crosstab and save it with .save()",
         )
     try:
-        record = json.loads(side.read_text(encoding="utf-8"))
-        if record.get("format") != _FORMAT:
+        saved = json.loads(side.read_text(encoding="utf-8"))
+        if saved.get("format") != _FORMAT:
             raise ValueError(f"format is not {_FORMAT}")
-        if hashlib.sha256(path.read_bytes()).hexdigest() != record["csv_sha256"]:
+        if hashlib.sha256(path.read_bytes()).hexdigest() != saved["csv_sha256"]:
             raise InvalidInput(
                 str(path),
                 "the file has changed since it was checked; make it again and save it with .save()",
             )
         table = CheckedTable(
-            kind=TableKind(record["kind"]),
-            index=str(record["index"]),
-            columns=str(record["columns"]),
-            rows=tuple(record["rows"]),
-            cols=tuple(record["cols"]),
+            kind=TableKind(saved["kind"]),
+            index=str(saved["index"]),
+            columns=str(saved["columns"]),
+            rows=tuple(saved["rows"]),
+            cols=tuple(saved["cols"]),
             cells=tuple(
                 CellEvidence(
                     row=str(c["row"]),
@@ -220,59 +229,75 @@ def load_table(path: Path, policy: DisclosurePolicy | None = None) -> CheckedTab
                     largest=tuple(float(v) for v in c["largest"]),
                     negative=bool(c["negative"]),
                 )
-                for c in record["cells"]
+                for c in saved["cells"]
             ),
             policy=policy or DisclosurePolicy(),
-            suppressed=frozenset((str(r), str(c)) for r, c in record["suppressed"]),
-            rounded_to=record["rounded_to"],
+            suppressed=frozenset((str(r), str(c)) for r, c in saved["suppressed"]),
+            rounded_to=saved["rounded_to"],
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(str(side), f"unreadable record of checks: {exc}") from None
-    _check_describes(table, path)
+    _check_describes(table, path, side)
     return table
 
 
-def _check_describes(table: CheckedTable, path: Path) -> None:
+def _check_describes(table: CheckedTable, path: Path, side: Path) -> None:
     """The record is written in the session, by code the TRE does not trust, so it is a claim:
     what the file shows must be what the record renders (a count table's cells are its
     counts; sums and means their totals). A record made up to pass the checks for another
     table is refused. (The contributors behind a sum or mean, and the largest values, stay the
     record's word until tables are made outside the session.)"""
     try:
-        shown = pd.read_csv(path, index_col=0, dtype=str, keep_default_na=False)
+        # Every field as text, the header too: labels compare as the record writes them.
+        shown = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise InvalidInput(str(path), f"not a table: {exc}") from None
     try:
         expected = table.table
     except KeyError as exc:
         raise InvalidInput(
-            str(sidecar_path(path)), f"unreadable record of checks: a cell names {exc}, not listed"
+            str(side), f"unreadable record of checks: a cell names {exc}, not listed"
         ) from None
-    if list(shown.index) != list(expected.index) or list(shown.columns) != list(expected.columns):
+    header, labels = list(shown.iloc[0, 1:]), list(shown.iloc[1:, 0])
+    if labels != list(expected.index) or header != list(expected.columns):
         raise InvalidInput(
             str(path), "its rows or columns are not those its record of checks names"
         )
-    for row, column in ((r, c) for r in expected.index for c in expected.columns):
-        value, claimed = shown.at[row, column].strip(), expected.at[row, column]
-        if pd.isna(claimed) and value == "":
-            continue
-        try:
-            same = not pd.isna(claimed) and np.isclose(float(value), float(claimed), rtol=1e-9)
-        except ValueError:
-            same = False
-        if not same:
-            raise InvalidInput(
-                str(path),
-                f"cell ({row}, {column}) is {value or 'blank'} but its record of checks says "
-                f"{'blank' if pd.isna(claimed) else claimed}: the record does not describe "
-                "this table",
-            )
+    text = np.char.strip(shown.iloc[1:, 1:].to_numpy(dtype=str))
+    value = pd.to_numeric(pd.Series(text.ravel()), errors="coerce").to_numpy(float)
+    value = value.reshape(text.shape)
+    claimed = expected.to_numpy(dtype=float)
+    blank = np.isnan(claimed)
+    with np.errstate(invalid="ignore"):
+        same = np.where(blank, text == "", np.isclose(value, claimed, rtol=1e-9))
+    if same.all():
+        return
+    i, j = np.argwhere(~same)[0]
+    shown_value = str(text[i, j]) or "blank"
+    said = "blank" if blank[i, j] else expected.iat[i, j]
+    raise InvalidInput(
+        str(path),
+        f"cell ({expected.index[i]}, {expected.columns[j]}) is {shown_value} but its record of "
+        f"checks says {said}: the record does not describe this table",
+    )
 
 
 def _labels(series: pd.Series) -> list[Any]:
     if isinstance(series.dtype, pd.CategoricalDtype):
         return list(series.cat.categories)
     return sorted(series.dropna().unique())
+
+
+def _values_evidence(row: str, column: str, values: pd.Series, keep: int) -> CellEvidence:
+    vals = np.sort(values.to_numpy(dtype=float))[::-1]
+    return CellEvidence(
+        row,
+        column,
+        len(vals),
+        total=float(vals.sum()),
+        largest=tuple(float(v) for v in vals[:keep]),
+        negative=bool((vals < 0).any()),
+    )
 
 
 def crosstab(
@@ -306,20 +331,18 @@ def crosstab(
     rows, cols = _labels(data[index]), _labels(data[columns])
     keep = max(policy.nk_n, 2)
     groups = data.groupby([index, columns], observed=True, dropna=True)
-    evidence: dict[tuple[Any, Any], CellEvidence] = {}
-    for (row, col), group in groups:
-        if kind is TableKind.FREQUENCY:
-            evidence[(row, col)] = CellEvidence(str(row), str(col), len(group))
-            continue
-        vals = np.sort(group[values].to_numpy(dtype=float))[::-1]
-        evidence[(row, col)] = CellEvidence(
-            str(row),
-            str(col),
-            len(vals),
-            total=float(vals.sum()),
-            largest=tuple(float(v) for v in vals[:keep]),
-            negative=bool((vals < 0).any()),
-        )
+    evidence: dict[tuple[Any, Any], CellEvidence]
+    if kind is TableKind.FREQUENCY:
+        evidence = {
+            (row, col): CellEvidence(str(row), str(col), int(size))
+            for (row, col), size in groups.size().items()
+        }
+    else:
+        assert values is not None
+        evidence = {
+            (row, col): _values_evidence(str(row), str(col), group[values], keep)
+            for (row, col), group in groups
+        }
     cells = tuple(evidence.get((r, c), CellEvidence(str(r), str(c), 0)) for r in rows for c in cols)
     return CheckedTable(
         kind=kind,
