@@ -264,3 +264,33 @@ def test_a_release_killed_at_any_moment_leaves_none_or_a_complete_one(cast: Worl
     assert got.sha256 == expected["big/part2.bin"]
     # What the killed releases left in staging, the completed one removed.
     assert not [p for p in staging.iterdir() if p.name.startswith(ref)]
+
+
+def test_a_table_made_again_with_a_few_more_people_is_flagged_against_the_release(
+    cast: World,
+) -> None:
+    """Differencing at submission: the same table made again after three participants joined
+    differs from the released one by 3 in one cell, which discloses those three."""
+    world = cast
+    slug = approved_project(world)
+    home = workspace(world, slug)
+    alice = world.ctx("alice")
+    first = pd.DataFrame({"region": ["north"] * 40 + ["south"] * 60, "sex": ["F", "M"] * 50})
+    crosstab(first, "region", "sex").save(home / "by_region.csv")
+    ref = requests.create(alice, slug, "table 1", workspace=home).ref
+    requests.add_file(alice, ref, "by_region.csv", "20 or more per cell")
+    sent = requests.submit(alice, ref, area=area(world))
+    assert sent.files[0].findings == []
+    requests.approve(world.ctx("sam"), ref)
+    requests.approve(world.ctx("sue"), ref)
+    release.release(world.ctx("sue"), ref, releases=releases(world))
+
+    three_more = pd.DataFrame({"region": ["north"] * 3, "sex": ["F"] * 3})
+    crosstab(pd.concat([first, three_more]), "region", "sex").save(home / "by_region_v2.csv")
+    again = requests.create(alice, slug, "table 1, updated", workspace=home).ref
+    requests.add_file(alice, again, "by_region_v2.csv", "20 or more per cell")
+    (entry,) = requests.submit(alice, again, area=area(world)).files
+    assert entry.findings is not None
+    (finding,) = [f for f in entry.findings if f["rule"] == "differencing"]
+    assert finding["cells"] == [["north", "F"]]
+    assert f"{ref}/by_region.csv" in finding["message"]

@@ -4,8 +4,10 @@ A researcher of an approved project creates a request (a draft) with its purpose
 from the project's workspace with a justification each, and submits it. Submitting copies every
 file into the request's area (``<area>/<project>/<ref>/<submission>/``, written in a temporary
 directory renamed into place), records each copy's size and SHA-256, and stores what the
-automatic disclosure checks found in it (tables with a record of checks are re-checked from it;
-a table without one is reported as such). Later edits in the workspace change nothing reviewed.
+automatic disclosure checks found in it (:func:`~wgs_tre.airlock.self_check`: tables with a
+record of checks are re-checked from it and compared with the project's released tables, GWAS
+summaries checked per variant, other tables reported as such). Later edits in the workspace
+change nothing reviewed.
 
 Stewards free of conflicts review a submission: approve, request changes or reject, each with a
 comment. ``approvals_needed`` (``policies/disclosure.yaml``, at least two) distinct stewards'
@@ -36,9 +38,10 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
+from wgs_tre.airlock.differencing import released_tables
 from wgs_tre.airlock.rules import DisclosurePolicy, load_disclosure_policy
 from wgs_tre.airlock.selfcheck import self_check
-from wgs_tre.airlock.tables import SIDECAR_SUFFIX, sidecar_path
+from wgs_tre.airlock.tables import SIDECAR_SUFFIX, CheckedTable, sidecar_path
 from wgs_tre.errors import AccessRefused, InvalidInput, Reason, WgsTreError
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
@@ -65,8 +68,11 @@ __all__ = [
     "withdraw",
 ]
 
+Released = list[tuple[str, CheckedTable]]
 MAX_TEXT = 4000  # characters in a purpose, a justification or a comment
-CHECKED_SUFFIXES = {".csv", ".parquet"}  # tables the automatic checks read
+# Tables and summary statistics the automatic checks read (plink2's .glm.* files too); other
+# files (figures, documents, text) are for the stewards' eyes.
+CHECKED_SUFFIXES = {".csv", ".tsv", ".parquet", ".gz"}
 _QUEUE = {OutputRequestState.SUBMITTED, OutputRequestState.IN_REVIEW}
 _VERDICTS = {
     Verdict.APPROVE: Action.AIRLOCK_APPROVE,
@@ -312,8 +318,31 @@ def sha256_of(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _findings(copy: Path, policy: DisclosurePolicy) -> list[dict[str, Any]] | None:
-    if copy.suffix.lower() not in CHECKED_SUFFIXES:
+def _checked(name: str) -> bool:
+    return Path(name).suffix.lower() in CHECKED_SUFFIXES or ".glm." in name
+
+
+def _released(tx: Tx, request: OutputRequest, area: Path, policy: DisclosurePolicy) -> Released:
+    """The tables (with their records) of the project's released requests, as reviewed in the
+    airlock's area, named ``<ref>/<file>``, for differencing."""
+    earlier = tx.session.scalars(
+        select(OutputRequest).where(
+            OutputRequest.project_id == request.project_id,
+            OutputRequest.state == OutputRequestState.RELEASED,
+        )
+    )
+    found: Released = []
+    for other in earlier:
+        reviewed = Path(area) / request.project.slug / other.ref / str(other.submission)
+        if reviewed.is_dir():
+            found += [(f"{other.ref}/{n}", t) for n, t in released_tables(reviewed, policy)]
+    return found
+
+
+def _findings(
+    copy: Path, policy: DisclosurePolicy, released: Released
+) -> list[dict[str, Any]] | None:
+    if not _checked(copy.name):
         return None
     return [
         {
@@ -322,7 +351,7 @@ def _findings(copy: Path, policy: DisclosurePolicy) -> list[dict[str, Any]] | No
             "cells": [list(cell) for cell in f.cells],
             "fixes": [fix.value for fix in f.fixes],
         }
-        for f in self_check(copy, policy).findings
+        for f in self_check(copy, policy, released=released).findings
     ]
 
 
@@ -342,6 +371,7 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
         final = home / str(number)
         staging = home / f".partial-{number}-{secrets.token_hex(4)}"
         staging.mkdir()
+        released = _released(tx, request, area, policy)
         try:
             root = Path(request.workspace)
             for row in request.files:
@@ -354,7 +384,7 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                 if (root / record).is_file():  # a table's record of checks travels with it
                     with _open_in(root, record, ref) as source:
                         copy_checked(source, sidecar_path(copy), record)
-                row.findings = _findings(copy, policy)
+                row.findings = _findings(copy, policy, released)
                 row.stored_path = str(final / row.name)
             if final.exists():  # left by a submission whose transaction did not commit
                 shutil.rmtree(final)
