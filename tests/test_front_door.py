@@ -232,3 +232,29 @@ def test_every_status_and_page_text_exists_in_both_languages() -> None:
 )
 def test_the_page_language(asked, cookie, accept, chosen) -> None:  # type: ignore[no-untyped-def]
     assert texts.choose_language(asked, cookie, accept) == chosen
+
+
+def test_researchers_see_their_projects_releases_and_stewards_their_airlock_queue(
+    world: World,
+) -> None:
+    """A released request of alice's project shows on her page and bob's (a member), each file
+    a download, and not on carol's; a steward's count of requests to review leaves out those
+    they reviewed or are conflicted on."""
+    from tests.airlock_cast import REVIEWER, add_reviewer, request_in
+    from wgs_tre.airlock import requests
+    from wgs_tre.types import OutputRequestState as S
+
+    add_reviewer(world)
+    released = request_in(world, S.RELEASED)
+    waiting = request_in(world, S.SUBMITTED)
+    reviewed = request_in(world, S.IN_REVIEW)  # sam approved it
+    page = landing_for(world.store, world.policies, "alice")
+    (entry,) = page.released
+    assert (entry.ref, entry.files) == (released, ("counts.txt",))
+    assert entry.project == requests.show(world.ctx("alice"), released).project
+    assert landing_for(world.store, world.policies, "bob").released == (entry,)
+    assert landing_for(world.store, world.policies, "carol").released == ()
+    assert landing_for(world.store, world.policies, "sam").airlock_waiting == 1  # waiting
+    assert landing_for(world.store, world.policies, REVIEWER).airlock_waiting == 2
+    assert landing_for(world.store, world.policies, "stella").airlock_waiting == 0  # conflicted
+    assert {waiting, reviewed}.isdisjoint({e.ref for e in page.released})

@@ -1,8 +1,9 @@
 """What a signed-in person's TRE page shows, read from the governance store: their account and
 roles; a researcher's projects, each with its status and either an open button or the reason it
-cannot be opened; a steward's work waiting (applications to vote on, approvals ending, recent
-consent withdrawals, the audit chain's last verification); an expert-panel member's reports
-awaiting review at their hospital. Reading is not deciding: nothing here
+cannot be opened, and the outputs the airlock released from them (each file a download); a
+steward's work waiting (applications to vote on, output requests to review, approvals ending,
+recent consent withdrawals, the audit chain's last verification); an expert-panel member's
+reports awaiting review at their hospital. Reading is not deciding: nothing here
 is audited (the spawner decides, and audits, when a session is asked for)."""
 
 from __future__ import annotations
@@ -11,21 +12,34 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from wgs_tre.audit import AuditRecord, events
 from wgs_tre.consent import registry
 from wgs_tre.governance import Context, cases, projects, users
 from wgs_tre.governance.authority import Resource, why_not
+from wgs_tre.governance.lookup import find_user
+from wgs_tre.governance.rules import request_conflict
 from wgs_tre.governance.views import ProjectView
 from wgs_tre.hub.refusals import Explanation, explain
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
-from wgs_tre.store.models import utcnow
-from wgs_tre.types import Action, ApprovalState, ProjectStatus, ReportState, Role, UserState
+from wgs_tre.store.models import OutputRequest, Project, utcnow
+from wgs_tre.types import (
+    Action,
+    ApprovalState,
+    OutputRequestState,
+    ProjectStatus,
+    ReportState,
+    Role,
+    UserState,
+)
 
-__all__ = ["EXPIRING_DAYS", "RECENT_DAYS", "Landing", "ProjectEntry", "landing_for"]
+__all__ = ["EXPIRING_DAYS", "RECENT_DAYS", "Landing", "ProjectEntry", "ReleaseEntry", "landing_for"]
 
 EXPIRING_DAYS = 30  # a steward's page counts approvals that end within this many days
 RECENT_DAYS = 30  # and consent withdrawals recorded within this many days
+_REVIEWABLE = (OutputRequestState.SUBMITTED, OutputRequestState.IN_REVIEW)
 
 
 @dataclass(frozen=True)
@@ -38,11 +52,24 @@ class ProjectEntry:
 
 
 @dataclass(frozen=True)
+class ReleaseEntry:
+    """An output request the airlock released from one of the researcher's projects."""
+
+    ref: str
+    project: str
+    purpose: str
+    released_at: dt.datetime
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Landing:
     username: str
     active: bool
     roles: tuple[str, ...]
     projects: tuple[ProjectEntry, ...] = ()  # researchers: the projects they belong to
+    released: tuple[ReleaseEntry, ...] = ()  # and what the airlock released from them
+    airlock_waiting: int = 0  # stewards: output requests they may review now
     in_review: int = 0  # stewards: applications awaiting the committee
     awaiting_vote: tuple[str, ...] = ()  # stewards: of those, the ones they may vote on now
     expiring: int = 0  # stewards: active approvals ending within EXPIRING_DAYS
@@ -86,13 +113,49 @@ def landing_for(store: Store, policies: Policies, username: str) -> Landing:
     mine: tuple[ProjectEntry, ...] = ()
     if policies.roles.allows(held, Action.SESSION_START):
         mine = tuple(_entry(store, policies, username, v) for v in visible if _belongs(v, username))
-    page = Landing(username, True, roles, mine)
+    page = Landing(username, True, roles, mine, _released(store, {p.slug for p in mine}))
     if Role.EXPERT_PANEL in held and policies.roles.allows(held, Action.CASE_LIST):
         awaiting = _awaiting_review(store, policies, username)
         page = dataclasses.replace(page, awaiting_review=awaiting)
     if Role.STEWARD not in held:
         return page
     return _stewards_page(page, store, policies, held, visible)
+
+
+def _released(store: Store, slugs: set[str]) -> tuple[ReleaseEntry, ...]:
+    """The released output requests of these projects, the newest first."""
+    if not slugs:
+        return ()
+    with store.session() as session:
+        rows = session.scalars(
+            select(OutputRequest)
+            .join(Project, OutputRequest.project_id == Project.id)
+            .where(Project.slug.in_(slugs), OutputRequest.state == OutputRequestState.RELEASED)
+            .order_by(OutputRequest.updated_at.desc())
+        )
+        return tuple(
+            ReleaseEntry(
+                r.ref, r.project.slug, r.purpose, r.updated_at, tuple(f.name for f in r.files)
+            )
+            for r in rows
+        )
+
+
+def _airlock_waiting(store: Store, username: str) -> int:
+    """Output requests submitted or in review that this steward may review now: not one they
+    are conflicted on (``request_conflict``) or have reviewed in its current submission."""
+    with store.session() as session:
+        steward = find_user(session, username)
+        if steward is None:
+            return 0
+        waiting = session.scalars(select(OutputRequest).where(OutputRequest.state.in_(_REVIEWABLE)))
+        return sum(
+            request_conflict(session, steward, r) is None
+            and not any(
+                v.steward_id == steward.id and v.submission == r.submission for v in r.reviews
+            )
+            for r in waiting
+        )
 
 
 def _awaiting_review(store: Store, policies: Policies, username: str) -> int:
@@ -129,6 +192,11 @@ def _stewards_page(
     if policies.roles.allows(held, Action.CONSENT_READ):
         ctx = Context(store, policies, page.username)
         withdrawals = registry.withdrawals_since(ctx, now - dt.timedelta(days=RECENT_DAYS))
+    airlock_waiting = (
+        _airlock_waiting(store, page.username)
+        if policies.roles.allows(held, Action.AIRLOCK_APPROVE)
+        else 0
+    )
     audit_readable = policies.roles.allows(held, Action.AUDIT_READ)
     if audit_readable:
         with store.session() as session:
@@ -138,6 +206,7 @@ def _stewards_page(
         in_review=len(in_review),
         awaiting_vote=votable,
         expiring=expiring,
+        airlock_waiting=airlock_waiting,
         withdrawals=withdrawals,
         audit_readable=audit_readable,
         last_verify=verified,

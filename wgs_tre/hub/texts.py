@@ -78,6 +78,31 @@ TEXT: Mapping[str, tuple[str, str]] = {
         "Approvals expiring within {days} days: {n}",
         "{days} 日以内に期限切れになる承認: {n} 件",
     ),
+    # the airlock
+    "released_title": ("Released outputs", "持ち出しが承認された成果物"),
+    "request": ("Request", "申請"),
+    "files": ("Files", "ファイル"),
+    "released_on": ("released {date}", "{date} 公開"),
+    "nothing_released": (
+        "Nothing has been released from your projects yet.",
+        "あなたのプロジェクトから公開された成果物はまだありません。",
+    ),
+    "airlock_how": (
+        "Results leave a project only through the airlock: in a session, wgs_tre.airlock.request()"
+        " (or wgs-tre airlock on the command line); two data stewards review each request, and"
+        " what they approve appears here.",
+        "成果物はエアロックを通してのみプロジェクトの外に出せます。セッションで"
+        " wgs_tre.airlock.request()（またはコマンドラインの wgs-tre airlock）を使って申請すると、"
+        "2 名のデータスチュワードが審査し、承認されたものがここに表示されます。",
+    ),
+    "airlock_waiting": (
+        "Output requests awaiting your review: {n}",
+        "あなたの審査を待つ持ち出し申請: {n} 件",
+    ),
+    "airlock_none_waiting": (
+        "No output request awaits your review.",
+        "あなたの審査を待つ持ち出し申請はありません。",
+    ),
     # expert panel
     "panel_title": ("Expert panel", "エキスパートパネル"),
     "panel_dashboard": (
