@@ -111,6 +111,7 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "submission": ("Submission", "提出回"),
     "approvals_of": ("Approvals", "承認数"),
     "files": ("Files", "ファイル数"),
+    "file_names": ("Files", "ファイル"),
     "findings": ("Automatic findings", "自動チェックの指摘"),
     "review": ("Review", "審査する"),
     "request_heading": (
