@@ -143,6 +143,20 @@ def test_two_stewards_approve_and_the_request_is_released(cast: World) -> None:
     assert "by_region.csv" in earlier.files
 
 
+def test_an_approval_whose_release_fails_says_so_and_releases_nothing(cast: World) -> None:
+    world = cast
+    slug, ref = submitted(world)
+    sam, sue = signed_in(world, "sam"), signed_in(world, "sue")
+    assert airlock.review_request(sam, "en", ref, Verdict.APPROVE, settings=settings(world)).ok
+    (area(world) / slug / ref / "1" / "notes.md").write_text("changed after review\n")
+    failed = airlock.review_request(sue, "en", ref, Verdict.APPROVE, settings=settings(world))
+    assert not failed.ok and "\n" not in failed.message, failed
+    assert failed.message.startswith(f"{ref} is approved but not released"), failed
+    assert "no longer has the SHA-256 recorded" in failed.message, failed
+    assert stored_state(world, ref) == "approved"
+    assert not (world.tmp / "releases" / slug / ref).exists()
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_a_second_approval_and_a_conflicted_steward_are_refused_in_one_line(
     cast: World, lang: str
@@ -195,6 +209,7 @@ def test_a_steward_reviews_and_approves_from_the_page(cast: World) -> None:
     assert tab.children == ()  # not loaded (nor wgs_tre.airlock imported) until opened
     page.tabs.selected_index = TABS.index("airlock")
     assert 'id="tre-airlock"' in html_of(tab) and f"<td>{ref}</td>" in html_of(tab)
+    assert "<td>in review</td><td>1</td><td>1 / 2</td><td>4</td><td>1</td>" in html_of(tab)
     assert page.tabs.get_title(TABS.index("airlock")) == "Airlock"
     find(find(tab, f"tre-airlock-{ref}"), "tre-review").click()
     shown = html_of(tab)

@@ -64,7 +64,7 @@ class AirlockTab:
                     r.ref,
                     r.project,
                     r.requester,
-                    r.state.value,
+                    page.t(f"airlock_{r.state.value}"),  # the queue: submitted, in review
                     r.submission,
                     f"{r.approvals} / {r.approvals_needed}",
                     r.files,

@@ -114,6 +114,8 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "file_names": ("Files", "ファイル"),
     "findings": ("Automatic findings", "自動チェックの指摘"),
     "review": ("Review", "審査する"),
+    "airlock_submitted": ("submitted", "提出済み"),
+    "airlock_in_review": ("in review", "審査中"),
     "request_heading": (
         "{ref} of {project}, by {requester}: submission {submission}, {n} of {of} approvals",
         "{project} の {ref}（申請者 {requester}）: 第 {submission} 回提出、承認 {n} / {of}",
@@ -168,8 +170,8 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "airlock_changes_requested": ("changes requested on {ref}", "{ref} の修正を依頼しました"),
     "airlock_rejected": ("{ref} rejected", "{ref} を却下しました"),
     "airlock_not_released": (
-        "{ref} is approved but not released ({why}): release it with wgs-tre airlock release",
-        "{ref} は承認されましたが公開されていません（{why}）。wgs-tre airlock release で公開してください",
+        "{ref} is approved but not released. {why} (once resolved: wgs-tre airlock release {ref})",
+        "{ref} は承認されましたが公開されていません。{why}（解決後: wgs-tre airlock release {ref}）",
     ),
     # expert panel
     "panel_title": ("Expert-panel dashboard", "エキスパートパネル用ダッシュボード"),
