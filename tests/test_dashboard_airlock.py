@@ -32,6 +32,7 @@ from wgs_tre.airlock.tables import crosstab
 from wgs_tre.config import Settings
 from wgs_tre.dashboards import airlock
 from wgs_tre.dashboards.steward_page import TABS, StewardPage
+from wgs_tre.errors import AccessRefused
 from wgs_tre.types import OutputRequestState, Verdict
 
 # a 1x1 PNG
@@ -114,6 +115,11 @@ def test_a_request_shows_its_files_rendered_escaped_and_its_findings(cast: World
     model = files["model.rds"]
     assert model.kind == "other" and "open the reviewed copy from the CLI" in model.rendering
     assert found.earlier == []
+    # the reviewed copies are read under airlock.view: not by someone outside the project
+    with pytest.raises(AccessRefused, match="not a member of the project"):
+        requests.review_material(world.ctx("carol"), ref)
+    with pytest.raises(AccessRefused):
+        airlock.airlock_request(signed_in(world, "carol"), ref)
 
 
 def test_two_stewards_approve_and_the_request_is_released(cast: World) -> None:
