@@ -55,6 +55,7 @@ __all__ = [
     "RequestSummary",
     "RequestView",
     "ReviewEntry",
+    "ReviewMaterial",
     "add_file",
     "approve",
     "create",
@@ -63,6 +64,7 @@ __all__ = [
     "reject",
     "request_changes",
     "review",
+    "review_material",
     "show",
     "submit",
     "withdraw",
@@ -532,3 +534,32 @@ def list_requests(ctx: Context) -> list[RequestSummary]:
                 )
             )
         return chosen
+
+
+@dataclass(frozen=True)
+class ReviewMaterial:
+    """What a reviewer reads besides :class:`RequestView`: where each file's reviewed copy is
+    (files not submitted yet have none), and the project's released requests, oldest first."""
+
+    copies: dict[str, Path]
+    released: list[RequestView]
+
+
+def review_material(ctx: Context, ref: str) -> ReviewMaterial:
+    """The reviewed copies of the request's files and its project's earlier releases (those
+    who may see the request: its project's members and the stewards)."""
+    needed = disclosure_policy(ctx).approvals_needed
+    with governed_step(ctx, Action.AIRLOCK_VIEW, ref, audited=False) as tx:
+        request: OutputRequest = tx.found
+        earlier = tx.session.scalars(
+            select(OutputRequest)
+            .where(
+                OutputRequest.project_id == request.project_id,
+                OutputRequest.state == OutputRequestState.RELEASED,
+            )
+            .order_by(OutputRequest.updated_at)
+        )
+        return ReviewMaterial(
+            copies={f.name: Path(f.stored_path) for f in request.files if f.stored_path},
+            released=[request_view(tx, other, needed) for other in earlier],
+        )

@@ -1,7 +1,8 @@
 """The steward dashboard's widgets: tabs over :mod:`wgs_tre.dashboards.steward`, nothing else.
 
 Built by ``dashboards/steward.ipynb`` in a kernel that acts as the person signed in to the hub.
-Slow parts (the consent counts, the audit log) load when their tab is first opened, behind a
+Slow parts (the consent counts, the audit log, the airlock queue of
+:mod:`~wgs_tre.dashboards.airlock_page`) load when their tab is first opened, behind a
 loading line; every button shows its outcome in one line, in the page's language (a switch in
 the page). Element ids (``tre-*``) are what the browser tests look for. Laid out for a laptop
 screen (1366x768): tables scroll inside their tab rather than the page growing sideways.
@@ -19,6 +20,7 @@ import ipywidgets as w
 
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.dashboards import steward
+from wgs_tre.dashboards.airlock_page import AirlockTab
 from wgs_tre.dashboards.outcome import Outcome
 from wgs_tre.dashboards.page import DashboardPage, table
 from wgs_tre.governance import Context
@@ -29,7 +31,7 @@ from wgs_tre.types import Action, Vote
 
 __all__ = ["StewardPage", "for_kernel"]
 
-TABS = ("applications", "approvals", "consent", "audit")
+TABS = ("applications", "approvals", "consent", "audit", "airlock")
 
 
 def for_kernel(identity: Identity, language: str) -> StewardPage:
@@ -48,6 +50,7 @@ class StewardPage(DashboardPage):
         self.tabs = w.Tab(children=[w.VBox() for _ in TABS])
         self.tabs.observe(lambda change: self.open_tab(change["new"]), names="selected_index")
         self.loaded: set[int] = set()
+        self.airlock = AirlockTab(self, TABS.index("airlock"))
         self.filters = {
             "actor": w.Text(layout=w.Layout(width="140px")),
             "action": w.Dropdown(options=["", *(a.value for a in Action)]),
@@ -73,6 +76,7 @@ class StewardPage(DashboardPage):
             self.approvals,
             self.consent,
             self.audit,
+            self.airlock.build,
         ]
         self.loaded.add(index)
         self.busy(lambda: setattr(self.tabs.children[index], "children", builders[index]()))

@@ -28,6 +28,7 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "tab_approvals": ("Approvals", "承認"),
     "tab_consent": ("Consent", "同意"),
     "tab_audit": ("Audit log", "監査ログ"),
+    "tab_airlock": ("Airlock", "エアロック"),
     # applications
     "no_applications": ("No application is waiting for review.", "審査待ちの申請はありません。"),
     "project": ("Project", "プロジェクト"),
@@ -100,6 +101,78 @@ TEXT: Mapping[str, tuple[str, str]] = {
         "{n} events (newest last, at most {limit})",
         "{n} 件（新しいものが下、最大 {limit} 件）",
     ),
+    # airlock
+    "no_airlock": (
+        "No output request is waiting for your review.",
+        "あなたの審査を待つ持ち出し申請はありません。",
+    ),
+    "request_ref": ("Request", "申請"),
+    "requester": ("Requester", "申請者"),
+    "submission": ("Submission", "提出回"),
+    "approvals_of": ("Approvals", "承認数"),
+    "files": ("Files", "ファイル数"),
+    "file_names": ("Files", "ファイル"),
+    "findings": ("Automatic findings", "自動チェックの指摘"),
+    "review": ("Review", "審査する"),
+    "airlock_submitted": ("submitted", "提出済み"),
+    "airlock_in_review": ("in review", "審査中"),
+    "request_heading": (
+        "{ref} of {project}, by {requester}: submission {submission}, {n} of {of} approvals",
+        "{project} の {ref}（申請者 {requester}）: 第 {submission} 回提出、承認 {n} / {of}",
+    ),
+    "justification": ("Why it should leave: {text}", "持ち出す理由: {text}"),
+    "file_facts": ("{size} bytes, SHA-256 {sha}…", "{size} バイト、SHA-256 {sha}…"),
+    "no_findings": ("The automatic checks found nothing.", "自動チェックの指摘はありません。"),
+    "not_checked": (
+        "No automatic check applies to this kind of file: judge it by eye.",
+        "この種類のファイルには自動チェックがありません。目視で確認してください。",
+    ),
+    "finding_cells": ("cells", "セル"),
+    "finding_fixes": ("suggested fixes", "修正案"),
+    "rows_shown": ("The first {n} rows are shown.", "先頭の {n} 行を表示しています。"),
+    "text_shown": ("The first {n} bytes are shown.", "先頭の {n} バイトを表示しています。"),
+    "file_not_shown": (
+        "This kind of file is not shown here: open the reviewed copy from the CLI ({path}).",
+        "この種類のファイルはここでは表示しません。CLI で審査用のコピーを開いてください（{path}）。",
+    ),
+    "file_too_large": (
+        "Too large to show here ({size} bytes): open the reviewed copy from the CLI ({path}).",
+        "大きすぎるため表示しません（{size} バイト）。CLI で審査用のコピーを開いてください（{path}）。",
+    ),
+    "file_missing": (
+        "The reviewed copy is missing from the airlock area: tell the TRE's operators.",
+        "審査用のコピーがエアロック領域にありません。TRE の運用担当者に連絡してください。",
+    ),
+    "file_unreadable": ("Cannot be read as a table: {why}", "表として読めません: {why}"),
+    "file_empty": ("The file is empty.", "ファイルは空です。"),
+    "earlier_releases": ("Earlier releases of {project}", "{project} の過去の持ち出し"),
+    "no_releases": ("None yet.", "まだありません。"),
+    "released_at": ("Released (UTC)", "持ち出し日時（UTC）"),
+    "review_comment": (
+        "Comment (required to request changes or reject)",
+        "コメント（修正依頼・却下には必須）",
+    ),
+    "airlock_approve": ("Approve", "承認する"),
+    "airlock_request_changes": ("Request changes", "修正を依頼"),
+    "airlock_reject": ("Reject", "却下する"),
+    "comment_required": (
+        "say why in the comment: the requester reads it, and it is recorded",
+        "コメントに理由を書いてください（申請者が読み、記録されます）",
+    ),
+    "airlock_approved": (
+        "{ref} approved ({n} of {of} approvals)",
+        "{ref} を承認しました（承認 {n} / {of}）",
+    ),
+    "airlock_released": (
+        "{ref} approved and released to the project's release area",
+        "{ref} を承認し、プロジェクトの持ち出し領域に公開しました",
+    ),
+    "airlock_changes_requested": ("changes requested on {ref}", "{ref} の修正を依頼しました"),
+    "airlock_rejected": ("{ref} rejected", "{ref} を却下しました"),
+    "airlock_not_released": (
+        "{ref} is approved but not released. {why} (once resolved: wgs-tre airlock release {ref})",
+        "{ref} は承認されましたが公開されていません。{why}（解決後: wgs-tre airlock release {ref}）",
+    ),
     # expert panel
     "panel_title": ("Expert-panel dashboard", "エキスパートパネル用ダッシュボード"),
     "queue": ("Your hospital's cases", "担当病院の症例"),
@@ -166,6 +239,10 @@ REASONS: Mapping[Reason, tuple[str, str]] = {
     Reason.ROLE_NOT_ALLOWED: (
         "your role may not do this ({detail})",
         "あなたのロールではこの操作はできません（{detail}）",
+    ),
+    Reason.ALREADY_REVIEWED: (
+        "you have already reviewed this submission ({detail})",
+        "この提出は既に審査済みです（{detail}）",
     ),
     Reason.OTHER_HOSPITAL: (
         "the case belongs to another hospital ({detail})",
