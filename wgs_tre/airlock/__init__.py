@@ -18,10 +18,21 @@ Tables are made with :func:`crosstab`, which keeps each cell's evidence (count, 
 values) so that the checks, the fixes (:meth:`CheckedTable.suppress`, :meth:`CheckedTable.round`)
 and a later re-check from the saved record need no raw data. Each :class:`Finding` names its
 rule, the cells, a plain message and the fixes to choose from.
+
+Every file crossing the airlock, out (:attr:`Direction.EGRESS`) or in (:attr:`Direction.INGRESS`),
+goes through :func:`sanitize`: its type is decided by its content (libmagic), and it is refused
+when that type is not allowed that way in ``policies/files.yaml``, when its name contradicts its
+content, or when it is too large. What passes is written cleaned to a new file and described by
+a :class:`Sanitized` with the ``actions`` taken: images without EXIF (GPS included), XMP and
+text; PDFs without metadata, JavaScript and attachments; notebooks without outputs (unless they
+are what is reviewed) and widget state. SVGs with scripts or links out, encrypted PDFs, and
+archives with zip bombs, links, names climbing out or archives nested too deep are refused.
 """
 
 from wgs_tre.airlock.checks import CellEvidence, TableKind
+from wgs_tre.airlock.filepolicy import Direction, FilePolicy, load_file_policy
 from wgs_tre.airlock.files import check_gwas_summary, check_row_level, minor_allele_counts
+from wgs_tre.airlock.filetypes import FileType
 from wgs_tre.airlock.regression import check_regression, residual_dof
 from wgs_tre.airlock.rules import (
     DisclosurePolicy,
@@ -31,17 +42,22 @@ from wgs_tre.airlock.rules import (
     RuleId,
     load_disclosure_policy,
 )
+from wgs_tre.airlock.sanitize import Sanitized, sanitize
 from wgs_tre.airlock.selfcheck import SelfCheck, self_check
 from wgs_tre.airlock.tables import CheckedTable, crosstab, load_table, sidecar_path
 
 __all__ = [
     "CellEvidence",
     "CheckedTable",
+    "Direction",
     "DisclosurePolicy",
+    "FilePolicy",
+    "FileType",
     "Finding",
     "Fix",
     "RoundingProfile",
     "RuleId",
+    "Sanitized",
     "SelfCheck",
     "TableKind",
     "check_gwas_summary",
@@ -49,9 +65,11 @@ __all__ = [
     "check_row_level",
     "crosstab",
     "load_disclosure_policy",
+    "load_file_policy",
     "load_table",
     "minor_allele_counts",
     "residual_dof",
+    "sanitize",
     "self_check",
     "sidecar_path",
 ]
