@@ -258,6 +258,23 @@ def test_other_images_are_encoded_again_without_metadata(
     assert result.actions
 
 
+def test_a_png_with_an_archive_appended_loses_it(tmp_path: Path, out: Path) -> None:
+    """A polyglot: a PNG that is also a zip (its directory is at the end). Encoded again from
+    its pixels, the picture stays and the archive does not."""
+    path = tmp_path / "figure.png"
+    _picture().save(path)
+    smuggled = io.BytesIO()
+    with zipfile.ZipFile(smuggled, "w") as archive:
+        archive.writestr("participants.csv", "id\nP001\n")
+    path.write_bytes(path.read_bytes() + smuggled.getvalue())
+    assert zipfile.ZipFile(path).namelist() == ["participants.csv"]
+    result = sanitize(path, direction=OUT, out=out, name="figs/figure.png")
+    assert result.path == out / "figure.png"
+    assert b"participants.csv" not in result.path.read_bytes()
+    assert not zipfile.is_zipfile(result.path)
+    assert Image.open(result.path).tobytes() == _picture().tobytes()
+
+
 def test_an_image_too_large_to_decode_is_refused(tmp_path: Path, out: Path) -> None:
     path = tmp_path / "huge.png"
     Image.new("1", (4000, 3000)).save(path)
@@ -500,6 +517,8 @@ SVG = (
         ('<image href="file:///etc/passwd"/>', "a link out of the drawing"),
         ('<a href="javascript:alert(1)"><text>x</text></a>', "a script address"),
         ("<style>@import url(https://x.example/s.css);</style>", "a <style> that loads something"),
+        ('<rect fill="url(https://x.example/p.svg#g)"/>', "a fill that loads something"),
+        ('<image href="data:image/svg+xml;base64,PHN2Zz4="/>', "a link out of the drawing"),
     ],
 )
 def test_an_svg_with_active_content_is_refused(
@@ -515,6 +534,20 @@ def test_an_svg_with_active_content_is_refused(
         "export the figure again",
     )
     _nothing_written(out)
+
+
+def test_an_svg_with_a_stylesheet_instruction_is_refused(tmp_path: Path, out: Path) -> None:
+    path = tmp_path / "styled.svg"
+    path.write_text(
+        '<?xml version="1.0"?>\n<?xml-stylesheet href="https://x.example/s.css"?>\n'
+        + SVG.format("<rect/>")
+    )
+    _refused(
+        lambda: sanitize(path, direction=OUT, out=out),
+        Reason.ACTIVE_CONTENT,
+        "styled.svg",
+        "a processing instruction <?xml-stylesheet?>",
+    )
 
 
 def test_an_svg_with_entity_expansion_is_refused(tmp_path: Path, out: Path) -> None:

@@ -6,9 +6,9 @@ stripped**, when it holds anything that runs or reaches out when it is opened: a
 event-handler attribute (``onload``, ``onclick``, ...), a ``javascript:`` value, a processing
 instruction such as ``<?xml-stylesheet?>``, a link (``href``) anywhere but inside the drawing
 (``#id``) or to a PNG, JPEG, GIF or WebP picture embedded as a ``data:`` address, and a style
-that loads anything (``url(...)`` other than ``#id``, ``@import``). A figure never needs them;
-cutting them out would change it silently, so the researcher exports the figure again. A clean
-SVG passes unchanged.
+or attribute that loads anything (``url(...)`` other than ``#id``, ``@import``). A figure never
+needs them; cutting them out would change it silently, so the researcher exports the figure
+again. A clean SVG passes unchanged.
 
 A notebook is validated with nbformat and, unless its outputs are the reviewed object, its code
 cells lose their outputs and execution counts, and its markdown cells their attachments. Kept
@@ -64,8 +64,8 @@ class _Census:
                 self.found.append(f"a script address in {name} of <{element}>")
             elif name == "href" and not _internal(value, element):
                 self.found.append(f"a link out of the drawing ({value[:60]!r}) on <{element}>")
-            elif name == "style" and _LOADS.search(value):
-                self.found.append(f"a style that loads something on <{element}>")
+            elif _LOADS.search(value):  # style, fill, filter, mask, clip-path, marker-...
+                self.found.append(f"a {name} that loads something on <{element}>")
 
     def data(self, text: str) -> None:
         self._text.append(text)
@@ -94,8 +94,12 @@ def check_svg(data: bytes, name: str) -> list[str]:
         parser = XMLParser(target=census)
         parser.feed(data)
         parser.close()
-    except DefusedXmlException as exc:
-        raise AccessRefused(Reason.ACTIVE_CONTENT, f"{name}: {exc}: export it again") from None
+    except DefusedXmlException:
+        raise AccessRefused(
+            Reason.ACTIVE_CONTENT,
+            f"{name}: the drawing declares XML entities or external references (which can "
+            "expand without end or read files): export the figure again as a plain SVG",
+        ) from None
     except SyntaxError as exc:  # xml.etree.ElementTree.ParseError
         raise InvalidInput(name, f"is not a well-formed SVG: {exc}") from None
     if _local(root.tag) != "svg":

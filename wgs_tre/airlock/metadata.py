@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 from pypdf import PdfReader, PdfWriter
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from wgs_tre.airlock.filetypes import FileType
@@ -53,6 +53,10 @@ def clean_image(data: bytes, name: str, kind: FileType, max_pixels: int) -> tupl
     """The image ``data`` encoded again from its pixels, and what was removed."""
     try:
         image = Image.open(io.BytesIO(data), formats=[_PILLOW[kind]])
+    except Image.DecompressionBombError:
+        raise AccessRefused(
+            Reason.FILE_TOO_LARGE, f"{name}: far more pixels than any figure needs: save it smaller"
+        ) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidInput(name, f"is not a readable image: {exc}") from None
     width, height = image.size
@@ -68,6 +72,9 @@ def clean_image(data: bytes, name: str, kind: FileType, max_pixels: int) -> tupl
         raise InvalidInput(name, f"is not a readable image: {exc}") from None
     if kind is FileType.JPEG and image.getexif().get(0x0112, 1) != 1:
         actions.append("applied its EXIF orientation to the pixels")
+    if kind is FileType.JPEG and len(frames) > 1:  # MPO: a phone's depth map or preview
+        actions.append(f"kept the first of its {len(frames)} pictures")
+        frames = frames[:1]
     out = io.BytesIO()
     options: dict[str, Any] = {"dpi": image.info["dpi"]} if "dpi" in image.info else {}
     if "transparency" in image.info and kind in (FileType.PNG, FileType.GIF):
@@ -139,16 +146,18 @@ _DANGEROUS |= {"/Rendition", "/RichMediaExecute"}
 def clean_pdf(data: bytes, name: str) -> tuple[bytes, list[str]]:
     """The PDF ``data`` with its pages alone, and what was removed."""
     try:
-        reader = PdfReader(io.BytesIO(data))
-        encrypted = reader.is_encrypted
-        found = [] if encrypted else _pdf_findings(reader)
-        pages = [] if encrypted else list(reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(name, f"is not a readable PDF: {exc}") from None
-    if encrypted:
+        return _rebuild_pdf(PdfReader(io.BytesIO(data)), name)
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput(name, f"is not a readable PDF: {exc}: print it to PDF again") from None
+
+
+def _rebuild_pdf(reader: PdfReader, name: str) -> tuple[bytes, list[str]]:
+    if reader.is_encrypted:
         raise AccessRefused(
             Reason.ENCRYPTED, f"{name}: the PDF is encrypted; save it again without a password"
         )
+    found = _pdf_findings(reader)
+    pages = list(reader.pages)
     writer = PdfWriter()
     for page in pages:
         writer.add_page(page)
