@@ -10,9 +10,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
 import stat
 import struct
+import subprocess
+import sys
 import tarfile
 import time
 import zipfile
@@ -168,6 +171,40 @@ def test_an_existing_output_and_a_link_as_input_are_refused(tmp_path: Path, out:
     link.symlink_to(table)
     with pytest.raises(InvalidInput, match="link.csv: is a symbolic link"):
         sanitize(link, direction=OUT, out=tmp_path / "new.csv")
+
+
+def test_killed_while_writing_leaves_no_file_under_the_output_name(
+    tmp_path: Path, out: Path
+) -> None:
+    """kill -9 in the middle of writing the copy: the output's name does not exist, only the
+    hidden temporary file does, which the next attempt ignores."""
+    table = tmp_path / "reference.tsv"
+    with table.open("wb") as writing:
+        block = b"chr1\t1000\t2000\tgene\n" * 50_000
+        for _ in range(400 * 2**20 // len(block)):
+            writing.write(block)
+    script = (
+        "import sys; from pathlib import Path; from wgs_tre.airlock import sanitize, Direction; "
+        "sanitize(Path(sys.argv[1]), direction=Direction.INGRESS, out=Path(sys.argv[2]))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(table), str(out)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".reference.tsv.*.partial")) and process.poll() is None:
+        assert time.monotonic() < deadline, "the copy never started"
+        time.sleep(0.001)
+    process.kill()
+    process.wait()
+    assert not (out / "reference.tsv").exists()
+    (partial,) = out.iterdir()
+    assert (
+        partial.name.startswith(".reference.tsv.")
+        and partial.stat().st_size <= table.stat().st_size
+    )
+    result = sanitize(table, direction=IN, out=out)  # a second attempt completes
+    assert result.size == table.stat().st_size
 
 
 def test_parquet_is_known_by_its_content(tmp_path: Path, out: Path) -> None:
