@@ -400,6 +400,9 @@ def test_a_pdf_with_a_javascript_link_and_a_file_annotation_loses_both(
         [writer._add_object(link), writer._add_object(attachment)]
     )
     page[NameObject("/AA")] = DictionaryObject({NameObject("/O"): js})
+    page[NameObject("/PieceInfo")] = DictionaryObject(
+        {NameObject("/Drawer"): TextStringObject("layer: hidden cohort counts")}
+    )
     path = tmp_path / "linked.pdf"
     writer.write(path)
 
@@ -412,6 +415,8 @@ def test_a_pdf_with_a_javascript_link_and_a_file_annotation_loses_both(
     assert b"/JavaScript" not in result.path.read_bytes()
     assert "removed embedded JavaScript" in result.actions
     assert "removed FileAttachment annotations" in result.actions
+    assert "/PieceInfo" not in page and b"hidden cohort counts" not in result.path.read_bytes()
+    assert "removed the XMP metadata and application data of pages and images" in result.actions
 
 
 def test_an_encrypted_pdf_is_refused(tmp_path: Path, out: Path) -> None:

@@ -11,7 +11,9 @@ A PDF's pages are copied into a new document, which leaves behind the document's
 its information dictionary and XMP metadata, the JavaScript and embedded-files name trees, the
 open action, document actions, interactive forms and bookmarks. On each page, actions (``/AA``),
 file attachments and media annotations are removed, and link actions other than going to a page
-or opening a web address. The new document is then searched, object by object, for any
+or opening a web address; the XMP metadata, application data (``/PieceInfo``) and thumbnails of
+pages, images and forms go too. Not looked into: the pixels of images inside the PDF (a JPEG
+there keeps its own EXIF). The new document is then searched, object by object, for any
 JavaScript, launch action or embedded file left; finding one refuses the file. An encrypted PDF
 is refused: it cannot be checked.
 """
@@ -141,6 +143,7 @@ _KEPT_LINKS = {"/GoTo", "/URI"}
 _MEDIA = {"/FileAttachment", "/Sound", "/Movie", "/Screen", "/RichMedia", "/3D"}
 _DANGEROUS = {"/JavaScript", "/Launch", "/GoToE", "/GoToR", "/SubmitForm", "/ImportData"}
 _DANGEROUS |= {"/Rendition", "/RichMediaExecute"}
+_PRIVATE = ("/Metadata", "/PieceInfo", "/Thumb")  # XMP, an application's data, a thumbnail
 
 
 def clean_pdf(data: bytes, name: str) -> tuple[bytes, list[str]]:
@@ -181,6 +184,9 @@ def _rebuild_pdf(reader: PdfReader, name: str) -> tuple[bytes, list[str]]:
                     action.pop(NameObject("/Next"), None)
             kept.append(ref)
         page[NameObject("/Annots")] = kept
+    for obj in _objects(writer.root_object):  # pages', images' and forms' own metadata
+        for key in _PRIVATE:
+            obj.pop(NameObject(key), None)
     writer.metadata = None
     out = io.BytesIO()
     writer.write(out)
@@ -204,7 +210,7 @@ def _pdf_findings(reader: PdfReader) -> list[str]:
     if "/Metadata" in root:
         found.add("removed the XMP metadata")
     if "/OpenAction" in root or "/AA" in root:
-        found.add("removed the actions run when the document is opened")
+        found.add("removed the document's opening actions (what a viewer does first)")
     if "/AcroForm" in root:
         found.add("removed the interactive form")
     if "/Outlines" in root:
@@ -221,6 +227,8 @@ def _pdf_findings(reader: PdfReader) -> list[str]:
             found.add(f"removed {str(subtype).lstrip('/')} annotations")
         elif "/AA" in obj and obj is not root:
             found.add("removed actions triggered by viewing a page or a field")
+        if obj is not root and any(key in obj for key in _PRIVATE):
+            found.add("removed the XMP metadata and application data of pages and images")
     return sorted(found)
 
 
