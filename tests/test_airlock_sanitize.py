@@ -560,6 +560,10 @@ SVG = (
         ('<a href="javascript:alert(1)"><text>x</text></a>', "a script address"),
         ("<style>@import url(https://x.example/s.css);</style>", "a <style> that loads something"),
         ('<rect fill="url(https://x.example/p.svg#g)"/>', "a fill that loads something"),
+        (
+            '<a><set attributeName="href" to="x:0;javascript:alert(1)"/><text>go</text></a>',
+            "an <set> changing href",
+        ),
         ('<image href="data:image/svg+xml;base64,PHN2Zz4="/>', "a link out of the drawing"),
     ],
 )

@@ -3,12 +3,12 @@
 An SVG is read with defusedxml (no entity expansion, no external entities) and **refused, not
 stripped**, when it holds anything that runs or reaches out when it is opened: a ``<script>``,
 ``<foreignObject>`` (HTML inside the drawing), ``<iframe>``, ``<embed>`` or ``<object>``, an
-event-handler attribute (``onload``, ``onclick``, ...), a ``javascript:`` value, a processing
-instruction such as ``<?xml-stylesheet?>``, a link (``href``) anywhere but inside the drawing
-(``#id``) or to a PNG, JPEG, GIF or WebP picture embedded as a ``data:`` address, and a style
-or attribute that loads anything (``url(...)`` other than ``#id``, ``@import``). A figure never
-needs them; cutting them out would change it silently, so the researcher exports the figure
-again. A clean SVG passes unchanged.
+event-handler attribute (``onload``, ``onclick``, ...) or an animation setting one or a link,
+a ``javascript:`` value, a processing instruction such as ``<?xml-stylesheet?>``, a link
+(``href``) anywhere but inside the drawing (``#id``) or to a PNG, JPEG, GIF or WebP picture
+embedded as a ``data:`` address, and a style or attribute that loads anything (``url(...)``
+other than ``#id``, ``@import``). A figure never needs them; cutting them out would change it
+silently, so the researcher exports the figure again. A clean SVG passes unchanged.
 
 A notebook is validated with nbformat and, unless its outputs are the reviewed object, its code
 cells lose their outputs and execution counts, and its markdown cells their attachments. Kept
@@ -32,6 +32,7 @@ from wgs_tre.errors import AccessRefused, InvalidInput, Reason
 __all__ = ["check_svg", "clean_notebook"]
 
 _ACTIVE: Final = {"script", "foreignobject", "iframe", "embed", "object", "handler", "listener"}
+_ANIMATIONS: Final = {"set", "animate", "animatemotion", "animatetransform"}
 _INNER_IMAGE: Final = re.compile(r"data:image/(png|jpeg|gif|webp);base64,", re.I)
 _LOADS: Final = re.compile(r"url\(\s*['\"]?\s*(?!#)|@import|expression\s*\(", re.I)
 _SCRIPT_URL: Final = re.compile(r"^\s*(javascript|vbscript)\s*:", re.I)
@@ -56,6 +57,9 @@ class _Census:
         self._text = []
         if element in _ACTIVE:
             self.found.append(f"a <{element}> element")
+        target = _local(attrib.get("attributeName", ""))
+        if element in _ANIMATIONS and (target == "href" or target.startswith("on")):
+            self.found.append(f"an <{element}> changing {target}")
         for key, value in attrib.items():
             name = _local(key)
             if name.startswith("on"):
@@ -115,8 +119,9 @@ def check_svg(data: bytes, name: str) -> list[str]:
 
 
 _NOTEBOOK_KEYS: Final = {"kernelspec", "language_info"}
-_CELL_KEYS: Final = {"tags", "jupyter", "collapsed", "scrolled", "editable", "deletable"}
-_CELL_KEYS_TOO: Final = {"slideshow", "name"}  # display flags too
+_CELL_KEYS: Final = frozenset(
+    {"tags", "name", "jupyter", "collapsed", "scrolled", "editable", "deletable", "slideshow"}
+)
 _ACTIVE_OUTPUTS: Final = {"application/javascript", "application/vnd.jupyter.widget-view+json"}
 
 
@@ -142,7 +147,7 @@ def clean_notebook(text: str, name: str, *, keep_outputs: bool) -> tuple[str, li
     notebook.metadata = {k: v for k, v in notebook.metadata.items() if k in _NOTEBOOK_KEYS}
     counts = {"outputs": 0, "counts": 0, "attachments": 0, "metadata": 0, "active": 0}
     for cell in notebook.cells:
-        kept = {k: v for k, v in cell.metadata.items() if k in _CELL_KEYS | _CELL_KEYS_TOO}
+        kept = {k: v for k, v in cell.metadata.items() if k in _CELL_KEYS}
         counts["metadata"] += len(kept) != len(cell.metadata)
         cell.metadata = kept
         if not keep_outputs and cell.get("attachments"):

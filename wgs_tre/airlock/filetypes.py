@@ -114,7 +114,7 @@ _WORDS: Final[dict[str, str]] = {
 _LANGUAGE_GUESSES: Final = frozenset(
     {"text/x-c", "text/x-c++", "text/x-java", "text/x-algol68", "text/x-asm", "text/x-fortran"}
     | {"text/x-pascal", "text/x-makefile", "text/x-tex", "text/x-m4", "text/x-diff"}
-    | {"text/x-objective-c", "text/x-ruby", "text/x-awk", "text/x-lisp", "text/x-msdos-batch"}
+    | {"text/x-objective-c", "text/x-ruby", "text/x-awk", "text/x-lisp"}
 )
 _ALIASES: Final = {"text/x-python": FileType.PYTHON, "text/x-sh": FileType.SHELL}
 
