@@ -181,7 +181,7 @@ def test_killed_while_writing_leaves_no_file_under_the_output_name(
     table = tmp_path / "reference.tsv"
     with table.open("wb") as writing:
         block = b"chr1\t1000\t2000\tgene\n" * 50_000
-        for _ in range(400 * 2**20 // len(block)):
+        for _ in range(200 * 2**20 // len(block)):
             writing.write(block)
     script = (
         "import sys; from pathlib import Path; from wgs_tre.airlock import sanitize, Direction; "
