@@ -220,6 +220,12 @@ class Reason(StrEnum):
     NOT_THE_REQUESTER = "only the requester may"
     ALREADY_REVIEWED = "already reviewed this submission"
     OUTSIDE_WORKSPACE = "the file is not in the project's workspace"
+    FILE_TYPE_NOT_ALLOWED = "the airlock does not let this type of file through"
+    FILE_MISNAMED = "the file's name does not match its content"
+    FILE_TOO_LARGE = "the file is larger than the airlock allows"
+    UNSAFE_ARCHIVE = "the archive is unsafe to unpack"
+    ACTIVE_CONTENT = "the file holds scripts or links that run when it is opened"
+    ENCRYPTED = "the file is encrypted, so it cannot be checked"
 
 
 class AccessRefused(PermissionDenied):

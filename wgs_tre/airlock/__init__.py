@@ -28,16 +28,27 @@ rule, the cells, a plain message and the fixes to choose from.
 
 In a session, :func:`request` sends workspace files to the stewards (through the hub's data
 service) and :func:`status` follows them; approved outputs are downloaded from the hub.
+
+Every file crossing the airlock, out (:attr:`Direction.EGRESS`) or in (:attr:`Direction.INGRESS`),
+goes through :func:`sanitize`: its type is decided by its content (libmagic), and it is refused
+when that type is not allowed that way in ``policies/files.yaml``, when its name contradicts its
+content, or when it is too large. What passes is written cleaned to a new file and described by
+a :class:`Sanitized` with the ``actions`` taken: images without EXIF (GPS included), XMP and
+text; PDFs without metadata, JavaScript and attachments; notebooks without outputs (unless they
+are what is reviewed) and widget state. SVGs with scripts or links out, encrypted PDFs, and
+archives with zip bombs, links, names climbing out or archives nested too deep are refused.
 """
 
 from wgs_tre.airlock.checks import CellEvidence, TableKind
 from wgs_tre.airlock.differencing import difference, released_tables
+from wgs_tre.airlock.filepolicy import Direction, FilePolicy, load_file_policy
 from wgs_tre.airlock.files import (
     check_gwas_summary,
     check_row_level,
     looks_like_gwas_summary,
     minor_allele_counts,
 )
+from wgs_tre.airlock.filetypes import FileType
 from wgs_tre.airlock.regression import check_regression, residual_dof
 from wgs_tre.airlock.rules import (
     DisclosurePolicy,
@@ -47,6 +58,7 @@ from wgs_tre.airlock.rules import (
     RuleId,
     load_disclosure_policy,
 )
+from wgs_tre.airlock.sanitize import Sanitized, sanitize
 from wgs_tre.airlock.selfcheck import SelfCheck, self_check
 from wgs_tre.airlock.session import RequestStatus, request, status
 from wgs_tre.airlock.tables import CheckedTable, crosstab, load_table, sidecar_path
@@ -54,12 +66,16 @@ from wgs_tre.airlock.tables import CheckedTable, crosstab, load_table, sidecar_p
 __all__ = [
     "CellEvidence",
     "CheckedTable",
+    "Direction",
     "DisclosurePolicy",
+    "FilePolicy",
+    "FileType",
     "Finding",
     "Fix",
     "RequestStatus",
     "RoundingProfile",
     "RuleId",
+    "Sanitized",
     "SelfCheck",
     "TableKind",
     "check_gwas_summary",
@@ -68,12 +84,14 @@ __all__ = [
     "crosstab",
     "difference",
     "load_disclosure_policy",
+    "load_file_policy",
     "load_table",
     "looks_like_gwas_summary",
     "minor_allele_counts",
     "released_tables",
     "request",
     "residual_dof",
+    "sanitize",
     "self_check",
     "sidecar_path",
     "status",
