@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from tests.airlock_cast import (
     REVIEWER,
@@ -94,7 +95,9 @@ def test_a_release_holds_the_reviewed_files_and_a_manifest(cast: World) -> None:
     (home / "tables").mkdir()
     table.save(home / "tables" / "by_region.csv")
     assert (home / "tables" / "by_region.csv.checks.json").is_file()
-    (home / "fig.png").write_bytes(b"\x89PNG fake but reviewed")
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 12.5)}  # GPS: where the picture was taken
+    Image.new("RGB", (8, 8), "teal").save(home / "fig.png", exif=exif)
     alice = world.ctx("alice")
     ref = requests.create(alice, slug, "paper", workspace=home).ref
     requests.add_file(alice, ref, "tables/by_region.csv", "counts of 15 per cell")
@@ -102,8 +105,9 @@ def test_a_release_holds_the_reviewed_files_and_a_manifest(cast: World) -> None:
     with pytest.raises(InvalidInput, match="record of checks"):
         requests.add_file(alice, ref, "tables/by_region.csv.checks.json", "the evidence")
     submitted = requests.submit(alice, ref, area=area(world))
+    submitted_event = json.loads(world.last_event().details)
     hashes = {f.name: f.sha256 for f in submitted.files}
-    (home / "fig.png").write_bytes(b"edited after review")  # changes nothing released
+    (home / "fig.png").write_bytes(b"edited after submitting")  # changes nothing released
     requests.approve(world.ctx("sam"), ref, "fine")
     requests.approve(world.ctx(REVIEWER), ref)
     view = release.release(world.ctx("sue"), ref, releases=releases(world))
@@ -111,6 +115,11 @@ def test_a_release_holds_the_reviewed_files_and_a_manifest(cast: World) -> None:
     assert _whole_or_absent(world, slug, ref, hashes)  # type: ignore[arg-type]
     final = release.release_dir(releases(world), slug, ref)
     assert not list(final.rglob("*.checks.json")), "the record of checks left the TRE"
+    # The figure was sanitized at submission: what was reviewed and released has no GPS.
+    figure = Image.open(final / "files" / "fig.png")
+    assert not figure.getexif().get_ifd(0x8825) and figure.getpixel((0, 0)) == (0, 128, 128)
+    assert "fig.png" in submitted_event["sanitized"]
+    assert "by_region.csv" not in submitted_event["sanitized"]  # a clean CSV is unchanged
     manifest = json.loads((final / release.MANIFEST).read_text())
     assert (manifest["request"], manifest["project"], manifest["requester"]) == (ref, slug, "alice")
     assert [a["steward"] for a in manifest["approvals"]] == ["sam", REVIEWER]
@@ -205,7 +214,8 @@ def test_a_release_killed_at_any_moment_leaves_none_or_a_complete_one(cast: Worl
     at random moments of its run: the release area holds no release or the complete one,
     downloads are refused until the release commits, and the next release completes."""
     world = cast
-    files = {f"big/part{i}.bin": os.urandom(1 << 20) * 40 for i in range(3)}  # 3 x 40 MiB
+    line = b"".join(os.urandom(40).hex().encode() + b"," for _ in range(12)) + b"\n"
+    files = {f"big/part{i}.csv": line * (40 * 1024 * 1024 // len(line)) for i in range(3)}
     slug, ref = _approved(world, files)
     expected = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
     staging = releases(world) / release.STAGING
@@ -252,7 +262,7 @@ def test_a_release_killed_at_any_moment_leaves_none_or_a_complete_one(cast: Worl
         if outcomes[-1][1] == "approved":
             with pytest.raises(InvalidTransition):
                 release.released_file(
-                    world.ctx("alice"), ref, "big/part0.bin", releases=releases(world)
+                    world.ctx("alice"), ref, "big/part0.csv", releases=releases(world)
                 )
     # (The kill half-way through the first file, above, is the one certain to land early.)
     print(f"writing window {window:.2f} s; kills (complete?, state): {outcomes}")
@@ -260,8 +270,8 @@ def test_a_release_killed_at_any_moment_leaves_none_or_a_complete_one(cast: Worl
         assert _release_process(world, ref).wait() == 0
     assert _whole_or_absent(world, slug, ref, expected)
     assert stored_state(world, ref) == "released"
-    got = release.released_file(world.ctx("alice"), ref, "big/part2.bin", releases=releases(world))
-    assert got.sha256 == expected["big/part2.bin"]
+    got = release.released_file(world.ctx("alice"), ref, "big/part2.csv", releases=releases(world))
+    assert got.sha256 == expected["big/part2.csv"]
     # What the killed releases left in staging, the completed one removed.
     assert not [p for p in staging.iterdir() if p.name.startswith(ref)]
 

@@ -232,7 +232,7 @@ def test_the_requester_may_not_review_and_others_may_not_act_for_the_requester(
     )
     slug = f"rosa-{world.counts()['project']}"
     world.approved(slug, lead="rosa", members=[])
-    (workspace(world, slug) / "t.txt").write_text("x")
+    (workspace(world, slug) / "t.txt").write_text("counts\n")
     ref = requests.create(world.ctx("rosa"), slug, "p", workspace=workspace(world, slug)).ref
     requests.add_file(world.ctx("rosa"), ref, "t.txt", "j")
     requests.submit(world.ctx("rosa"), ref, area=area(world))

@@ -7,6 +7,7 @@ it, as the CLI does). The browser test is tests/hub/test_dashboard_airlock_brows
 from __future__ import annotations
 
 import base64
+import io
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from tests.airlock_cast import (
     REVIEWER,
@@ -54,18 +56,18 @@ def settings(world: World) -> Settings:
 
 def submitted(world: World, slug: str | None = None) -> tuple[str, str]:
     """A request of alice's, submitted: a table with a small cell (whose row label is a script),
-    a PNG figure (named .dat: images are known by their content), notes and a model file.
+    a PNG figure, notes and a model summary (JSON, which is not rendered).
     Returns (slug, ref)."""
     slug = slug or approved_project(world)
     home = workspace(world, slug)
     frame = pd.DataFrame({"region": ["north"] * 30 + [SCRIPT] * 3, "sex": ["F", "M"] * 16 + ["F"]})
     crosstab(frame, "region", "sex").save(home / "by_region.csv")
-    (home / "figure.dat").write_bytes(PNG)
+    (home / "figure.png").write_bytes(PNG)
     (home / "notes.md").write_text("# Notes\n<b>bold</b> & more\n")
-    (home / "model.rds").write_bytes(b"X\n\x00\x01binary")
+    (home / "model.json").write_text('{"coef": 1.5}\n')
     alice = world.ctx("alice")
     ref = requests.create(alice, slug, "tables for the paper", workspace=home).ref
-    for name in ("by_region.csv", "figure.dat", "notes.md", "model.rds"):
+    for name in ("by_region.csv", "figure.png", "notes.md", "model.json"):
         requests.add_file(alice, ref, name, f"{name} for the paper")
     requests.submit(alice, ref, area=area(world))
     return slug, ref
@@ -105,14 +107,15 @@ def test_a_request_shows_its_files_rendered_escaped_and_its_findings(cast: World
     assert finding["rule"] == "threshold"
     assert [SCRIPT, "F"] in finding["cells"] and finding["fixes"]
     assert table.sha256 == requests.show(world.ctx("alice"), ref).files[0].sha256[:12]  # type: ignore[index]
-    image = files["figure.dat"]
-    encoded = base64.b64encode(PNG).decode()
+    image = files["figure.png"]
+    reviewed = requests.review_material(world.ctx("sam"), ref).copies["figure.png"]
+    encoded = base64.b64encode(reviewed.read_bytes()).decode()
     assert image.kind == "image" and f'src="data:image/png;base64,{encoded}"' in image.rendering
     assert image.findings is None  # not a table: judged by eye
     notes = files["notes.md"]
     assert notes.kind == "text"
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; more" in notes.rendering and "<b>" not in notes.rendering
-    model = files["model.rds"]
+    model = files["model.json"]
     assert model.kind == "other" and "open the reviewed copy from the CLI" in model.rendering
     assert found.earlier == []
     # the reviewed copies are read under airlock.view: not by someone outside the project
@@ -137,7 +140,8 @@ def test_two_stewards_approve_and_the_request_is_released(cast: World) -> None:
     assert stored_state(world, ref) == "released"
     final = world.tmp / "releases" / slug / ref
     assert (final / "files" / "by_region.csv").read_text().startswith("region,F,M")
-    assert (final / "files" / "figure.dat").read_bytes() == PNG
+    released = Image.open(final / "files" / "figure.png")  # sanitized: the same pixels
+    assert list(released.getdata()) == list(Image.open(io.BytesIO(PNG)).getdata())
     manifest = json.loads((final / "release.json").read_text())
     assert [a["steward"] for a in manifest["approvals"]] == ["sam", "sue"]
     assert world.last_event().action == "airlock.release"

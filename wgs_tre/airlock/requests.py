@@ -3,7 +3,9 @@
 A researcher of an approved project creates a request (a draft) with its purpose, adds files
 from the project's workspace with a justification each, and submits it. Submitting copies every
 file into the request's area (``<area>/<project>/<ref>/<submission>/``, written in a temporary
-directory renamed into place), records each copy's size and SHA-256, and stores what the
+directory renamed into place) through the sanitizer (:func:`~wgs_tre.airlock.sanitize`: its type
+by content, metadata and active content removed; what it may not be refused), records each
+sanitized copy's size and SHA-256, and stores what the
 automatic disclosure checks found in it (:func:`~wgs_tre.airlock.self_check`: tables with a
 record of checks are re-checked from it and compared with the project's released tables, GWAS
 summaries checked per variant, other tables reported as such). Later edits in the workspace
@@ -39,7 +41,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from wgs_tre.airlock.differencing import released_tables
+from wgs_tre.airlock.filepolicy import Direction, FilePolicy, load_file_policy
 from wgs_tre.airlock.rules import DisclosurePolicy, load_disclosure_policy
+from wgs_tre.airlock.sanitize import sanitize
 from wgs_tre.airlock.selfcheck import self_check
 from wgs_tre.airlock.tables import SIDECAR_SUFFIX, CheckedTable, sidecar_path
 from wgs_tre.errors import AccessRefused, InvalidInput, Reason, WgsTreError
@@ -155,6 +159,11 @@ def _approvals(request: OutputRequest) -> int:
             if r.submission == request.submission and r.verdict is Verdict.APPROVE
         }
     )
+
+
+def file_policy(ctx: Context) -> FilePolicy:
+    source = ctx.policies.source
+    return load_file_policy(source) if source is not None else FilePolicy()
 
 
 def request_view(tx: Tx, request: OutputRequest, needed: int) -> RequestView:
@@ -362,6 +371,7 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
     directory), record their hashes and the automatic checks' findings, and send it for
     review (the requester)."""
     policy = disclosure_policy(ctx)
+    files = file_policy(ctx)
     with governed_step(ctx, Action.AIRLOCK_SUBMIT, ref) as tx:
         request: OutputRequest = tx.found
         slug = tx.project = request.project.slug
@@ -374,14 +384,22 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
         staging = home / f".partial-{number}-{secrets.token_hex(4)}"
         staging.mkdir()
         released = _released(tx, request, area, policy)
+        cleaned: dict[str, tuple[str, ...]] = {}
         try:
             root = Path(request.workspace)
-            for row in request.files:
+            for index, row in enumerate(request.files):
                 _in_workspace(root, row.name, ref)
                 copy = staging / row.name
                 copy.parent.mkdir(parents=True, exist_ok=True)
+                taken = staging / f".taken-{index}"
                 with _open_in(root, row.name, ref) as source:
-                    row.size, row.sha256 = copy_checked(source, copy, row.name)
+                    copy_checked(source, taken, row.name)
+                # What the stewards review, and what is released, is the sanitized copy.
+                done = sanitize(
+                    taken, direction=Direction.EGRESS, out=copy, policy=files, name=row.name
+                )
+                taken.unlink()
+                row.size, row.sha256, cleaned[row.name] = done.size, done.sha256, done.actions
                 record = sidecar_path(Path(row.name)).as_posix()
                 if (root / record).is_file():  # a table's record of checks travels with it
                     with _open_in(root, record, ref) as source:
@@ -404,6 +422,7 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                 "submission": number,
                 "files": {row.name: row.sha256 for row in request.files},
                 "findings": sum(len(row.findings or []) for row in request.files),
+                "sanitized": {name: list(actions) for name, actions in cleaned.items() if actions},
             },
         )
         return request_view(tx, request, policy.approvals_needed)
