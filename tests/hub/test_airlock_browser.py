@@ -1,8 +1,8 @@
 """The airlock end to end in Chromium through a real hub: a researcher makes a table in a
 notebook of her session, the self-check shows a small-cell finding, she applies the suggested
-fix and submits it from the notebook; two stewards approve; she downloads the released file
-from her page. What she did not release cannot be downloaded through any path of her session
-or of the hub."""
+fix and submits it from the notebook; two stewards approve in their dashboard; she downloads
+the released file from her page. What she did not release cannot be downloaded through any
+path of her session or of the hub."""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ import pytest
 
 from tests.hub.harness import Hub
 from tests.hub.test_browser import SLOW, browser, screenshot, signed_in
+from tests.hub.test_dashboard_browser import open_dashboard
 from tests.world import World
-from wgs_tre.airlock import release, requests
+from wgs_tre.airlock import requests
 
 __all__ = ["browser"]  # the module's Chromium (a fixture)
+
+DASHBOARD_WAITING_KERNELS = 2  # as the hub serves the steward dashboard in production
 
 USER, PROJECT = "alice", "brca-study"
 NOTEBOOK = "airlock-walkthrough.ipynb"
@@ -83,6 +86,23 @@ def _run_cell(page, index: int, expect: str) -> str:  # type: ignore[no-untyped-
     return str(output.all_inner_texts())
 
 
+def approve(browser, hub: Hub, steward: str, ref: str) -> str:  # type: ignore[no-untyped-def]
+    """``steward`` opens the request in the dashboard's airlock tab, sees the suppressed table
+    pass the checks, and approves; the outcome line."""
+    page, _, _ = open_dashboard(browser, hub, steward)
+    page.click("text=Airlock")
+    page.wait_for_selector(f"#tre-airlock >> text={ref}", timeout=SLOW)
+    page.click(f".tre-airlock-{ref} .tre-review")
+    page.wait_for_selector("#tre-airlock-detail .tre-no-findings", timeout=SLOW)
+    assert "islands" in page.inner_text("#tre-airlock-detail .tre-file-table")
+    page.fill(".tre-airlock-comment textarea", "aggregate; the small cells are suppressed")
+    page.click(".tre-airlock-approve")
+    outcome = page.wait_for_selector(".tre-outcome", timeout=SLOW)
+    said = f"{outcome.get_attribute('data-ok')} {outcome.inner_text()}"
+    page.context.close()
+    return said
+
+
 def test_a_table_leaves_through_the_airlock_and_nothing_else_does(  # type: ignore[no-untyped-def]
     browser, hub: Hub, hub_world: World, data_dir: Path
 ) -> None:
@@ -113,10 +133,12 @@ def test_a_table_leaves_through_the_airlock_and_nothing_else_does(  # type: igno
     reviewed = (workspace / "carriers_by_region.csv").read_bytes()
     assert entry.sha256 == hashlib.sha256(reviewed).hexdigest()
 
-    # Two stewards approve; the second approval releases it.
-    requests.approve(world.ctx("sam"), ref, "aggregate, small cells suppressed")
-    requests.approve(world.ctx("sue"), ref)
-    release.release(world.ctx("sue"), ref, releases=data_dir / "releases")
+    # Two stewards approve in their dashboard's airlock tab; the second approval releases it.
+    assert approve(browser, hub, "sam", ref) == f"true Done: {ref} approved (1 of 2 approvals)"
+    assert approve(browser, hub, "sue", ref) == (
+        f"true Done: {ref} approved and released to the project's release area"
+    )
+    assert requests.show(world.ctx(USER), ref).state.value == "released"
 
     # The researcher downloads it from her page.
     page.goto(f"{hub.url}/hub/tre")
