@@ -1,4 +1,5 @@
-"""A Jupyter server extension every session loads: the session's server hands out no files.
+"""A Jupyter server extension every session loads: the session's server hands out no files,
+and takes none in from the browser.
 
 Results leave a project only through the airlock (``wgs_tre.airlock``), and its releases are
 downloaded from the hub. A session's own server would otherwise give any workspace file to the
@@ -10,7 +11,10 @@ browser whole. Here:
   the content its editors need, no more: a notebook up to ``NOTEBOOK_LIMIT`` bytes and a source
   file (``SOURCE_SUFFIXES``) up to ``SOURCE_LIMIT``, as text. Any other file's content (a
   table, an image, an archive, ...), and any content as base64, is refused;
-* terminals are off (``ServerApp.terminals_enabled``, in ``jupyter_config``).
+* terminals are off (``ServerApp.terminals_enabled``, in ``jupyter_config``);
+* uploads are refused: JupyterLab sends every uploaded file as base64, and the editors save
+  notebooks and text as JSON and text, so a base64 write is an upload. Files come in through
+  the airlock's ingress, which sanitizes them.
 
 Every refusal says where outputs go instead. This bounds file transfer, not the screen: what
 a notebook shows, its user sees, which is why what leaves is a file that stewards review.
@@ -27,7 +31,7 @@ from jupyter_server.services.contents import handlers as contents
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 
-__all__ = ["NOTEBOOK_LIMIT", "SOURCE_LIMIT", "SOURCE_SUFFIXES", "why_not_served"]
+__all__ = ["COME_IN", "NOTEBOOK_LIMIT", "SOURCE_LIMIT", "SOURCE_SUFFIXES", "why_not_served"]
 
 NOTEBOOK_LIMIT = 16 << 20
 SOURCE_LIMIT = 1 << 20
@@ -35,6 +39,10 @@ SOURCE_LIMIT = 1 << 20
 SOURCE_SUFFIXES = frozenset(
     {".py", ".r", ".R", ".jl", ".sh", ".sql", ".md", ".rst", ".toml", ".yaml", ".yml", ".cfg"}
     | {".ini", ".nf", ".wdl", ".smk", ".ipynb"}
+)
+COME_IN = (
+    "files come into a project only through the airlock, which checks them: bring a file in "
+    "from your page on the hub, or with `wgs-tre airlock bring-in`"
 )
 INSTEAD = (
     "files leave a project only through the airlock: `wgs-tre airlock create` (or "
@@ -85,6 +93,14 @@ class ContentsWithoutDownloads(contents.ContentsHandler):
                 if refusal:
                     raise web.HTTPError(403, refusal)
         await super().get(path)  # type: ignore[misc]
+
+    @web.authenticated
+    @authorized
+    async def put(self, path: str = "") -> None:
+        model = self.get_json_body() or {}
+        if model.get("format") == "base64":
+            raise web.HTTPError(403, f"{path}: {COME_IN}")
+        await super().put(path)  # type: ignore[misc]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
