@@ -13,6 +13,9 @@ in ``policies/disclosure.yaml`` (ACRO's defaults when the file is missing):
   fewer than ``gwas_min_minor_allele_count`` alleles, a column of one sample's genotypes;
 - ``row-level``, ``id-like-column``: a file with more than ``row_limit`` rows, or a column that
   names its rows one by one;
+- ``survival-at-risk``, ``survival-step``: a Kaplan-Meier table's time with fewer than
+  ``min_cell_count`` at risk, or a step fewer than that leave (:func:`coarsen_survival` fixes
+  both);
 - ``differencing``: a table whose cells (or totals) differ from a released table's by at least
   1 and fewer than ``min_cell_count`` contributors (:func:`difference`, against the tables
   :func:`released_tables` finds in a release area).
@@ -61,6 +64,7 @@ from wgs_tre.airlock.rules import (
 from wgs_tre.airlock.sanitize import Sanitized, sanitize
 from wgs_tre.airlock.selfcheck import SelfCheck, self_check
 from wgs_tre.airlock.session import RequestStatus, request, status
+from wgs_tre.airlock.survival import check_survival, coarsen_survival
 from wgs_tre.airlock.tables import CheckedTable, crosstab, load_table, sidecar_path
 
 __all__ = [
@@ -81,6 +85,8 @@ __all__ = [
     "check_gwas_summary",
     "check_regression",
     "check_row_level",
+    "check_survival",
+    "coarsen_survival",
     "crosstab",
     "difference",
     "load_disclosure_policy",

@@ -33,6 +33,7 @@ from wgs_tre.airlock.files import (
 )
 from wgs_tre.airlock.regression import check_regression
 from wgs_tre.airlock.rules import DisclosurePolicy, Finding, RuleId
+from wgs_tre.airlock.survival import check_survival, survival_columns
 from wgs_tre.airlock.tables import CheckedTable, load_table, sidecar_path
 from wgs_tre.errors import InvalidInput
 
@@ -104,6 +105,8 @@ def _check_file(
         if looks_like_gwas_summary(reader.columns, path.name):
             return _check_gwas(reader, policy)
         frame = reader.read()
+        if survival_columns(frame) is not None:  # a Kaplan-Meier table: its own rules
+            return tuple(check_survival(frame, policy))
     except _UNREADABLE as exc:
         message = f"not a table the checks can read ({exc}); a steward will look at it"
         return (Finding(RuleId.EVIDENCE, message, ()),)
