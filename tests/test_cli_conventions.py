@@ -151,3 +151,22 @@ def test_a_short_piece_of_work_stays_quiet(capsys: pytest.CaptureFixture[str]) -
     with LineProgress("hashing", 10, unit_bytes=False) as bar:  # quiet for its first 2 s
         bar.advance(bar.task_ids[0], 10)
     assert capsys.readouterr().err == ""
+
+
+def test_a_reader_that_stops_reading_is_not_an_error(tmp_path: Path) -> None:
+    """``wgs-tre ... | head -n 1``: once the reader has gone, what is left to write goes
+    nowhere; the command still succeeds and prints no traceback (a shell with ``pipefail``
+    would otherwise fail the pipeline, as the README's tour found)."""
+    env = {**os.environ, "WGS_TRE_DATA_DIR": str(tmp_path)}
+    env.pop("WGS_TRE_DATABASE_URL", None)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "wgs_tre", "--help"],
+            stdout=write, stderr=subprocess.PIPE, env=env, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr

@@ -9,6 +9,7 @@ report there (``audit verify`` and ``datasets verify`` print what failed, then e
 
 from __future__ import annotations
 
+import os
 import sys
 
 import orjson
@@ -64,9 +65,28 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write("\n")
         return exc.exit_code
     except SystemExit as exc:
+        # click answers a closed stdout (EPIPE) by wrapping it so that flushes pass, and exit 1
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+            _reader_gone()
+            return ExitCode.OK
         return exc.code if isinstance(exc.code, int) else ExitCode.OK if exc.code is None else 1
+    except BrokenPipeError:
+        _reader_gone()
     return ExitCode.OK
 
 
+def _reader_gone() -> None:
+    """The reader of our output stopped reading (``| head -n 1``): it has what it wanted. What
+    is left to write goes nowhere, so neither the command nor Python's exit complains."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _reader_gone()
+    sys.exit(code)
