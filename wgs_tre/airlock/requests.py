@@ -381,8 +381,11 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
         home = Path(area) / slug / ref
         home.mkdir(parents=True, exist_ok=True)
         final = home / str(number)
-        staging = home / f".partial-{number}-{secrets.token_hex(4)}"
+        token = secrets.token_hex(4)
+        staging = home / f".partial-{number}-{token}"
+        taking = home / f".taking-{number}-{token}"  # raw copies, before the sanitizer
         staging.mkdir()
+        taking.mkdir()
         released = _released(tx, request, area, policy)
         cleaned: dict[str, tuple[str, ...]] = {}
         try:
@@ -391,7 +394,7 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                 _in_workspace(root, row.name, ref)
                 copy = staging / row.name
                 copy.parent.mkdir(parents=True, exist_ok=True)
-                taken = staging / f".taken-{index}"
+                taken = taking / str(index)
                 with _open_in(root, row.name, ref) as source:
                     copy_checked(source, taken, row.name)
                 # What the stewards review, and what is released, is the sanitized copy.
@@ -410,8 +413,9 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                 shutil.rmtree(final)
             staging.rename(final)
         finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+            for left in (staging, taking):
+                if left.exists():
+                    shutil.rmtree(left)
         request.submission = number
         request.state = OUTPUT_REQUEST.next(request.state, Action.AIRLOCK_SUBMIT, ref)
         request.updated_at = tx.now
