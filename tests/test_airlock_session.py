@@ -87,6 +87,8 @@ def test_files_outside_the_workspace_are_refused_and_no_draft_is_left(
             airlock.request({"ok.md": "fine", outside: "sneaky"}, purpose="paper")
     with pytest.raises(InvalidInput, match="missing.csv"):
         airlock.request(["missing.csv"], purpose="paper", justification="table")
+    with pytest.raises(InvalidInput, match="missing.csv"):  # one file, not its letters
+        airlock.request("missing.csv", purpose="paper", justification="table")
     left = airlock.status()
     assert isinstance(left, list) and {r.state for r in left} == {"withdrawn"}
 

@@ -83,7 +83,7 @@ def _in_session(path: str | Path) -> str:
 
 
 def request(
-    files: Mapping[str, str] | Sequence[str | Path],
+    files: Mapping[str, str] | Sequence[str | Path] | str | Path,
     purpose: str,
     *,
     justification: str | None = None,
@@ -93,8 +93,8 @@ def request(
     Parameters
     ----------
     files
-        Each file with why it should leave (``{"results/t2.csv": "Table 2"}``); or a list of
-        files that share one ``justification``.
+        Each file with why it should leave (``{"results/t2.csv": "Table 2"}``); or a file, or a
+        list of files, that share one ``justification``.
     purpose
         What the outputs are for (a paper, a talk), for the stewards.
 
@@ -111,6 +111,8 @@ def request(
         Not an active member of the project's approval (audited).
     """
     url, token = _service()
+    if isinstance(files, str | Path):
+        files = [files]
     if isinstance(files, Mapping):
         named = {_in_session(path): why for path, why in files.items()}
     else:
