@@ -258,3 +258,14 @@ def test_researchers_see_their_projects_releases_and_stewards_their_airlock_queu
     assert landing_for(world.store, world.policies, REVIEWER).airlock_waiting == 2
     assert landing_for(world.store, world.policies, "stella").airlock_waiting == 0  # conflicted
     assert {waiting, reviewed}.isdisjoint({e.ref for e in page.released})
+
+
+def test_a_downloads_file_name_cannot_break_out_of_its_header() -> None:
+    from wgs_tre.hub.pages import _attachment
+
+    assert _attachment("table.csv") == (
+        "attachment; filename=\"table.csv\"; filename*=UTF-8''table.csv"
+    )
+    header = _attachment('ré"s\r\nSet-Cookie: x.csv')
+    assert "\r" not in header and "\n" not in header and header.count('"') == 2
+    assert header.endswith("r%C3%A9%22s%0D%0ASet-Cookie%3A%20x.csv")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import maybe_future
@@ -119,6 +120,15 @@ def _released(username: str, ref: str, name: str) -> Any:
         store.dispose()
 
 
+def _attachment(filename: str) -> str:
+    """A Content-Disposition naming the file: plain ASCII for old clients, the exact name in
+    UTF-8 (RFC 6266) for the others; nothing of the name can break out of the header."""
+    plain = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 class ReleaseHandler(BaseHandler):  # type: ignore[misc]
     """``GET /hub/tre/releases/<request>/<file>``: a released file, for an active member of
     its project (``wgs_tre.airlock.release.released_file`` decides and audits). A signed-in
@@ -140,8 +150,7 @@ class ReleaseHandler(BaseHandler):  # type: ignore[misc]
             raise web.HTTPError(409, exc.message) from None
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("X-Content-Type-Options", "nosniff")
-        filename = name.rsplit("/", 1)[-1].replace('"', "")
-        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.set_header("Content-Disposition", _attachment(name.rsplit("/", 1)[-1]))
         self.set_header("Content-Length", str(got.size))
         self.set_header("X-Checksum-SHA256", got.sha256)
         with got.path.open("rb") as stream:
