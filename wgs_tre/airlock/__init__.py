@@ -13,6 +13,7 @@ in ``policies/disclosure.yaml`` (ACRO's defaults when the file is missing):
   fewer than ``gwas_min_minor_allele_count`` alleles, a column of one sample's genotypes;
 - ``row-level``, ``id-like-column``: a file with more than ``row_limit`` rows, or a column that
   names its rows one by one;
+- ``pseudonym``: a participant's per-project id anywhere in a text output (:mod:`.pseudonyms`);
 - ``survival-at-risk``, ``survival-step``: a Kaplan-Meier table's time with fewer than
   ``min_cell_count`` at risk, or a step fewer than that leave (:func:`coarsen_survival` fixes
   both);

@@ -46,6 +46,7 @@ class RuleId(StrEnum):
     PER_SAMPLE = "per-sample-column"  # a column of one sample's genotypes
     ROW_LEVEL = "row-level"  # more rows than an aggregate output has
     ID_COLUMN = "id-like-column"  # a column that names people (or rows) one by one
+    PSEUDONYM = "pseudonym"  # a participant's per-project id in an output
     SURVIVAL_AT_RISK = "survival-at-risk"  # a time with fewer than min_cell_count at risk
     SURVIVAL_STEP = "survival-step"  # a step fewer than min_cell_count people leave
     EVIDENCE = "evidence"  # a file without (or changed since) its record of checks

@@ -31,6 +31,7 @@ from wgs_tre.airlock.files import (
     gwas_columns_needed,
     looks_like_gwas_summary,
 )
+from wgs_tre.airlock.pseudonyms import check_pseudonyms
 from wgs_tre.airlock.regression import check_regression
 from wgs_tre.airlock.rules import DisclosurePolicy, Finding, RuleId
 from wgs_tre.airlock.survival import check_survival, survival_columns
@@ -94,6 +95,12 @@ def _check_file(
 ) -> tuple[Finding, ...]:
     if not path.is_file():
         return (Finding(RuleId.EVIDENCE, "no such file", ()),)
+    return (*check_pseudonyms(path), *_check_kind(path, policy, released))
+
+
+def _check_kind(
+    path: Path, policy: DisclosurePolicy, released: tuple[tuple[str, CheckedTable], ...]
+) -> tuple[Finding, ...]:
     if sidecar_path(path).exists():
         try:
             table = load_table(path, policy)
