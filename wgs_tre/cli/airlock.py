@@ -73,7 +73,7 @@ def _show(st: State, view: RequestView) -> None:
                 f.justification,
                 f.size,
                 (f.sha256 or "")[:12],
-                "not checked"
+                "no pseudonym; judged by eye"
                 if f.findings is None
                 else "; ".join(x["message"] for x in f.findings) or "none",
             )

@@ -124,8 +124,10 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "file_facts": ("{size} bytes, SHA-256 {sha}…", "{size} バイト、SHA-256 {sha}…"),
     "no_findings": ("The automatic checks found nothing.", "自動チェックの指摘はありません。"),
     "not_checked": (
-        "No automatic check applies to this kind of file: judge it by eye.",
-        "この種類のファイルには自動チェックがありません。目視で確認してください。",
+        "No participant pseudonym in it; no other automatic check applies to this kind of file:"
+        " judge it by eye.",
+        "参加者の仮名は含まれていません。この種類のファイルにはほかの自動チェックがありません。"
+        "目視で確認してください。",
     ),
     "finding_cells": ("cells", "セル"),
     "finding_fixes": ("suggested fixes", "修正案"),
