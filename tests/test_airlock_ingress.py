@@ -433,3 +433,53 @@ def test_ingress_steps(cast: World, state: IngressState, action: Action) -> None
     assert json.loads(event.details)["ingress_request"] == ref
     placed = sorted(p.name for p in incoming.iterdir()) if incoming.exists() else []
     assert placed == placed_before
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_through_the_cli(
+    cast: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bring in, list, admit and refuse through ``wgs-tre airlock``, with ``--json``; a
+    refusal is one line on stderr with the exit code of its class."""
+    from wgs_tre.cli import main
+    from wgs_tre.errors import ExitCode
+
+    world = cast
+    monkeypatch.setenv("WGS_TRE_DATABASE_URL", world.store.url.render_as_string(False))
+    monkeypatch.setenv("WGS_TRE_POLICY_DIR", str(world.policies.source))
+    monkeypatch.setenv("WGS_TRE_DATA_DIR", str(world.tmp / "data"))
+    slug = approved_project(world)
+    home = _workspace(world, slug)
+
+    def run(who: str, *args: str) -> tuple[int, str, str]:
+        code = main(["--as", who, "airlock", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def ok(who: str, *args: str) -> dict:  # type: ignore[type-arg]
+        code, out, err = run(who, *args, "--json")
+        assert code == 0, err
+        return json.loads(out)  # type: ignore[no-any-return]
+
+    weights = _source(world, "prs_weights.csv", WEIGHTS)
+    where = ("--workspace", str(home))
+    brought = ok("alice", "bring-in", slug, str(weights), "-j", "PGS000001 weights", *where)
+    ref = brought["ref"]
+    assert (brought["state"], brought["placed_as"]) == ("pending", None)
+    assert [r["ref"] for r in ok("sam", "incoming")] == [ref]
+    code, _, err = run("stella", "admit", ref, *where)
+    assert code == ExitCode.REFUSED and "conflict of interest" in err and err.count("\n") == 1
+    admitted = ok("sam", "admit", ref, "-m", "published weights", *where)
+    assert (admitted["state"], admitted["placed_as"]) == ("admitted", "prs_weights.csv")
+    assert (home / "incoming" / "prs_weights.csv").read_text() == WEIGHTS
+    other = ok("alice", "bring-in", slug, str(weights), "-j", "again", *where)["ref"]
+    code, _, err = run("sam", "refuse-in", other)
+    assert code == ExitCode.INVALID_INPUT and "comment" in err
+    assert ok("sam", "refuse-in", other, "-m", "already there")["state"] == "refused"
+    code, out, _ = run("alice", "show-in", other)
+    assert code == 0 and "refused by sam" in out and "already there" in out
+    code, _, err = run("alice", "bring-in", slug, "/bin/true", "-j", "a tool", *where)
+    assert code == ExitCode.REFUSED and "may not come into the TRE" in err
+    code, out, _ = run("alice", "--help")
+    for command in ("bring-in", "incoming", "admit", "refuse-in", "show-in"):
+        assert command in out
