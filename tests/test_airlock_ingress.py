@@ -483,3 +483,20 @@ def test_through_the_cli(
     code, out, _ = run("alice", "--help")
     for command in ("bring-in", "incoming", "admit", "refuse-in", "show-in"):
         assert command in out
+
+
+def test_a_stewards_front_page_counts_the_files_they_may_admit(cast: World) -> None:
+    from wgs_tre.hub.landing import landing_for
+
+    world = cast
+    slug = approved_project(world)
+    waiting = _bring(world, slug, "score.py", CODE)
+    _admit(world, _bring(world, slug, "prs_weights.csv", WEIGHTS), slug)
+    ingress.refuse(world.ctx("sam"), _bring(world, slug, "other.py", CODE), "not needed")
+    before = world.counts()
+    assert landing_for(world.store, world.policies, "sam").ingress_waiting == 1
+    assert landing_for(world.store, world.policies, "stella").ingress_waiting == 0  # Uni A
+    assert landing_for(world.store, world.policies, "alice").ingress_waiting == 0  # no steward
+    assert world.counts() == before
+    _admit(world, waiting, slug)
+    assert landing_for(world.store, world.policies, "sam").ingress_waiting == 0
