@@ -42,7 +42,7 @@ from sqlalchemy import select
 from wgs_tre.airlock.filepolicy import Direction, FilePolicy, load_file_policy
 from wgs_tre.airlock.sanitize import Sanitized, sanitize
 from wgs_tre.audit import record_refusal
-from wgs_tre.errors import AccessRefused, IntegrityError, InvalidInput, Reason
+from wgs_tre.errors import AccessRefused, IntegrityError, InvalidInput, Reason, Refused
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.rules import ProjectAccess, project_member_ids, request_conflict
@@ -154,25 +154,35 @@ def _new_ref(tx: Tx) -> str:
 
 
 def _sanitized(
-    source: Path, name: str, home: Path, ref: str, policy: FilePolicy
+    ctx: Context, source: Path, name: str, home: Path, project: str, policy: FilePolicy
 ) -> tuple[Path, Sanitized]:
-    """The sanitized copy of ``source`` written to ``home/<ref>/<name>`` whole, or nothing;
-    where it is and what the sanitizer did."""
+    """The sanitized copy of ``source``, in a new private directory under ``home`` (renamed
+    into place once recorded), and what the sanitizer did. A refusal is audited here: the
+    sanitizer runs outside the governed transaction, so as not to hold the store's write lock
+    while it reads a large file."""
     home.mkdir(parents=True, exist_ok=True)
-    staging = home / f".partial-{ref}-{secrets.token_hex(4)}"
+    staging = home / f".partial-{secrets.token_hex(6)}"
     staging.mkdir(mode=0o700)
     try:
         done = sanitize(
             source, direction=Direction.INGRESS, out=staging / name, policy=policy, name=name
         )
-        final = home / ref
-        if final.exists():  # left by a bring-in whose transaction did not commit
-            shutil.rmtree(final)
-        staging.rename(final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return final / name, done
+    except (Refused, InvalidInput) as error:  # not allowed in, or not what it claims to be
+        shutil.rmtree(staging)
+        record_refusal(
+            ctx.store,
+            actor=ctx.actor,
+            action=Action.AIRLOCK_BRING_IN,
+            reason=error.reason if isinstance(error, Refused) else error.message,
+            project=project,
+            details={"file": name, **ctx.witness},
+            when=ctx.clock(),
+        )
+        raise
+    except BaseException:
+        shutil.rmtree(staging)
+        raise
+    return staging / name, done
 
 
 def bring_in(
@@ -192,28 +202,26 @@ def bring_in(
     name = plain_name(PurePosixPath(str(source)).name if name is None else name)
     justification = _text("justification", justification, required=True)
     policy = file_policy(ctx)
+    with ctx.transaction(Action.AIRLOCK_BRING_IN, project=project, audited=False):
+        pass  # refused, and audited, before any work on the file
+    home = Path(area) / "ingress" / project
+    staged, done = _sanitized(ctx, Path(source), name, home, project, policy)
     try:
         with ctx.transaction(Action.AIRLOCK_BRING_IN, project=project) as tx:
             found: ProjectAccess = tx.found
             ref = _new_ref(tx)
-            home = Path(area) / "ingress" / project
-            copy, done = _sanitized(Path(source), name, home, ref, policy)
+            final = home / ref
+            if final.exists():  # left by a bring-in whose transaction did not commit
+                shutil.rmtree(final)
+            staged.parent.rename(final)
             try:
-                return _record(tx, found, ref, justification, copy, done, workspace)
+                return _record(tx, found, ref, justification, final / name, done, workspace)
             except BaseException:
-                shutil.rmtree(copy.parent)  # not recorded: nothing of it stays
+                shutil.rmtree(final)  # not recorded: nothing of it stays
                 raise
-    except InvalidInput as error:  # the sanitizer: not what it claims to be, or unreadable
-        record_refusal(
-            ctx.store,
-            actor=ctx.actor,
-            action=Action.AIRLOCK_BRING_IN,
-            reason=error.message,
-            project=project,
-            details={"file": name, **ctx.witness},
-            when=ctx.clock(),
-        )
-        raise
+    finally:
+        if staged.parent.exists():
+            shutil.rmtree(staged.parent)
 
 
 def _record(
