@@ -196,3 +196,36 @@ def test_an_upload_without_signing_in_is_refused(hub: Hub) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(asked, timeout=60)
     assert caught.value.code == 403
+
+
+def test_the_pages_form_works_signed_in_and_needs_its_xsrf_token(
+    hub: Hub, hub_world: World
+) -> None:
+    """As a browser does: signed in through the login form, the upload posts to the form's
+    own action (which carries the page's XSRF token); the same post without it is refused."""
+    import re
+
+    from tests.hub.dashboard_client import signed_in
+
+    session = signed_in(hub, "bob")  # a member of the project
+    page = session.get(f"{hub.url}/hub/tre?lang=en", timeout=60).text
+    found = re.search(rf'action="(/hub/tre/ingress/{PROJECT}\?_xsrf=[^"]+)"', page)
+    assert found, "no upload form for the project"
+    action = html.unescape(found.group(1))
+    files = {"file": ("bob_weights.csv", WEIGHTS, "text/csv")}
+    refused = session.post(
+        f"{hub.url}/hub/tre/ingress/{PROJECT}",
+        files=files,
+        data={"justification": "no token"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert refused.status_code == 403
+    assert not [v for v in _rows(hub_world) if v.name == "bob_weights.csv"]
+    answer = session.post(
+        hub.url + action, files=files, data={"justification": "PGS000002 weights"}, timeout=60
+    )
+    assert answer.status_code == 200 and answer.url == f"{hub.url}/hub/tre"
+    (view,) = [v for v in _rows(hub_world) if v.name == "bob_weights.csv"]
+    assert (view.requester, view.state.value) == ("bob", "pending")
+    assert f"waits for a data steward&#39;s approval ({view.ref})" in answer.text
