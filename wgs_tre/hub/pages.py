@@ -56,9 +56,7 @@ def _landing(username: str) -> Landing:
 
 
 class LandingHandler(BaseHandler):  # type: ignore[misc]
-    """``GET /hub/tre[?lang=en|ja]``. A signed-in browser, or a token of the user's."""
-
-    _accept_token_auth = True
+    """``GET /hub/tre[?lang=en|ja]``."""
 
     def language(self) -> str:
         asked = self.get_argument("lang", None)
@@ -238,14 +236,22 @@ class IngressHandler(BaseHandler):  # type: ignore[misc]
     file into the project (``wgs_tre.airlock.ingress.bring_in`` decides, sanitizes and audits),
     then back to ``/hub/tre`` with the outcome. The body is refused (413) past the policy's
     largest file coming in (``policies/files.yaml`` ``ingress.max_file_size``). A browser
-    sends ``_xsrf`` in the query (the body is read after the check); a token needs none."""
+    sends ``_xsrf`` in the query (the body is read after the check); a token of the user's
+    (``curl -H "Authorization: token ..." -F file=@weights.csv -F justification=...``) needs
+    none; a session's token is refused."""
 
     _accept_token_auth = True
 
     async def prepare(self) -> None:
         await super().prepare()
-        if self.current_user is None:
+        user = self.current_user
+        if user is None:
             raise web.HTTPError(403, "sign in to bring a file in")
+        # A token of the user's own (which may manage their servers), not a session's: code in
+        # a session brings nothing in through the hub.
+        by_token = getattr(self, "_token_authenticated", False)  # set only when it is
+        if by_token and f"servers!user={user.name}" not in self.expanded_scopes:
+            raise web.HTTPError(403, "a session's token may not bring files in: use the TRE page")
         limit = await asyncio.get_running_loop().run_in_executor(None, _ingress_limit)
         self.limit = limit + _FORM_SLACK
         declared = self.request.headers.get("Content-Length")
