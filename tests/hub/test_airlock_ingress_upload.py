@@ -167,7 +167,9 @@ def test_the_front_page_has_the_form_and_the_steward_the_count(
     _upload(hub, browsers["bob"], "score.py", b"def score(w):\n    return w.sum()\n", "code")
     page = _page(hub, browsers["alice"])
     assert 'enctype="multipart/form-data"' in page
-    assert 'data-project="carol-study"' not in page
+    assert 'data-ingress-project="brca-study"' in page
+    assert 'data-ingress-project="carol-study"' not in page  # not hers
+    assert 'data-ingress-project="revoked-study"' not in page  # hers, but not open
     waiting = len(ingress.list_ingress(hub_world.ctx("sam")))
     assert waiting >= 1
     assert f"あなたの承認を待つ持ち込みファイル: {waiting} 件" in _page(
