@@ -17,8 +17,9 @@ is ever overwritten), owned by root with the workspace's group, mode 0660.
 
 The workspace is the researchers' to change, so nothing there is followed: ``incoming`` is
 opened from the workspace's descriptor with ``O_NOFOLLOW`` (a link put in its place is refused),
-the copy is written under a temporary name in it and linked to its final name, which fails if
-anything, a link included, already has that name.
+the copy is written to an unnamed file in it (``O_TMPFILE``; a random temporary name where the
+filesystem has none) and linked, by its descriptor, to its final name, which fails if anything,
+a link included, already has that name.
 
 Every step is a governed transaction decided by :data:`~wgs_tre.governance.transitions.INGRESS`
 and :func:`wgs_tre.governance.rules.ingress_step`, audited in the same transaction; refusals
@@ -319,14 +320,22 @@ def place(workspace: Path, copy: Path, name: str, sha256: str, ref: str) -> str:
         os.close(here)
 
 
-def _write_new(here: int, copy: Path, name: str, sha256: str, gid: int) -> str:
+def _unnamed(here: int) -> tuple[int, str | None]:
+    """A new file in the directory ``here`` for the copy: unnamed (``O_TMPFILE``) where the
+    filesystem allows, so nothing in the workspace can touch it before it is linked in; else
+    under a random temporary name. Its descriptor, and that name if it has one."""
+    flags = os.O_WRONLY | os.O_CLOEXEC
+    try:
+        return os.open(".", flags | os.O_TMPFILE, 0o600, dir_fd=here), None
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
     temp = f".{INCOMING}-{secrets.token_hex(6)}.partial"
-    fd = os.open(
-        temp,
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-        0o600,
-        dir_fd=here,
-    )
+    return os.open(temp, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=here), temp
+
+
+def _write_new(here: int, copy: Path, name: str, sha256: str, gid: int) -> str:
+    fd, temp = _unnamed(here)
     try:
         digest = hashlib.sha256()
         with copy.open("rb") as source:
@@ -345,8 +354,9 @@ def _write_new(here: int, copy: Path, name: str, sha256: str, gid: int) -> str:
         os.fsync(fd)
         for candidate in _candidates(name):
             try:
-                # linkat fails if anything (a link included) has the name: never overwritten
-                os.link(temp, candidate, src_dir_fd=here, dst_dir_fd=here, follow_symlinks=False)
+                # The file written, by its descriptor (whatever is at its temporary name now);
+                # linkat fails if anything, a link included, has the name: never overwritten.
+                os.link(f"/proc/self/fd/{fd}", candidate, dst_dir_fd=here, follow_symlinks=True)
             except FileExistsError:
                 continue
             os.fsync(here)
@@ -354,8 +364,9 @@ def _write_new(here: int, copy: Path, name: str, sha256: str, gid: int) -> str:
         raise InvalidInput(name, f"{MAX_COPIES} files of this name are in {INCOMING}/ already")
     finally:
         os.close(fd)
-        with suppress(FileNotFoundError):
-            os.unlink(temp, dir_fd=here)
+        if temp is not None:
+            with suppress(FileNotFoundError):
+                os.unlink(temp, dir_fd=here)
 
 
 def _step(
