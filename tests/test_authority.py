@@ -164,6 +164,7 @@ def test_can_answers_what_the_review_would_do_and_writes_nothing(world: World) -
         Action.DATA_ACCESS,
         Action.SESSION_START,
         Action.AIRLOCK_CREATE,  # a member of an approved project asks for outputs
+        Action.AIRLOCK_BRING_IN,  # and brings files in
     ]
     assert set(sam.allowed_on("brca-study")) == {
         Action.APPROVAL_SUSPEND,

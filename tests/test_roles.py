@@ -22,7 +22,7 @@ from tests.fhir_factory import bundle, consent
 from tests.report_cast import case_in, content, new_participant, stored_state
 from tests.world import World
 from wgs_tre.access import Gate
-from wgs_tre.airlock import release, requests
+from wgs_tre.airlock import ingress, release, requests
 from wgs_tre.audit.checkpoint import generate_key, public_path
 from wgs_tre.cli import main
 from wgs_tre.consent import registry
@@ -730,6 +730,79 @@ CASES.update(
             lambda c, ref, w: release.released_file(c, ref, "counts.txt", releases=releases(w)),
             then=_request_is(_R_.RELEASED),
             on=_on_request,
+        ),
+    }
+)
+# Files brought in (tests/test_airlock_ingress.py has their workflow): each target is a fresh
+# file alice brought into her fresh project, pending a steward's decision.
+_INGRESS_PROJECT: dict[str, str] = {}
+
+
+def _weights(world: World) -> Path:
+    path = world.tmp / "prs_weights.csv"
+    path.write_text("rsid,effect_allele,weight\nrs429358,C,0.52\n")
+    return path
+
+
+def _bring_in(c: Context, slug: str, w: World) -> Any:
+    return ingress.bring_in(
+        c, slug, _weights(w), "weights", area=area(w), workspace=workspace(w, slug)
+    )
+
+
+def _brought_in(world: World) -> str:
+    slug = _approved(world)
+    ref = _bring_in(world.ctx("alice"), slug, world).ref
+    _INGRESS_PROJECT[ref] = slug
+    return ref
+
+
+def _ingress_is(state: str) -> Then:
+    def check(world: World, ref: Any, result: Any) -> None:
+        with world.store.engine.connect() as connection:
+            stored = connection.execute(
+                sa.text("SELECT state FROM ingress_request WHERE ref = :ref"), {"ref": ref}
+            ).scalar_one()
+        assert stored == state
+
+    return check
+
+
+def _on_ingress(ref: Any) -> tuple[str | None, str | None]:
+    return _INGRESS_PROJECT[ref], None
+
+
+def _admitted(world: World, ref: Any, view: Any) -> None:
+    _ingress_is("admitted")(world, ref, view)
+    placed = workspace(world, _INGRESS_PROJECT[ref]) / "incoming" / view.placed_as
+    assert placed.read_bytes() == view.copy.read_bytes()
+
+
+CASES.update(
+    {
+        Action.AIRLOCK_BRING_IN: Case(
+            _approved,
+            _bring_in,
+            rows={"ingress_request": 1},
+            then=lambda w, slug, view: _ingress_is("pending")(w, view.ref, view),
+        ),
+        Action.AIRLOCK_ADMIT: Case(
+            _brought_in,
+            lambda c, ref, w: ingress.admit(c, ref, workspace=workspace(w, _INGRESS_PROJECT[ref])),
+            then=_admitted,
+            on=_on_ingress,
+        ),
+        Action.AIRLOCK_REFUSE_IN: Case(
+            _brought_in,
+            lambda c, ref, w: ingress.refuse(c, ref, "use the released package"),
+            then=_ingress_is("refused"),
+            on=_on_ingress,
+        ),
+        Action.AIRLOCK_VIEW_IN: Case(
+            _brought_in,
+            lambda c, ref, w: ingress.show(c, ref),
+            then=lambda w, ref, view: None if view.ref == ref else pytest.fail(view.ref),
+            audited=False,
         ),
     }
 )

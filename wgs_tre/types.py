@@ -20,6 +20,7 @@ __all__ = [
     "CaseKind",
     "DatasetKind",
     "Decision",
+    "IngressState",
     "OrgType",
     "OutputRequestState",
     "ProjectStatus",
@@ -158,6 +159,14 @@ class OutputRequestState(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class IngressState(StrEnum):
+    """Where a file brought into a project is (``governance.transitions.INGRESS``)."""
+
+    PENDING = "pending"  # sanitized, waiting for a steward's approval
+    ADMITTED = "admitted"  # placed in the project's workspace (``incoming/``)
+    REFUSED = "refused"  # a steward refused it; it never reaches the workspace
+
+
 class Verdict(StrEnum):
     """A steward's review of an output request."""
 
@@ -237,6 +246,10 @@ class Action(StrEnum):
     AIRLOCK_REJECT = "airlock.reject"
     AIRLOCK_RELEASE = "airlock.release"  # an approved request's files written to the releases
     AIRLOCK_DOWNLOAD = "airlock.download"  # a released file, through the hub
+    AIRLOCK_BRING_IN = "airlock.bring_in"  # a file brought into a project, sanitized
+    AIRLOCK_ADMIT = "airlock.admit"  # a steward lets a file brought in into the workspace
+    AIRLOCK_REFUSE_IN = "airlock.refuse_in"  # or refuses it
+    AIRLOCK_VIEW_IN = "airlock.view_in"  # a file brought in, as recorded (not audited)
     # Events, granted to no role: a session ends with its server, egress is decided by
     # policies/egress.yaml.
     SESSION_STOP = "session.stop"

@@ -1,4 +1,5 @@
-"""``wgs-tre airlock``: output requests, from a researcher's draft to the stewards' verdicts."""
+"""``wgs-tre airlock``: output requests, from a researcher's draft to the stewards' verdicts;
+and files brought into a project (``bring-in``, ``incoming``, ``admit``, ``refuse-in``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from wgs_tre.cli.common import State, state
 from wgs_tre.types import OutputRequestState
 
 if TYPE_CHECKING:
+    from wgs_tre.airlock.ingress import IngressView
     from wgs_tre.airlock.requests import RequestSummary, RequestView
 
 
@@ -29,13 +31,21 @@ def _release() -> Any:
     return release
 
 
+def _ingress() -> Any:
+    from wgs_tre.airlock import ingress
+
+    return ingress
+
+
 app = typer.Typer(
     help="Output requests: the only way results leave a project. A researcher creates a "
     "request, adds workspace files with a justification each and submits it (the files are "
     "copied and hashed then, and checked for disclosure risk); two stewards free of conflicts "
     "approve it, or one requests changes or rejects it. The approval that makes it approved "
     "releases it: its files, as reviewed, are written to the project's release area, from "
-    "which the project's members download them through the hub.",
+    "which the project's members download them through the hub. Files come in the other way "
+    "with `bring-in`: sanitized, and admitted into the workspace's incoming/ folder by a "
+    "steward (or at once, if policies/files.yaml needs no approval).",
     no_args_is_help=True,
 )
 
@@ -219,3 +229,141 @@ def withdraw(
     """Withdraw the request until it is decided (the requester)."""
     st = state(ctx)
     _done(st, _requests().withdraw(st.context(), ref, reason), "withdrawn")
+
+
+# Files brought in (wgs_tre.airlock.ingress).
+
+IngressRef = Annotated[str, typer.Argument(help="The file's reference (I-XXXXXX, see `incoming`).")]
+ProjectWorkspace = Annotated[
+    Path | None,
+    typer.Option(
+        help="The project's workspace, where admitted files are placed in incoming/ (default: "
+        "the hub's workspace of the project, under $WGS_TRE_SESSIONS_ROOT, or "
+        "$WGS_TRE_HUB_STATE/sessions as the hub's configuration sets it)."
+    ),
+]
+
+
+def _sessions_root() -> Path:
+    """Where the hub keeps the projects' workspaces: as ``hub/jupyterhub_config.py`` sets it
+    (``$WGS_TRE_HUB_STATE/sessions``), or as the services are told (``$WGS_TRE_SESSIONS_ROOT``)."""
+    given = os.environ.get("WGS_TRE_SESSIONS_ROOT")
+    if given:
+        return Path(given)
+    return Path(os.environ.get("WGS_TRE_HUB_STATE", "/var/lib/wgs-tre/hub")) / "sessions"
+
+
+def _project_workspace(project: str, given: Path | None) -> Path:
+    if given is not None:
+        return given
+    from wgs_tre.hub.accounts import ensure_project
+
+    return ensure_project(project, _sessions_root()).workspace
+
+
+def _show_ingress(st: State, view: IngressView) -> None:
+    decided = f" by {view.decided_by}" if view.decided_by else ""
+    st.console.print(
+        f"[bold]{view.ref}[/] {view.name} into {view.project}, by {view.requester}: "
+        f"{view.state.value}{decided}"
+    )
+    st.console.print(f"justification: {view.justification}")
+    st.console.print(f"size: {view.size} bytes, sha256: {view.sha256}")
+    if view.actions:
+        st.console.print("sanitizer: " + "; ".join(view.actions))
+    if view.placed_as:
+        st.console.print(f"placed as: incoming/{view.placed_as}")
+    if view.comment:
+        st.console.print(f"comment: {view.comment}")
+
+
+@app.command("bring-in")
+def bring_in(
+    ctx: typer.Context,
+    project: Annotated[str, typer.Argument(help="The project's slug.")],
+    file: Annotated[Path, typer.Argument(help="The file to bring in (code, a reference table).")],
+    justification: Annotated[
+        str, typer.Option("--justification", "-j", help="Why the project needs this file.")
+    ],
+    workspace: ProjectWorkspace = None,
+) -> None:
+    """Bring a file into a project (an active member): it is sanitized (its type by content,
+    metadata and notebook outputs removed, unsafe archives refused) and, once a steward admits
+    it (or at once, if policies/files.yaml needs no approval), placed in the workspace as
+    incoming/<name>, never overwriting a file there."""
+    st = state(ctx)
+    view = _ingress().bring_in(
+        st.context(),
+        project,
+        file,
+        justification,
+        area=_area(st),
+        workspace=_project_workspace(project, workspace),
+    )
+    message = (
+        f"placed in {project}'s workspace as incoming/{view.placed_as}"
+        if view.placed_as
+        else "waiting for a steward's approval (see `wgs-tre airlock incoming`)"
+    )
+    st.emit(view, lambda v: st.done(f"{v.ref}: {v.name} {message} ({v.state.value})"))
+
+
+@app.command("incoming")
+def incoming(ctx: typer.Context) -> None:
+    """A researcher: the files brought into their projects. A steward: those waiting for a
+    decision that they are free of conflicts to decide."""
+    st = state(ctx)
+    rows = _ingress().list_ingress(st.context())
+
+    def render(rows: list[IngressView]) -> None:
+        st.table(
+            "Files brought in",
+            ["ref", "project", "requester", "file", "size", "state", "justification", "updated"],
+            [
+                (
+                    r.ref,
+                    r.project,
+                    r.requester,
+                    r.name,
+                    r.size,
+                    r.state.value,
+                    r.justification,
+                    f"{r.updated_at:%Y-%m-%d %H:%M}",
+                )
+                for r in rows
+            ],
+            wrap="justification",
+        )
+
+    st.emit(rows, render)
+
+
+@app.command("show-in")
+def show_in(ctx: typer.Context, ref: IngressRef) -> None:
+    """A file brought in: its justification, hash, what the sanitizer did, and the decision
+    (its project's members and the stewards)."""
+    st = state(ctx)
+    st.emit(_ingress().show(st.context(), ref), lambda v: _show_ingress(st, v))
+
+
+@app.command("admit")
+def admit(
+    ctx: typer.Context, ref: IngressRef, comment: Comment = "", workspace: ProjectWorkspace = None
+) -> None:
+    """Admit a file brought in (a steward free of conflicts: not the requester, not a member
+    of the project or of its applicant's organisation): its sanitized copy is placed in the
+    project's workspace as incoming/<name> (or <name> (2) and so on: nothing is overwritten)."""
+    st = state(ctx)
+    lib = _ingress()
+    project = lib.show(st.context(), ref).project
+    view = lib.admit(st.context(), ref, comment, workspace=_project_workspace(project, workspace))
+    st.emit(view, lambda v: st.done(f"{v.ref}: placed as incoming/{v.placed_as} in {project}"))
+
+
+@app.command("refuse-in")
+def refuse_in(ctx: typer.Context, ref: IngressRef, comment: Comment = "") -> None:
+    """Refuse a file brought in, saying why (a steward free of conflicts); it never reaches
+    the workspace."""
+    st = state(ctx)
+    view = _ingress().refuse(st.context(), ref, comment)
+    st.emit(view, lambda v: st.done(f"{v.ref}: {v.name} refused ({v.state.value})"))

@@ -8,6 +8,7 @@ from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.transitions import (
     APPLICATION,
     APPROVAL,
+    INGRESS,
     OUTPUT_REQUEST,
     REPORT,
     USER,
@@ -17,6 +18,7 @@ from wgs_tre.governance.transitions import (
 __all__ = [
     "APPLICATION",
     "APPROVAL",
+    "INGRESS",
     "OUTPUT_REQUEST",
     "REPORT",
     "USER",

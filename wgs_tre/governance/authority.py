@@ -33,6 +33,7 @@ class ResourceKind(StrEnum):
     PROJECT = "project"
     CASE = "case"
     OUTPUT_REQUEST = "output_request"
+    INGRESS_REQUEST = "ingress_request"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class Resource:
     def output_request(cls, ref: str) -> Resource:
         return cls(ResourceKind.OUTPUT_REQUEST, ref)
 
+    @classmethod
+    def ingress_request(cls, ref: str) -> Resource:
+        return cls(ResourceKind.INGRESS_REQUEST, ref)
+
 
 # The resource each action is decided on, and its rule. Actions not listed are decided by the
 # role policy alone (creating an account, listing datasets, importing consent).
@@ -61,6 +66,7 @@ RULES: dict[Action, tuple[ResourceKind, rules.Rule]] = {
     Action.DATA_ACCESS: (ResourceKind.PROJECT, rules.active_member),
     Action.SESSION_START: (ResourceKind.PROJECT, rules.active_member),
     Action.AIRLOCK_CREATE: (ResourceKind.PROJECT, rules.active_member),
+    Action.AIRLOCK_BRING_IN: (ResourceKind.PROJECT, rules.active_member),
     Action.APPLICATION_WITHDRAW: (ResourceKind.PROJECT, rules.lead),
     Action.APPLICATION_VOTE: (ResourceKind.PROJECT, rules.voter),
     Action.APPLICATION_APPROVE: (ResourceKind.PROJECT, rules.decider(Action.APPLICATION_APPROVE)),
@@ -100,6 +106,10 @@ RULES: dict[Action, tuple[ResourceKind, rules.Rule]] = {
             Action.AIRLOCK_RELEASE,
             Action.AIRLOCK_DOWNLOAD,
         )
+    },
+    **{
+        action: (ResourceKind.INGRESS_REQUEST, rules.ingress_step(action))
+        for action in (Action.AIRLOCK_ADMIT, Action.AIRLOCK_REFUSE_IN, Action.AIRLOCK_VIEW_IN)
     },
 }
 

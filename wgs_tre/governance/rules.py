@@ -27,7 +27,7 @@ from wgs_tre.errors import (
     Reason,
 )
 from wgs_tre.governance.lookup import get_project, latest_application, latest_approval
-from wgs_tre.governance.transitions import APPLICATION, APPROVAL, OUTPUT_REQUEST, REPORT
+from wgs_tre.governance.transitions import APPLICATION, APPROVAL, INGRESS, OUTPUT_REQUEST, REPORT
 from wgs_tre.governance.views import effective_state
 from wgs_tre.policy import Policies
 from wgs_tre.store.models import (
@@ -35,6 +35,7 @@ from wgs_tre.store.models import (
     Approval,
     Case,
     CaseReport,
+    IngressRequest,
     OutputRequest,
     Project,
     User,
@@ -50,6 +51,7 @@ __all__ = [
     "case_step",
     "conflict_of_interest",
     "decider",
+    "ingress_step",
     "lead",
     "project_member_ids",
     "request_conflict",
@@ -244,12 +246,16 @@ def project_member_ids(session: Session, project: Project) -> set[int]:
     return ids
 
 
-def request_conflict(session: Session, steward: User, request: OutputRequest) -> str | None:
-    """Why this steward may not review this output request, or None: they made it, belong to
-    its project, or (as for the project's application) to the applicant's organisation."""
+def request_conflict(
+    session: Session, steward: User, request: OutputRequest | IngressRequest
+) -> str | None:
+    """Why this steward may not review this output (or ingress) request, or None: they made
+    it, belong to its project, or (as for the project's application) to the applicant's
+    organisation."""
     project = request.project
     if steward.id == request.requester_id:
-        return f"{steward.username} made output request {request.ref}"
+        kind = "output" if isinstance(request, OutputRequest) else "ingress"
+        return f"{steward.username} made {kind} request {request.ref}"
     if steward.id in project_member_ids(session, project):
         return f"{steward.username} is a member of project {project.slug}"
     application = latest_application(session, project)
@@ -294,6 +300,34 @@ def request_step(action: Action) -> Rule:
             raise AccessRefused(Reason.NOT_A_MEMBER, f"{user.username} in {slug}")
         if action is not Action.AIRLOCK_VIEW:
             OUTPUT_REQUEST.next(request.state, action, ref)  # raises unless allowed
+        return request
+
+    return rule
+
+
+def ingress_step(action: Action) -> Rule:
+    """An action on a file brought in (an ingress request): it exists; a steward free of
+    conflicts (:func:`request_conflict`) admits or refuses it while its state allows
+    (:data:`INGRESS`); its project's members and the stewards view it."""
+
+    def rule(
+        session: Session, policies: Policies, user: User, ref: str, when: dt.datetime
+    ) -> IngressRequest:
+        request = session.query(IngressRequest).filter_by(ref=ref).one_or_none()
+        if request is None:
+            raise NotFound("ingress request", ref)
+        if action is Action.AIRLOCK_VIEW_IN:
+            if Role.STEWARD not in user.roles and user.id not in project_member_ids(
+                session, request.project
+            ):
+                raise AccessRefused(
+                    Reason.NOT_A_MEMBER, f"{user.username} in {request.project.slug}"
+                )
+            return request
+        conflict = request_conflict(session, user, request)
+        if conflict:
+            raise ConflictOfInterest(conflict)
+        INGRESS.next(request.state, action, ref)  # raises unless allowed
         return request
 
     return rule

@@ -17,12 +17,22 @@ from wgs_tre.types import (
     Action,
     ApplicationState,
     ApprovalState,
+    IngressState,
     OutputRequestState,
     ReportState,
     UserState,
 )
 
-__all__ = ["APPLICATION", "APPROVAL", "OUTPUT_REQUEST", "REPORT", "USER", "StateMachine"]
+__all__ = [
+    "APPLICATION",
+    "APPROVAL",
+    "INGRESS",
+    "INGRESS_START",
+    "OUTPUT_REQUEST",
+    "REPORT",
+    "USER",
+    "StateMachine",
+]
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -161,3 +171,20 @@ OUTPUT_REQUEST: StateMachine[OutputRequestState] = StateMachine(
         _O.WITHDRAWN: {},
     },
 )
+
+_I = IngressState
+
+# A file brought into a project (``wgs_tre.airlock.ingress``). Bringing it in sanitizes it and
+# records it pending when ``policies/files.yaml`` says a steward must approve it
+# (``ingress_needs_approval``); otherwise it is admitted at once, placed in the workspace in
+# the same step (:data:`INGRESS_START`). One steward's approval admits it.
+INGRESS: StateMachine[IngressState] = StateMachine(
+    "ingress request",
+    {
+        _I.PENDING: {Action.AIRLOCK_ADMIT: _I.ADMITTED, Action.AIRLOCK_REFUSE_IN: _I.REFUSED},
+        _I.ADMITTED: {},
+        _I.REFUSED: {},
+    },
+)
+# The state a bring-in leads to, by whether the policy wants a steward's approval.
+INGRESS_START: dict[bool, IngressState] = {True: _I.PENDING, False: _I.ADMITTED}

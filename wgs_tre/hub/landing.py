@@ -1,10 +1,10 @@
 """What a signed-in person's TRE page shows, read from the governance store: their account and
 roles; a researcher's projects, each with its status and either an open button or the reason it
 cannot be opened, and the outputs the airlock released from them (each file a download); a
-steward's work waiting (applications to vote on, output requests to review, approvals ending,
-recent consent withdrawals, the audit chain's last verification); an expert-panel member's
-reports awaiting review at their hospital. Reading is not deciding: nothing here
-is audited (the spawner decides, and audits, when a session is asked for)."""
+steward's work waiting (applications to vote on, output requests to review, files brought in
+to admit, approvals ending, recent consent withdrawals, the audit chain's last verification); an
+expert-panel member's reports awaiting review at their hospital. Reading is not deciding:
+nothing here is audited (the spawner decides, and audits, when a session is asked for)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,11 @@ from wgs_tre.governance.views import ProjectView
 from wgs_tre.hub.refusals import Explanation, explain
 from wgs_tre.policy import Policies
 from wgs_tre.store import Store
-from wgs_tre.store.models import OutputRequest, Project, utcnow
+from wgs_tre.store.models import IngressRequest, OutputRequest, Project, utcnow
 from wgs_tre.types import (
     Action,
     ApprovalState,
+    IngressState,
     OutputRequestState,
     ProjectStatus,
     ReportState,
@@ -70,6 +71,7 @@ class Landing:
     projects: tuple[ProjectEntry, ...] = ()  # researchers: the projects they belong to
     released: tuple[ReleaseEntry, ...] = ()  # and what the airlock released from them
     airlock_waiting: int = 0  # stewards: output requests they may review now
+    ingress_waiting: int = 0  # stewards: files brought in that they may admit or refuse now
     in_review: int = 0  # stewards: applications awaiting the committee
     awaiting_vote: tuple[str, ...] = ()  # stewards: of those, the ones they may vote on now
     expiring: int = 0  # stewards: active approvals ending within EXPIRING_DAYS
@@ -158,6 +160,18 @@ def _airlock_waiting(store: Store, username: str) -> int:
         )
 
 
+def _ingress_waiting(store: Store, username: str) -> int:
+    """Files brought in, pending, that this steward is free of conflicts to decide."""
+    with store.session() as session:
+        steward = find_user(session, username)
+        if steward is None:
+            return 0
+        pending = session.scalars(
+            select(IngressRequest).where(IngressRequest.state == IngressState.PENDING)
+        )
+        return sum(request_conflict(session, steward, r) is None for r in pending)
+
+
 def _awaiting_review(store: Store, policies: Policies, username: str) -> int:
     """Reports of the member's hospital in review (``cases.list_cases``: their hospital's)."""
     listed = cases.list_cases(Context(store, policies, username))
@@ -197,6 +211,11 @@ def _stewards_page(
         if policies.roles.allows(held, Action.AIRLOCK_APPROVE)
         else 0
     )
+    ingress_waiting = (
+        _ingress_waiting(store, page.username)
+        if policies.roles.allows(held, Action.AIRLOCK_ADMIT)
+        else 0
+    )
     audit_readable = policies.roles.allows(held, Action.AUDIT_READ)
     if audit_readable:
         with store.session() as session:
@@ -207,6 +226,7 @@ def _stewards_page(
         awaiting_vote=votable,
         expiring=expiring,
         airlock_waiting=airlock_waiting,
+        ingress_waiting=ingress_waiting,
         withdrawals=withdrawals,
         audit_readable=audit_readable,
         last_verify=verified,

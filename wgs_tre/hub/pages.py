@@ -1,7 +1,8 @@
 """The hub's front door: ``/hub/tre``, each signed-in person's page made for their role
-(``landing``), in English or Japanese, the stop button of a running session, and the download
+(``landing``), in English or Japanese, the stop button of a running session, the download
 of files the airlock released (``/hub/tre/releases/<request>/<file>``: the only way a file of
-a project reaches a browser whole).
+a project reaches a browser whole), and the upload of a file brought into a project
+(``/hub/tre/ingress/<project>``: through the airlock's sanitizer, like every file coming in).
 
 Registered by ``hub/jupyterhub_config.py`` (``JupyterHub.extra_handlers``), which also makes this
 page where people land after signing in. JupyterHub's own handler base gives sign-in, XSRF
@@ -11,24 +12,39 @@ checks and the page templates.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import maybe_future
-from tornado import web
+from tornado import httputil, web
 
 from wgs_tre.config import load_settings
-from wgs_tre.errors import IntegrityError, InvalidTransition, NotFound, Refused
+from wgs_tre.errors import IntegrityError, InvalidInput, InvalidTransition, NotFound, Refused
 from wgs_tre.governance.context import Context
 from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, Landing, landing_for
 from wgs_tre.hub.texts import choose_language, say
 from wgs_tre.policy import load_policies
 from wgs_tre.store import Store
+from wgs_tre.types import Action
 
-__all__ = ["HANDLERS", "LANG_COOKIE", "LandingHandler", "ReleaseHandler", "StopHandler"]
+__all__ = [
+    "HANDLERS",
+    "INGRESS_COOKIE",
+    "LANG_COOKIE",
+    "IngressHandler",
+    "LandingHandler",
+    "ReleaseHandler",
+    "StopHandler",
+]
 
 LANG_COOKIE = "wgs-tre-lang"
+INGRESS_COOKIE = "wgs-tre-ingress"  # the outcome of an upload, shown once on the next page
 
 
 def _landing(username: str) -> Landing:
@@ -72,6 +88,9 @@ class LandingHandler(BaseHandler):  # type: ignore[misc]
         await self.forget_stopped_servers(user)
         landing = await asyncio.get_running_loop().run_in_executor(None, _landing, user.name)
         sessions = {name: user.spawners[name] for name in user.orm_spawners if name}
+        outcome = self.get_secure_cookie(INGRESS_COOKIE, max_age_days=1)
+        if outcome is not None:  # shown once
+            self.clear_cookie(INGRESS_COOKIE, path=f"{self.hub.base_url}tre")
         html = await self.render_template(
             "tre_home.html",
             landing=landing,
@@ -82,6 +101,7 @@ class LandingHandler(BaseHandler):  # type: ignore[misc]
             role_names=[say(f"role_{role}", lang) for role in landing.roles],
             expiring_days=EXPIRING_DAYS,
             recent_days=RECENT_DAYS,
+            ingress_outcome=_outcome(outcome, lang),
             public_url=f"{self.request.protocol}://{self.request.host}",
             # the dashboards this person may open (JupyterHub checks each service's access scope)
             dashboards={
@@ -160,8 +180,159 @@ class ReleaseHandler(BaseHandler):  # type: ignore[misc]
         self.finish()
 
 
+def _outcome(cookie: bytes | None, lang: str) -> tuple[str, str] | None:
+    """The last upload's outcome as (kind, the sentence in ``lang``), from its cookie."""
+    if cookie is None:
+        return None
+    try:
+        found = json.loads(cookie)
+        key = f"ingress_{found.pop('kind')}"
+        return key.removeprefix("ingress_"), say(key, lang, **found)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def sessions_root(config: Any) -> Path:
+    """Where the sessions' workspaces are: the spawner's ``sessions_root`` as the hub's
+    configuration sets it (``hub/jupyterhub_config.py``), or its default."""
+    from wgs_tre.hub.isolation import IsolatedSpawner
+
+    for section in ("ProjectSpawner", "IsolatedSpawner"):
+        value = (config or {}).get(section, {}).get("sessions_root")
+        if isinstance(value, str) and value:
+            return Path(value)
+    return Path(IsolatedSpawner.class_traits()["sessions_root"].default_value)
+
+
+def _ingress_limit() -> int:
+    from wgs_tre.airlock.filepolicy import load_file_policy  # the airlock, loaded when used
+
+    return int(load_file_policy(load_settings().policy_dir).ingress.max_file_size)
+
+
+def _bring_in(username: str, project: str, upload: Path, name: str, why: str, root: Path) -> Any:
+    from wgs_tre.airlock.ingress import bring_in  # the data stack, loaded when first used
+    from wgs_tre.hub.accounts import ensure_project
+
+    settings = load_settings()
+    store = Store(settings.store_url)
+    try:
+        ctx = Context(store, load_policies(settings.policy_dir), username)
+        # The project's directories are made only for someone who may bring a file in: anyone
+        # else is refused (and audited) by bring_in before it looks at the workspace.
+        workspace = root / "workspaces" / project
+        if ctx.can(Action.AIRLOCK_BRING_IN, project=project):
+            workspace = ensure_project(project, root).workspace
+        return bring_in(
+            ctx,
+            project,
+            upload,
+            why,
+            area=settings.data_dir / "airlock",
+            workspace=workspace,
+            name=name,
+        )
+    finally:
+        store.dispose()
+
+
+_FORM_SLACK = 64 * 1024  # a multipart body's boundaries, headers and justification
+
+
+@web.stream_request_body
+class IngressHandler(BaseHandler):  # type: ignore[misc]
+    """``POST /hub/tre/ingress/<project>`` (multipart: ``file``, ``justification``): bring a
+    file into the project (``wgs_tre.airlock.ingress.bring_in`` decides, sanitizes and audits),
+    then back to ``/hub/tre`` with the outcome. The body is refused (413) past the policy's
+    largest file coming in (``policies/files.yaml`` ``ingress.max_file_size``). A browser
+    sends ``_xsrf`` in the query (the body is read after the check); a token of the user's
+    (``curl -H "Authorization: token ..." -F file=@weights.csv -F justification=...``) needs
+    none; a session's token is refused."""
+
+    _accept_token_auth = True
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        user = self.current_user
+        if user is None:
+            raise web.HTTPError(403, "sign in to bring a file in")
+        # A token of the user's own (which may manage their servers), not a session's: code in
+        # a session brings nothing in through the hub.
+        by_token = getattr(self, "_token_authenticated", False)  # set only when it is
+        if by_token and f"servers!user={user.name}" not in self.expanded_scopes:
+            raise web.HTTPError(403, "a session's token may not bring files in: use the TRE page")
+        limit = await asyncio.get_running_loop().run_in_executor(None, _ingress_limit)
+        self.limit = limit + _FORM_SLACK
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and int(declared) > self.limit:
+            raise web.HTTPError(413, f"the file is larger than the {limit:,} bytes allowed in")
+        self.request.connection.set_max_body_size(self.limit)
+        self.received: list[bytes] = []
+        self.size = 0
+
+    def data_received(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise web.HTTPError(413, "the file is larger than the airlock allows in")
+        self.received.append(chunk)
+
+    def _form(self) -> tuple[httputil.HTTPFile, str]:
+        arguments: dict[str, list[bytes]] = {}
+        files: dict[str, list[httputil.HTTPFile]] = {}
+        httputil.parse_body_arguments(
+            self.request.headers.get("Content-Type", ""),
+            b"".join(self.received),
+            arguments,
+            files,
+        )
+        self.received = []
+        upload = files.get("file")
+        if not upload or not upload[0].filename:
+            raise web.HTTPError(400, "choose a file to bring in")
+        why = b"".join(arguments.get("justification", [b""])).decode("utf-8", "replace")
+        return upload[0], why
+
+    @web.authenticated
+    async def post(self, project: str) -> None:
+        upload, why = self._form()
+        name = upload.filename
+        staging = Path(load_settings().data_dir) / "airlock" / "uploads"
+        staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = staging / secrets.token_hex(8)
+        folder.mkdir(mode=0o700)
+        try:
+            path = folder / "upload"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(upload.body)
+            root = sessions_root(self.config)
+            outcome: dict[str, str]
+            try:
+                view = await asyncio.get_running_loop().run_in_executor(
+                    None, _bring_in, self.current_user.name, project, path, name, why, root
+                )
+                outcome = {"kind": view.state.value, "name": view.name, "ref": view.ref}
+                outcome |= {"project": project, "placed": view.placed_as or ""}
+            except (Refused, InvalidInput, NotFound) as exc:
+                outcome = {"kind": "refused", "name": name, "reason": exc.message}
+        finally:
+            shutil.rmtree(folder)
+        if outcome["kind"] not in ("pending", "admitted", "refused"):
+            raise web.HTTPError(500, f"unexpected outcome {outcome['kind']}")
+        self.set_secure_cookie(
+            INGRESS_COOKIE,
+            json.dumps(outcome),
+            expires_days=None,
+            path=f"{self.hub.base_url}tre",
+            httponly=True,
+            samesite="Lax",
+        )
+        self.redirect(f"{self.hub.base_url}tre")
+
+
 HANDLERS = [
     (r"/tre", LandingHandler),
     (r"/tre/stop/([^/]+)", StopHandler),
     (r"/tre/releases/([^/]+)/(.+)", ReleaseHandler),
+    (r"/tre/ingress/([^/]+)", IngressHandler),
 ]

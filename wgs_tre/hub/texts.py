@@ -103,6 +103,39 @@ TEXT: Mapping[str, tuple[str, str]] = {
         "No output request awaits your review.",
         "あなたの審査を待つ持ち出し申請はありません。",
     ),
+    # files brought in through the airlock
+    "ingress_title": ("Bring a file in", "ファイルを持ち込む"),
+    "ingress_how": (
+        "Code and reference files (a table of weights, a notebook) come into a project through the"
+        " airlock: checked and cleaned, then placed in its workspace's incoming/ folder once a"
+        " data steward approves.",
+        "コードや参照ファイル（重みの表、ノートブックなど）はエアロックを通してプロジェクトに"
+        "持ち込みます。検査・無害化の後、データスチュワードが承認するとワークスペースの"
+        " incoming/ フォルダに置かれます。",
+    ),
+    "ingress_file": ("File", "ファイル"),
+    "ingress_why": ("Why the project needs it", "プロジェクトに必要な理由"),
+    "ingress_send": ("Bring in", "持ち込む"),
+    "ingress_pending": (
+        "{name} was checked and waits for a data steward's approval ({ref}).",
+        "{name} は検査済みで、データスチュワードの承認を待っています（{ref}）。",
+    ),
+    "ingress_admitted": (
+        "{name} was checked and placed in {project}'s workspace as incoming/{placed}.",
+        "{name} は検査済みで、{project} のワークスペースに incoming/{placed} として置かれました。",
+    ),
+    "ingress_refused": (
+        "{name} was not brought in: {reason}",
+        "{name} は持ち込めませんでした: {reason}",
+    ),
+    "ingress_waiting": (
+        "Files brought in awaiting your approval: {n}",
+        "あなたの承認を待つ持ち込みファイル: {n} 件",
+    ),
+    "ingress_none_waiting": (
+        "No file brought in awaits your approval.",
+        "あなたの承認を待つ持ち込みファイルはありません。",
+    ),
     # expert panel
     "panel_title": ("Expert panel", "エキスパートパネル"),
     "panel_dashboard": (

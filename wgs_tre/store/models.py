@@ -38,6 +38,7 @@ from wgs_tre.types import (
     ApprovalState,
     CaseKind,
     DatasetKind,
+    IngressState,
     OrgType,
     OutputRequestState,
     ReportState,
@@ -61,6 +62,7 @@ __all__ = [
     "Dataset",
     "DatasetRetirement",
     "DatasetVersion",
+    "IngressRequest",
     "Organisation",
     "OutputRequest",
     "OutputRequestFile",
@@ -499,6 +501,37 @@ class OutputReview(Base):
     reviewed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     steward: Mapped[User] = relationship(lazy="joined")
+
+
+class IngressRequest(Base):
+    """A file a researcher brought into a project through the airlock: its sanitized copy in
+    the airlock's area, and whether it reached the workspace (``governance.transitions.
+    INGRESS``). ``actions`` is what the sanitizer removed or checked; ``placed_as`` the name it
+    was given in the workspace's ``incoming/`` once admitted."""
+
+    __tablename__ = "ingress_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)  # what people and audit name
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    name: Mapped[str] = mapped_column(String(255))  # as the researcher gave it: a plain name
+    justification: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)  # of the sanitized copy
+    sha256: Mapped[str] = mapped_column(String(64))  # of the sanitized copy
+    stored_path: Mapped[str] = mapped_column(Text)  # the sanitized copy, in the airlock's area
+    actions: Mapped[list[str]] = mapped_column(JSON)
+    state: Mapped[IngressState] = mapped_column(_enum(IngressState))
+    placed_as: Mapped[str | None] = mapped_column(String(300))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    project: Mapped[Project] = relationship(lazy="joined")
+    requester: Mapped[User] = relationship(lazy="joined", foreign_keys=[requester_id])
+    decided_by: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[decided_by_id])
 
 
 class AuditEvent(Base):
