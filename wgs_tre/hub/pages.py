@@ -263,8 +263,10 @@ class IngressHandler(BaseHandler):  # type: ignore[misc]
             raise web.HTTPError(403, "a session's token may not bring files in: use the TRE page")
         limit = await asyncio.get_running_loop().run_in_executor(None, _ingress_limit)
         self.limit = limit + _FORM_SLACK
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and int(declared) > self.limit:
+        declared = self.request.headers.get("Content-Length", "0")
+        if not declared.isdigit():
+            raise web.HTTPError(400, "the request's Content-Length is not a number")
+        if int(declared) > self.limit:
             raise web.HTTPError(413, f"the file is larger than the {limit:,} bytes allowed in")
         self.request.connection.set_max_body_size(self.limit)
         self.received: list[bytes] = []
