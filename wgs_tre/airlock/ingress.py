@@ -40,12 +40,14 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 
-from wgs_tre.airlock.filepolicy import Direction, FilePolicy, load_file_policy
+from wgs_tre.airlock.filepolicy import Direction, FilePolicy
+from wgs_tre.airlock.requests import file_policy
 from wgs_tre.airlock.sanitize import Sanitized, sanitize
 from wgs_tre.audit import record_refusal
 from wgs_tre.errors import AccessRefused, IntegrityError, InvalidInput, Reason, Refused
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
+from wgs_tre.governance.refs import random_ref
 from wgs_tre.governance.rules import ProjectAccess, project_member_ids, request_conflict
 from wgs_tre.governance.transitions import INGRESS, INGRESS_START
 from wgs_tre.store.models import IngressRequest
@@ -141,17 +143,8 @@ def _text(where: str, text: str, *, required: bool) -> str:
     return text
 
 
-def file_policy(ctx: Context) -> FilePolicy:
-    source = ctx.policies.source
-    return load_file_policy(source) if source is not None else FilePolicy()
-
-
 def _new_ref(tx: Tx) -> str:
-    # Random, so that a reference says nothing about the project or the order.
-    taken = set(tx.session.scalars(select(IngressRequest.ref)))
-    while (ref := f"I-{secrets.token_hex(3).upper()}") in taken:
-        pass
-    return ref
+    return random_ref("I", set(tx.session.scalars(select(IngressRequest.ref))))
 
 
 def _sanitized(

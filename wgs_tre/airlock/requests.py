@@ -50,6 +50,7 @@ from wgs_tre.airlock.tables import SIDECAR_SUFFIX, CheckedTable, sidecar_path
 from wgs_tre.errors import AccessRefused, InvalidInput, Reason, WgsTreError
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
+from wgs_tre.governance.refs import random_ref
 from wgs_tre.governance.rules import ProjectAccess, project_member_ids, request_conflict
 from wgs_tre.governance.transitions import OUTPUT_REQUEST, verb
 from wgs_tre.store.models import OutputRequest, OutputRequestFile, OutputReview
@@ -196,11 +197,7 @@ def governed_step(ctx: Context, action: Action, ref: str, *, audited: bool = Tru
 
 
 def _new_ref(tx: Tx) -> str:
-    # Random, so that a reference says nothing about the project or the order.
-    taken = set(tx.session.scalars(select(OutputRequest.ref)))
-    while (ref := f"R-{secrets.token_hex(3).upper()}") in taken:
-        pass
-    return ref
+    return random_ref("R", set(tx.session.scalars(select(OutputRequest.ref))))
 
 
 def create(ctx: Context, project: str, purpose: str, *, workspace: Path) -> RequestView:

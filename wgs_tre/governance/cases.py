@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from wgs_tre.errors import InvalidInput, NotFound
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.datasets import get_version
+from wgs_tre.governance.refs import random_ref
 from wgs_tre.governance.rules import CaseAccess
 from wgs_tre.governance.transitions import REPORT, verb
 from wgs_tre.store.models import Case, CaseReport, Organisation, Participant, ReportNote
@@ -123,10 +123,7 @@ def content_sha256(content: dict[str, Any]) -> str:
 
 
 def _new_ref(taken: set[str]) -> str:
-    # Random, so that a case reference says nothing about the participant or the order.
-    while (ref := f"C-{secrets.token_hex(3).upper()}") in taken:
-        pass
-    return ref
+    return random_ref("C", taken)
 
 
 def register_cases(ctx: Context, hospital: str, entries: Sequence[CaseEntry]) -> list[str]:
