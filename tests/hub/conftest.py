@@ -66,6 +66,21 @@ def hub_world() -> Iterator[World]:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def hub_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A data directory of the module's own for the hub (the airlock's area, the releases),
+    set in the environment the hub inherits; a module asks for it before its hub starts (an
+    autouse fixture of its own that returns it)."""
+    path = tmp_path_factory.mktemp("hub-data")
+    before = os.environ.get("WGS_TRE_DATA_DIR")
+    os.environ["WGS_TRE_DATA_DIR"] = str(path)
+    yield path
+    if before is None:
+        del os.environ["WGS_TRE_DATA_DIR"]
+    else:
+        os.environ["WGS_TRE_DATA_DIR"] = before
+
+
 GRACE = 3  # seconds; policies/sessions.yaml ships 30
 
 

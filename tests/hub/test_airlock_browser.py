@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,16 +57,9 @@ print(home)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def data_dir(hub_data_dir: Path) -> Path:
     """The hub's data directory (the airlock's area and the releases), set before it starts."""
-    path = tmp_path_factory.mktemp("hub-data")
-    before = os.environ.get("WGS_TRE_DATA_DIR")
-    os.environ["WGS_TRE_DATA_DIR"] = str(path)
-    yield path
-    if before is None:
-        del os.environ["WGS_TRE_DATA_DIR"]
-    else:
-        os.environ["WGS_TRE_DATA_DIR"] = before
+    return hub_data_dir
 
 
 def _run_cell(page, index: int, expect: str) -> str:  # type: ignore[no-untyped-def]

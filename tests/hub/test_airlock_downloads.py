@@ -5,11 +5,9 @@ file, as approved, to the project's members alone. All through a real hub and se
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,16 +37,9 @@ print(home)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def data_dir(hub_data_dir: Path) -> Path:
     """The hub's data directory (where releases are), set before the hub starts."""
-    path = tmp_path_factory.mktemp("hub-data")
-    before = os.environ.get("WGS_TRE_DATA_DIR")
-    os.environ["WGS_TRE_DATA_DIR"] = str(path)
-    yield path
-    if before is None:
-        del os.environ["WGS_TRE_DATA_DIR"]
-    else:
-        os.environ["WGS_TRE_DATA_DIR"] = before
+    return hub_data_dir
 
 
 @pytest.fixture(scope="module")

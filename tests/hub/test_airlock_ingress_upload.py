@@ -8,13 +8,11 @@ refused, and nothing reaches the workspace."""
 from __future__ import annotations
 
 import html
-import os
 import re
 import stat
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,16 +29,9 @@ LIMIT = 256 * 1024  # the test policy's largest file coming in
 
 
 @pytest.fixture(scope="module", autouse=True)
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def data_dir(hub_data_dir: Path) -> Path:
     """The hub's data directory (where the airlock's area is), set before the hub starts."""
-    path = tmp_path_factory.mktemp("hub-data")
-    before = os.environ.get("WGS_TRE_DATA_DIR")
-    os.environ["WGS_TRE_DATA_DIR"] = str(path)
-    yield path
-    if before is None:
-        del os.environ["WGS_TRE_DATA_DIR"]
-    else:
-        os.environ["WGS_TRE_DATA_DIR"] = before
+    return hub_data_dir
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ screenshot of the request under review goes to test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -28,16 +26,9 @@ PROJECT = "brca-study"  # alice leads it; sam and sue (NCGM) are free of conflic
 
 
 @pytest.fixture(scope="module", autouse=True)
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def data_dir(hub_data_dir: Path) -> Path:
     """The hub's data directory (the airlock area and the releases), set before it starts."""
-    path = tmp_path_factory.mktemp("hub-data")
-    before = os.environ.get("WGS_TRE_DATA_DIR")
-    os.environ["WGS_TRE_DATA_DIR"] = str(path)
-    yield path
-    if before is None:
-        del os.environ["WGS_TRE_DATA_DIR"]
-    else:
-        os.environ["WGS_TRE_DATA_DIR"] = before
+    return hub_data_dir
 
 
 @pytest.fixture(scope="module")
