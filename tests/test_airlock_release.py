@@ -304,3 +304,33 @@ def test_a_table_made_again_with_a_few_more_people_is_flagged_against_the_releas
     (finding,) = [f for f in entry.findings if f["rule"] == "differencing"]
     assert finding["cells"] == [["north", "F"]]
     assert f"{ref}/by_region.csv" in finding["message"]
+
+
+def test_a_notebook_leaves_without_its_outputs_unless_they_are_what_is_reviewed(
+    cast: World,
+) -> None:
+    import nbformat
+
+    world = cast
+    slug = approved_project(world)
+    home = workspace(world, slug)
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(40 + 2)", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="42\n")]
+    notebook.cells = [cell]
+    nbformat.write(notebook, home / "analysis.ipynb")
+    alice = world.ctx("alice")
+    (home / "t.md").write_text("text\n")
+    draft = requests.create(alice, slug, "text", workspace=home).ref
+    with pytest.raises(InvalidInput, match="only a notebook"):
+        requests.add_file(alice, draft, "t.md", "text", keep_outputs=True)
+    outputs = {}
+    for keep in (False, True):
+        ref = requests.create(alice, slug, "methods", workspace=home).ref
+        requests.add_file(alice, ref, "analysis.ipynb", "the analysis", keep_outputs=keep)
+        (entry,) = requests.submit(alice, ref, area=area(world)).files
+        assert entry.keep_outputs is keep
+        reviewed = nbformat.read(area(world) / slug / ref / "1" / "analysis.ipynb", as_version=4)
+        outputs[keep] = reviewed.cells[0].outputs
+    assert outputs[False] == []
+    assert [o["text"] for o in outputs[True]] == ["42\n"]

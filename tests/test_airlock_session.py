@@ -138,3 +138,24 @@ def test_another_projects_request_is_not_shown(
     ref = requests.create(world.ctx("alice"), other, "elsewhere", workspace=home).ref
     with pytest.raises(NotFound):
         airlock.status(ref)
+
+
+def test_a_notebooks_outputs_are_kept_when_the_session_says_they_are_reviewed(
+    world: World, session: tuple[str, Path, str]
+) -> None:
+    import nbformat
+
+    _, workspace, _ = session
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(1)", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    notebook.cells = [cell]
+    nbformat.write(notebook, workspace / "figure.ipynb")
+    nbformat.write(notebook, workspace / "methods.ipynb")
+    sent = airlock.request(
+        {"figure.ipynb": "Figure 2 as drawn", "methods.ipynb": "the code"},
+        purpose="paper",
+        keep_outputs=["figure.ipynb"],
+    )
+    kept = {f["name"]: f["keep_outputs"] for f in sent.files}
+    assert kept == {"figure.ipynb": True, "methods.ipynb": False}

@@ -33,7 +33,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -99,6 +99,7 @@ class FileEntry:
     size: int | None
     sha256: str | None
     findings: list[dict[str, Any]] | None
+    keep_outputs: bool = False  # a notebook whose outputs are what is reviewed
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ def request_view(tx: Tx, request: OutputRequest, needed: int) -> RequestView:
         created_at=request.created_at,
         updated_at=request.updated_at,
         files=[
-            FileEntry(f.name, f.justification, f.size, f.sha256, f.findings) for f in request.files
+            FileEntry(f.name, f.justification, f.size, f.sha256, f.findings, f.keep_outputs)
+            for f in request.files
         ],
         reviews=[
             ReviewEntry(r.submission, r.steward.username, r.verdict, r.comment, r.reviewed_at)
@@ -240,11 +242,21 @@ def _in_workspace(workspace: Path, path: Path | str, ref: str) -> tuple[Path, st
     return real, real.relative_to(root).as_posix()
 
 
-def add_file(ctx: Context, ref: str, path: Path | str, justification: str) -> RequestView:
+def add_file(
+    ctx: Context,
+    ref: str,
+    path: Path | str,
+    justification: str,
+    *,
+    keep_outputs: bool = False,
+) -> RequestView:
     """Add a workspace file to the request with why it should leave (the requester, while the
     request is a draft or sent back for changes). Adding a file again replaces its
-    justification."""
+    justification. A notebook leaves without its outputs unless ``keep_outputs``: its outputs
+    are what the stewards review."""
     justification = _text("justification", justification, required=True)
+    if keep_outputs and PurePosixPath(str(path)).suffix != ".ipynb":
+        raise InvalidInput(str(path), "only a notebook (.ipynb) has outputs to keep")
     with governed_step(ctx, Action.AIRLOCK_ADD_FILE, ref) as tx:
         request: OutputRequest = tx.found
         tx.project = request.project.slug
@@ -258,10 +270,15 @@ def add_file(ctx: Context, ref: str, path: Path | str, justification: str) -> Re
         existing = next((f for f in request.files if f.name == name), None)
         if existing is not None:
             existing.justification = justification
+            existing.keep_outputs = keep_outputs
         else:
             tx.session.add(
                 OutputRequestFile(
-                    request_id=request.id, name=name, justification=justification, added_at=tx.now
+                    request_id=request.id,
+                    name=name,
+                    justification=justification,
+                    keep_outputs=keep_outputs,
+                    added_at=tx.now,
                 )
             )
         request.state = OUTPUT_REQUEST.next(request.state, Action.AIRLOCK_ADD_FILE, ref)
@@ -404,7 +421,12 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                     copy_checked(source, taken, row.name)
                 # What the stewards review, and what is released, is the sanitized copy.
                 done = sanitize(
-                    taken, direction=Direction.EGRESS, out=copy, policy=files, name=row.name
+                    taken,
+                    direction=Direction.EGRESS,
+                    out=copy,
+                    policy=files,
+                    name=row.name,
+                    keep_outputs=row.keep_outputs,
                 )
                 taken.unlink()
                 row.size, row.sha256, cleaned[row.name] = done.size, done.sha256, done.actions
@@ -445,16 +467,18 @@ def create_and_submit(
     *,
     workspace: Path,
     area: Path,
+    keep_outputs: Collection[str] = (),
 ) -> RequestView:
     """A request of ``files`` (workspace path -> justification) made and submitted in one go,
-    as a session asks for it. If a file is refused, the draft is withdrawn, saying why, and
+    as a session asks for it (``keep_outputs``: the notebooks among them whose outputs are
+    what is reviewed). If a file is refused, the draft is withdrawn, saying why, and
     the refusal raised: nothing is left half-made."""
     if not files:
         raise InvalidInput("files", "name at least one file to take out")
     ref = create(ctx, project, purpose, workspace=workspace).ref
     try:
         for path, justification in files.items():
-            add_file(ctx, ref, path, justification)
+            add_file(ctx, ref, path, justification, keep_outputs=path in keep_outputs)
         return submit(ctx, ref, area=area)
     except WgsTreError as error:
         withdraw(ctx, ref, f"not submitted: {error.message}"[:MAX_TEXT])

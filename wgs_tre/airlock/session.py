@@ -87,6 +87,7 @@ def request(
     purpose: str,
     *,
     justification: str | None = None,
+    keep_outputs: Sequence[str | Path] = (),
 ) -> RequestStatus:
     """Ask for ``files`` of the project's workspace to leave, and send them to the stewards.
 
@@ -97,6 +98,9 @@ def request(
         list of files, that share one ``justification``.
     purpose
         What the outputs are for (a paper, a talk), for the stewards.
+    keep_outputs
+        Notebooks among ``files`` whose outputs are what the stewards review; other notebooks
+        leave without their outputs.
 
     Returns
     -------
@@ -119,7 +123,9 @@ def request(
         if not justification:
             raise InvalidInput("justification", "say why these files should leave")
         named = {_in_session(path): justification for path in files}
-    answer = wire.call(url, token, SERVICE_PATH, {"purpose": purpose, "files": named})
+    kept = [_in_session(path) for path in keep_outputs]
+    body = {"purpose": purpose, "files": named, "keep_outputs": kept}
+    answer = wire.call(url, token, SERVICE_PATH, body)
     return RequestStatus.from_wire(answer)
 
 

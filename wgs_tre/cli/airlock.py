@@ -124,11 +124,20 @@ def add(
     justification: Annotated[
         str, typer.Option("--justification", "-j", help="Why this file should leave.")
     ],
+    keep_outputs: Annotated[
+        bool,
+        typer.Option(
+            "--keep-outputs",
+            help="A notebook whose outputs are what the stewards review (otherwise a "
+            "notebook leaves without its outputs).",
+        ),
+    ] = False,
 ) -> None:
     """Add a workspace file to a draft (or to a request sent back for changes), with its
     justification; adding it again replaces the justification (the requester)."""
     st = state(ctx)
-    _done(st, _requests().add_file(st.context(), ref, path, justification), f"{path} added")
+    view = _requests().add_file(st.context(), ref, path, justification, keep_outputs=keep_outputs)
+    _done(st, view, f"{path} added")
 
 
 @app.command("submit")

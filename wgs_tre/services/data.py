@@ -19,7 +19,8 @@ A failed job is answered with its error, in the same format as any other.
 Output requests of the session's project go through the airlock here too, acting on the
 project's workspace as the hub defines it (a session cannot name another directory):
 
-    POST /services/wgs-tre-data/api/airlock/requests {"purpose", "files": {name: why}}
+    POST /services/wgs-tre-data/api/airlock/requests {"purpose", "files": {name: why},
+                                                      "keep_outputs": [notebook, ...]}
                                                      -> the request, submitted
     GET  /services/wgs-tre-data/api/airlock/requests -> the project's requests
     GET  /services/wgs-tre-data/api/airlock/requests/<ref> -> one of them
@@ -270,11 +271,20 @@ class AirlockRequestsHandler(_Handler):
             or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
         ):
             raise _Failed(InvalidInput("files", "name each file with why it should leave"))
+        kept = body.get("keep_outputs", [])
+        if not isinstance(kept, list) or not all(isinstance(k, str) for k in kept):
+            raise _Failed(InvalidInput("keep_outputs", "name the notebooks, as in files"))
         ctx = Context(self.gate.store, self.gate.policies, user)
         workspace = ensure_project(project, self.sessions_root).workspace
         view = await self._run(
             lambda: requests.create_and_submit(
-                ctx, project, purpose, files, workspace=workspace, area=self.airlock_area
+                ctx,
+                project,
+                purpose,
+                files,
+                workspace=workspace,
+                area=self.airlock_area,
+                keep_outputs=set(kept),
             )
         )
         self.set_status(201)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
@@ -484,6 +485,8 @@ class OutputRequestFile(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     stored_path: Mapped[str | None] = mapped_column(Text)
     findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # a notebook whose outputs are the reviewed object: the sanitizer keeps them
+    keep_outputs: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
