@@ -157,3 +157,16 @@ def test_a_released_file_downloads_from_the_hub_for_members_only(
     # What was released is the approved bytes, whatever the workspace holds now.
     (workspace / "results" / "table.csv").write_text("region,count\nnorth,2\n")
     assert download(USER, ref, "results/table.csv") == (200, TABLE)
+    # Not with a session's own token: code in a session (of this or any project of alice's)
+    # does not fetch releases, which would carry them between projects around the stewards.
+    from_session = (
+        "import os, urllib.error, urllib.request\n"
+        "hub = os.environ['JUPYTERHUB_API_URL'].rsplit('/hub/api', 1)[0]\n"
+        f"asked = urllib.request.Request(hub + '/hub/tre/releases/{ref}/results/table.csv',\n"
+        "    headers={'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN']})\n"
+        "try:\n"
+        "    print(urllib.request.urlopen(asked, timeout=30).status)\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    print(error.code)\n"
+    )
+    assert hub.execute(USER, PROJECT, from_session).strip() == "403"

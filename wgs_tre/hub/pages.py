@@ -140,6 +140,17 @@ def _released(username: str, ref: str, name: str) -> Any:
         store.dispose()
 
 
+def refuse_session_tokens(handler: BaseHandler, what: str) -> None:
+    """Refuse a request made with a session's token. The airlock's doors on the hub are for a
+    person (signed in, or with a token of their own, which may manage their servers), not for
+    code in a session: through them files would move between a person's projects, around the
+    stewards."""
+    by_token = getattr(handler, "_token_authenticated", False)  # set only when it is
+    user = handler.current_user
+    if by_token and f"servers!user={user.name}" not in handler.expanded_scopes:
+        raise web.HTTPError(403, f"a session's token may not {what}")
+
+
 def _attachment(filename: str) -> str:
     """A Content-Disposition naming the file: plain ASCII for old clients, the exact name in
     UTF-8 (RFC 6266) for the others; nothing of the name can break out of the header."""
@@ -152,13 +163,15 @@ def _attachment(filename: str) -> str:
 class ReleaseHandler(BaseHandler):  # type: ignore[misc]
     """``GET /hub/tre/releases/<request>/<file>``: a released file, for an active member of
     its project (``wgs_tre.airlock.release.released_file`` decides and audits). A signed-in
-    browser, or a token of the user's (``curl -H "Authorization: token ..."``)."""
+    browser, or a token of the user's (``curl -H "Authorization: token ..."``); not a session's
+    token, which would carry one project's releases into another project's session."""
 
     CHUNK = 1 << 20
     _accept_token_auth = True
 
     @web.authenticated
     async def get(self, ref: str, name: str) -> None:
+        refuse_session_tokens(self, "download: released files are for a person, not a session")
         loop = asyncio.get_running_loop()
         try:
             got = await loop.run_in_executor(None, _released, self.current_user.name, ref, name)
@@ -256,11 +269,7 @@ class IngressHandler(BaseHandler):  # type: ignore[misc]
         user = self.current_user
         if user is None:
             raise web.HTTPError(403, "sign in to bring a file in")
-        # A token of the user's own (which may manage their servers), not a session's: code in
-        # a session brings nothing in through the hub.
-        by_token = getattr(self, "_token_authenticated", False)  # set only when it is
-        if by_token and f"servers!user={user.name}" not in self.expanded_scopes:
-            raise web.HTTPError(403, "a session's token may not bring files in: use the TRE page")
+        refuse_session_tokens(self, "bring files in: use the TRE page")
         limit = await asyncio.get_running_loop().run_in_executor(None, _ingress_limit)
         self.limit = limit + _FORM_SLACK
         declared = self.request.headers.get("Content-Length", "0")
