@@ -375,7 +375,7 @@ def test_a_directory_swapped_for_a_link_between_check_and_copy_is_not_followed(
     elsewhere = world.tmp / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "data.txt").write_text("not the project's")
-    checked = requests._in_workspace
+    checked = requests.in_workspace
 
     def check_then_swap(root: Path, path: Path | str, ref: str) -> tuple[Path, str]:
         found = checked(root, path, ref)
@@ -384,7 +384,7 @@ def test_a_directory_swapped_for_a_link_between_check_and_copy_is_not_followed(
             (home / "sub").symlink_to(elsewhere)
         return found
 
-    monkeypatch.setattr(requests, "_in_workspace", check_then_swap)
+    monkeypatch.setattr(requests, "in_workspace", check_then_swap)
     _refused(
         world,
         lambda: requests.submit(world.ctx("alice"), ref, area=area(world)),

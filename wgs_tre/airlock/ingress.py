@@ -43,6 +43,7 @@ from sqlalchemy import select
 from wgs_tre.airlock.filepolicy import Direction, FilePolicy
 from wgs_tre.airlock.requests import file_policy
 from wgs_tre.airlock.sanitize import Sanitized, sanitize
+from wgs_tre.airlock.workspace import checked_text
 from wgs_tre.audit import record_refusal
 from wgs_tre.errors import AccessRefused, IntegrityError, InvalidInput, Reason, Refused
 from wgs_tre.governance.authority import Resource
@@ -52,6 +53,8 @@ from wgs_tre.governance.rules import ProjectAccess, project_member_ids, request_
 from wgs_tre.governance.transitions import INGRESS, INGRESS_START
 from wgs_tre.store.models import IngressRequest
 from wgs_tre.types import Action, IngressState, Role
+
+_DECIDER = "the steward who decides"  # who reads a justification
 
 __all__ = [
     "INCOMING",
@@ -65,7 +68,6 @@ __all__ = [
 ]
 
 INCOMING = "incoming"  # the workspace's directory that admitted files are placed in
-MAX_TEXT = 4000  # characters in a justification or a comment
 MAX_NAME = 200  # bytes in a file's name, leaving room for " (N)"
 MAX_COPIES = 1000  # files of one name in incoming/
 _COMPRESSED = {".gz", ".bz2", ".xz", ".zst"}  # kept with the suffix before: data (2).tar.gz
@@ -134,15 +136,6 @@ def plain_name(name: str) -> str:
     return name
 
 
-def _text(where: str, text: str, *, required: bool) -> str:
-    text = text.strip()
-    if required and not text:
-        raise InvalidInput(where, "is empty: say why, for the steward who decides")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(where, f"{len(text)} characters; at most {MAX_TEXT}")
-    return text
-
-
 def _new_ref(tx: Tx) -> str:
     return random_ref("I", set(tx.session.scalars(select(IngressRequest.ref))))
 
@@ -194,7 +187,7 @@ def bring_in(
     approval if the policy wants one, else placed in ``workspace`` (the project's workspace) at
     once. ``name``: the file's name as the researcher gave it (default: the source's name)."""
     name = plain_name(PurePosixPath(str(source)).name if name is None else name)
-    justification = _text("justification", justification, required=True)
+    justification = checked_text("justification", justification, required=True, reader=_DECIDER)
     policy = file_policy(ctx)
     with ctx.transaction(Action.AIRLOCK_BRING_IN, project=project, audited=False):
         pass  # refused, and audited, before any work on the file
@@ -371,7 +364,7 @@ def _step(
 def admit(ctx: Context, ref: str, comment: str = "", *, workspace: Path) -> IngressView:
     """Admit a pending file (a steward free of conflicts): its sanitized copy is placed in
     ``workspace``, the project's workspace, under ``incoming/``."""
-    comment = _text("comment", comment, required=False)
+    comment = checked_text("comment", comment, required=False, reader=_DECIDER)
     with _step(ctx, Action.AIRLOCK_ADMIT, ref) as tx:
         row: IngressRequest = tx.found
         slug = tx.project = row.project.slug
@@ -394,7 +387,7 @@ def admit(ctx: Context, ref: str, comment: str = "", *, workspace: Path) -> Ingr
 def refuse(ctx: Context, ref: str, comment: str) -> IngressView:
     """Refuse a pending file, saying why (a steward free of conflicts): it never reaches the
     workspace."""
-    comment = _text("comment", comment, required=True)
+    comment = checked_text("comment", comment, required=True, reader=_DECIDER)
     with _step(ctx, Action.AIRLOCK_REFUSE_IN, ref) as tx:
         row: IngressRequest = tx.found
         tx.project = row.project.slug

@@ -31,14 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wgs_tre.airlock.requests import (
-    RequestView,
-    copy_checked,
-    disclosure_policy,
-    governed_step,
-    request_view,
-    sha256_of,
-)
+from wgs_tre.airlock.requests import RequestView, disclosure_policy, governed_step, request_view
+from wgs_tre.airlock.workspace import copy_checked, sha256_of
 from wgs_tre.errors import IntegrityError, NotFound
 from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.transitions import OUTPUT_REQUEST

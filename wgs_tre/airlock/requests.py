@@ -27,16 +27,12 @@ refusals are audited by the context. An approved request is released by
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import hashlib
-import os
 import secrets
 import shutil
-import stat
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import select
 
@@ -47,7 +43,14 @@ from wgs_tre.airlock.rules import DisclosurePolicy, load_disclosure_policy
 from wgs_tre.airlock.sanitize import sanitize
 from wgs_tre.airlock.selfcheck import self_check
 from wgs_tre.airlock.tables import SIDECAR_SUFFIX, CheckedTable, sidecar_path
-from wgs_tre.errors import AccessRefused, InvalidInput, Reason, WgsTreError
+from wgs_tre.airlock.workspace import (
+    MAX_TEXT,
+    checked_text,
+    copy_checked,
+    in_workspace,
+    open_in,
+)
+from wgs_tre.errors import InvalidInput, WgsTreError
 from wgs_tre.governance.authority import Resource
 from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.refs import random_ref
@@ -77,7 +80,6 @@ __all__ = [
 ]
 
 Released = list[tuple[str, CheckedTable]]
-MAX_TEXT = 4000  # characters in a purpose, a justification or a comment
 # Tables and summary statistics the automatic checks read (plink2's .glm.* files too); other
 # files (figures, documents, text) are for the stewards' eyes.
 CHECKED_SUFFIXES = {".csv", ".tsv", ".parquet", ".gz"}
@@ -140,15 +142,6 @@ class RequestView:
     reviews: list[ReviewEntry]
 
 
-def _text(where: str, text: str, *, required: bool) -> str:
-    text = text.strip()
-    if required and not text:
-        raise InvalidInput(where, "is empty: say why, for the stewards who review it")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(where, f"{len(text)} characters; at most {MAX_TEXT}")
-    return text
-
-
 def disclosure_policy(ctx: Context) -> DisclosurePolicy:
     source = ctx.policies.source
     return load_disclosure_policy(source) if source is not None else DisclosurePolicy()
@@ -205,7 +198,7 @@ def _new_ref(tx: Tx) -> str:
 def create(ctx: Context, project: str, purpose: str, *, workspace: Path) -> RequestView:
     """A draft request of ``project`` (the actor must be an active member of its approval),
     whose files will be taken from ``workspace``, the project's workspace directory."""
-    purpose = _text("purpose", purpose, required=True)
+    purpose = checked_text("purpose", purpose, required=True)
     root = Path(workspace)
     if not root.is_dir():
         raise InvalidInput(str(workspace), "the project's workspace is not a directory")
@@ -228,20 +221,6 @@ def create(ctx: Context, project: str, purpose: str, *, workspace: Path) -> Requ
         return request_view(tx, request, disclosure_policy(ctx).approvals_needed)
 
 
-def _in_workspace(workspace: Path, path: Path | str, ref: str) -> tuple[Path, str]:
-    """The real file ``path`` names (relative to the workspace, or absolute) and its name in
-    the workspace; refused if it, or any link on the way, leads outside the workspace."""
-    root = workspace.resolve()
-    candidate = Path(path)
-    candidate = candidate if candidate.is_absolute() else root / candidate
-    real = candidate.resolve()  # follows every symbolic link
-    if not real.is_relative_to(root):
-        raise AccessRefused(Reason.OUTSIDE_WORKSPACE, f"{path} (output request {ref})")
-    if not real.is_file():
-        raise InvalidInput(str(path), "is not a file in the project's workspace")
-    return real, real.relative_to(root).as_posix()
-
-
 def add_file(
     ctx: Context,
     ref: str,
@@ -254,13 +233,13 @@ def add_file(
     request is a draft or sent back for changes). Adding a file again replaces its
     justification. A notebook leaves without its outputs unless ``keep_outputs``: its outputs
     are what the stewards review."""
-    justification = _text("justification", justification, required=True)
+    justification = checked_text("justification", justification, required=True)
     if keep_outputs and PurePosixPath(str(path)).suffix != ".ipynb":
         raise InvalidInput(str(path), "only a notebook (.ipynb) has outputs to keep")
     with governed_step(ctx, Action.AIRLOCK_ADD_FILE, ref) as tx:
         request: OutputRequest = tx.found
         tx.project = request.project.slug
-        _, name = _in_workspace(Path(request.workspace), path, ref)
+        _, name = in_workspace(Path(request.workspace), path, ref)
         if name.endswith(SIDECAR_SUFFIX):  # a table's evidence: largest values, kept inside
             raise InvalidInput(
                 name,
@@ -285,63 +264,6 @@ def add_file(
         request.updated_at = tx.now
         tx.audit(f"{name} added to {ref}", details={"request": ref, "file": name})
         return request_view(tx, request, disclosure_policy(ctx).approvals_needed)
-
-
-def _open_in(root: Path, name: str, ref: str) -> BinaryIO:
-    """Open the workspace file ``name`` (as stored: its real path in the workspace) without
-    following a link anywhere on the way. Each directory is opened from the one before with
-    ``O_NOFOLLOW``, so a directory or file swapped for a link after the path was checked is
-    refused, not followed: the CLI runs as root over a directory the researcher controls."""
-    parts = PurePosixPath(name).parts
-    if not parts or any(part in (".", "..", "/") for part in parts):
-        raise AccessRefused(Reason.OUTSIDE_WORKSPACE, f"{name} (output request {ref})")
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        here = os.open(root, flags | os.O_DIRECTORY)
-        try:
-            for part in parts[:-1]:
-                below = os.open(part, flags | os.O_DIRECTORY, dir_fd=here)
-                os.close(here)
-                here = below
-            # O_NONBLOCK: a FIFO put there opens at once (and is refused below), never hangs
-            fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=here)
-        finally:
-            os.close(here)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link where a directory or file was
-            raise AccessRefused(
-                Reason.OUTSIDE_WORKSPACE, f"{name} (output request {ref})"
-            ) from None
-        raise InvalidInput(
-            name, f"cannot be read in the project's workspace: {exc.strerror}"
-        ) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InvalidInput(name, "is not a file in the project's workspace")
-    return os.fdopen(fd, "rb")
-
-
-def copy_checked(source: BinaryIO, target: Path, name: str) -> tuple[int, str]:
-    """Copy the open ``source`` to ``target``; the file's SHA-256 before copying must be the
-    copy's, or it changed while it was copied."""
-    before = sha256_of(source)
-    source.seek(0)
-    with target.open("xb") as writing:
-        shutil.copyfileobj(source, writing)
-        writing.flush()
-        os.fsync(writing.fileno())
-    with target.open("rb") as copied:
-        after = sha256_of(copied)
-    if after != before:
-        raise InvalidInput(name, "changed while it was copied: submit again")
-    return target.stat().st_size, after
-
-
-def sha256_of(stream: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    for block in iter(lambda: stream.read(1 << 20), b""):
-        digest.update(block)
-    return digest.hexdigest()
 
 
 def _checked(name: str) -> bool:
@@ -413,11 +335,11 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
         try:
             root = Path(request.workspace)
             for index, row in enumerate(request.files):
-                _in_workspace(root, row.name, ref)
+                in_workspace(root, row.name, ref)
                 copy = staging / row.name
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 taken = taking / str(index)
-                with _open_in(root, row.name, ref) as source:
+                with open_in(root, row.name, ref) as source:
                     copy_checked(source, taken, row.name)
                 # What the stewards review, and what is released, is the sanitized copy.
                 done = sanitize(
@@ -432,7 +354,7 @@ def submit(ctx: Context, ref: str, *, area: Path) -> RequestView:
                 row.size, row.sha256, cleaned[row.name] = done.size, done.sha256, done.actions
                 record = sidecar_path(Path(row.name)).as_posix()
                 if (root / record).is_file():  # a table's record of checks travels with it
-                    with _open_in(root, record, ref) as source:
+                    with open_in(root, record, ref) as source:
                         copy_checked(source, sidecar_path(copy), record)
                 row.findings = _findings(copy, policy, released)
                 row.stored_path = str(final / row.name)
@@ -487,7 +409,7 @@ def create_and_submit(
 
 def withdraw(ctx: Context, ref: str, reason: str = "") -> RequestView:
     """The requester withdraws the request, until it is decided."""
-    reason = _text("reason", reason, required=False)
+    reason = checked_text("reason", reason, required=False)
     with governed_step(ctx, Action.AIRLOCK_WITHDRAW, ref) as tx:
         request: OutputRequest = tx.found
         tx.project = request.project.slug
@@ -501,7 +423,7 @@ def review(ctx: Context, ref: str, verdict: Verdict, comment: str = "") -> Reque
     """A steward's verdict on the request's current submission. Approving needs no comment;
     requesting changes or rejecting says why."""
     action = _VERDICTS[verdict]
-    comment = _text("comment", comment, required=verdict is not Verdict.APPROVE)
+    comment = checked_text("comment", comment, required=verdict is not Verdict.APPROVE)
     needed = disclosure_policy(ctx).approvals_needed
     with governed_step(ctx, action, ref) as tx:
         request: OutputRequest = tx.found
