@@ -33,6 +33,7 @@ from wgs_tre.governance.authority import RULES, Resource
 from wgs_tre.governance.cases import CaseEntry
 from wgs_tre.governance.context import Context
 from wgs_tre.ingest.check import check_store
+from wgs_tre.models import registry as model_registry
 from wgs_tre.store.models import (
     Application,
     Approval,
@@ -803,6 +804,52 @@ CASES.update(
             lambda c, ref, w: ingress.show(c, ref),
             then=lambda w, ref, view: None if view.ref == ref else pytest.fail(view.ref),
             audited=False,
+        ),
+    }
+)
+# The model registry: a fit's event, a save, a load (of a model saved in the project), a list.
+_MODEL_DOCUMENT = {"format": "wgs-tre-model/1", "kind": "cox", "features": ["x"],
+                   "participants": 40, "events": 20, "parameters": {"coef": [0.1]}}  # fmt: skip
+_MODEL_OF: dict[str, str] = {}
+
+
+def _save_model(ctx: Context, slug: str, world: World) -> Any:
+    return model_registry.save(
+        ctx, slug, _MODEL_DOCUMENT, name="cox", datasets=["cohort@1"], code_version="test",
+        metrics={"concordance": 0.7}, data_read_at=dt.datetime.now(dt.UTC),
+        area=world.tmp / "models",
+    )  # fmt: skip
+
+
+def _with_model(world: World) -> str:
+    slug = _approved(world)
+    _MODEL_OF[slug] = _save_model(world.ctx("alice"), slug, world).ref
+    return slug
+
+
+CASES.update(
+    {
+        Action.MODEL_FIT: Case(
+            _approved,
+            lambda c, slug, w: model_registry.record_fit(
+                c, slug, {"model": "cox", "features": ["x"], "participants": 40, "events": 20}
+            ),
+        ),
+        Action.MODEL_SAVE: Case(
+            _approved,
+            _save_model,
+            rows={"registered_model": 1, "registered_model_dataset": 1},
+            then=lambda w, slug, entry: None if entry.project == slug else pytest.fail(slug),
+        ),
+        Action.MODEL_LOAD: Case(
+            _with_model,
+            lambda c, slug, w: model_registry.load(c, slug, _MODEL_OF[slug]),
+            then=lambda w, slug, loaded: (
+                None if loaded[1] == _MODEL_DOCUMENT else pytest.fail("another document")
+            ),
+        ),
+        Action.MODEL_LIST: Case(
+            _nothing, lambda c, t, w: model_registry.registered(c), audited=False
         ),
     }
 )

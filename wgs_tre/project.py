@@ -32,6 +32,7 @@ from wgs_tre.access import Gate
 from wgs_tre.config import Settings, load_settings
 from wgs_tre.dispense import dispenser_for
 from wgs_tre.errors import ConfigurationError, InvalidInput, NotFound, Refused
+from wgs_tre.governance.context import Context
 from wgs_tre.governance.identity import check_mapped, host_identity
 from wgs_tre.policy import ComputePolicy, load_policies
 from wgs_tre.store import Store
@@ -55,6 +56,10 @@ class _HostSource:
     gate: Gate
     user: str
     project: str
+    data_dir: Path
+
+    def context(self) -> Context:
+        return Context(self.gate.store, self.gate.policies, self.user, identity=self.gate.identity)
 
     def datasets(self) -> list[tuple[str, str]]:
         return self.gate.approved_datasets(self.user, self.project)
@@ -149,6 +154,14 @@ class ProjectHandle:
             clinical table, what the kind's dispenser returns for others.
         """
         return self.source.open(dataset, part, None)
+
+    def host_governance(self) -> tuple[Context, Path] | None:
+        """On the host, the governed context of this handle's user and the data directory
+        (for steps such as the model registry's); None in a session, where the data service
+        takes those steps."""
+        if isinstance(self.source, _HostSource):
+            return self.source.context(), self.source.data_dir
+        return None
 
     def _only(self, kind: str) -> str:
         found = [label for label, k in self.datasets() if k == kind]
@@ -301,4 +314,5 @@ def open_project(
     check_mapped(store, identity)
     gate = Gate(store, load_policies(config.policy_dir), identity)
     who = identity.account
-    return ProjectHandle(slug, who, _HostSource(gate, who, slug), config.policy_dir)
+    host = _HostSource(gate, who, slug, config.data_dir)
+    return ProjectHandle(slug, who, host, config.policy_dir)

@@ -250,6 +250,10 @@ class Action(StrEnum):
     AIRLOCK_ADMIT = "airlock.admit"  # a steward lets a file brought in into the workspace
     AIRLOCK_REFUSE_IN = "airlock.refuse_in"  # or refuses it
     AIRLOCK_VIEW_IN = "airlock.view_in"  # a file brought in, as recorded (not audited)
+    MODEL_FIT = "model.fit"  # a prognosis model fitted on a project's analysis table
+    MODEL_SAVE = "model.save"  # a fitted model kept in the registry with its provenance
+    MODEL_LOAD = "model.load"  # a registered model loaded into a project covering its data
+    MODEL_LIST = "model.list"  # the registry's models a user may see (not audited)
     # Events, granted to no role: a session ends with its server, egress is decided by
     # policies/egress.yaml.
     SESSION_STOP = "session.stop"

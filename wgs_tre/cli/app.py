@@ -16,6 +16,7 @@ from wgs_tre.cli import (
     hub,
     identity,
     ingest,
+    models,
     projects,
     reports,
     store,
@@ -49,6 +50,7 @@ app.add_typer(consent.app, name="consent")
 app.add_typer(reports.cases_app, name="cases")
 app.add_typer(reports.app, name="reports")
 app.add_typer(airlock.app, name="airlock")
+app.add_typer(models.app, name="models")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(store.app, name="store")

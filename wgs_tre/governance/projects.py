@@ -144,7 +144,8 @@ def open_session(ctx: Context, slug: str) -> None:
         tx.audit("member of an approved project")
 
 
-def _visible(tx: Tx, ctx: Context, project: Project) -> bool:
+def visible(tx: Tx, ctx: Context, project: Project) -> bool:
+    """May the actor see ``project``: roles that read all, its lead, its members."""
     if ctx.policies.roles.allows(tx.user.roles, Action.PROJECT_READ_ALL):
         return True
     if project.lead_id == tx.user.id:
@@ -159,12 +160,12 @@ def list_projects(ctx: Context) -> list[ProjectView]:
     """Every project for roles granted ``project.read_all``; otherwise the actor's own."""
     with ctx.transaction(Action.PROJECT_LIST, audited=False) as tx:
         projects = tx.session.scalars(select(Project).order_by(Project.slug))
-        return [project_view(tx, p) for p in projects if _visible(tx, ctx, p)]
+        return [project_view(tx, p) for p in projects if visible(tx, ctx, p)]
 
 
 def show_project(ctx: Context, slug: str) -> ProjectView:
     with ctx.transaction(Action.PROJECT_LIST, audited=False, project=slug) as tx:
         project = get_project(tx.session, slug)
-        if not _visible(tx, ctx, project):
+        if not visible(tx, ctx, project):
             raise NotFound("project", slug)  # do not reveal that it exists
         return project_view(tx, project)

@@ -8,6 +8,7 @@ See ``docs/architecture.md`` (models) for what each part guarantees.
 """
 
 from wgs_tre.models.frame import AnalysisTable, FitRecord, Provenance, as_table
+from wgs_tre.models.governed import load, registered, save
 from wgs_tre.models.survival import CoxModel, KaplanMeier, LogRank, cox, kaplan_meier, log_rank
 
 __all__ = [
@@ -20,5 +21,8 @@ __all__ = [
     "as_table",
     "cox",
     "kaplan_meier",
+    "load",
     "log_rank",
+    "registered",
+    "save",
 ]

@@ -9,6 +9,7 @@ the registry, and only its fits are audited.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +31,8 @@ class Provenance:
     datasets: tuple[str, ...]  # name@version of every dataset version read
     participants: int
     events: int
+    # When the data was read: a consent withdrawal imported later flags the model.
+    read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,15 @@ project's workspace as the hub defines it (a session cannot name another directo
     GET  /services/wgs-tre-data/api/airlock/requests -> the project's requests
     GET  /services/wgs-tre-data/api/airlock/requests/<ref> -> one of them
 
+Prognosis models (``wgs_tre.models``): a fit's audit event, and the model registry, for the
+session's user on the session's project (a saved document is checked again here):
+
+    POST /services/wgs-tre-data/api/models/fits {"model", "features", ...} -> {}
+    POST /services/wgs-tre-data/api/models {"name", "document", "datasets", ...} -> the entry
+    GET  /services/wgs-tre-data/api/models        -> the models the user may see
+    GET  /services/wgs-tre-data/api/models/<ref>  -> {"entry", "document"}, if the project's
+                                                     approval covers the model's data
+
 The token alone names the session. The service refuses (403, audited as a refused
 ``data.access``) a missing or dead token, a token that is not a session server's (a user's own
 token), a token used from another session's address, and a request naming another project
@@ -54,6 +63,8 @@ from wgs_tre.errors import ExitCode, InvalidInput, NotFound, Refused, WgsTreErro
 from wgs_tre.governance.context import Context
 from wgs_tre.hub import DATA_SERVICE, registry
 from wgs_tre.hub.accounts import ensure_project
+from wgs_tre.models import governed
+from wgs_tre.models import registry as model_registry
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
 from wgs_tre.services.jobs import Job, Jobs
@@ -115,10 +126,11 @@ class _Handler(HubAuthenticated, web.RequestHandler):  # type: ignore[misc]
         jobs: Jobs,
         answer_within: float,
         airlock_area: Path,
+        models_area: Path,
     ) -> None:
         self.gate, self.sessions_root, self.hub_auth = gate, sessions_root, hub_auth
         self.jobs, self.answer_within = jobs, answer_within
-        self.airlock_area = airlock_area
+        self.airlock_area, self.models_area = airlock_area, models_area
 
     def check_xsrf_cookie(self) -> None:  # token-authenticated API calls only
         pass
@@ -301,6 +313,44 @@ class AirlockRequestHandler(_Handler):
         self.finish(json.dumps(jsonable(view)))
 
 
+class ModelFitsHandler(_Handler):
+    """The audit event of a fit in the session (``wgs_tre.models``: one per fit)."""
+
+    async def post(self) -> None:
+        user, project = self._identity()
+        body = self._body()
+        ctx = Context(self.gate.store, self.gate.policies, user)
+        await self._run(lambda: model_registry.record_fit(ctx, project, body))
+        self.set_status(201)
+        self.finish("{}")
+
+
+class ModelsHandler(_Handler):
+    """The model registry: the models the user may see (GET), or save one (POST)."""
+
+    async def get(self) -> None:
+        user, _project = self._identity()
+        ctx = Context(self.gate.store, self.gate.policies, user)
+        self.finish(json.dumps(jsonable(await self._run(lambda: model_registry.registered(ctx)))))
+
+    async def post(self) -> None:
+        user, project = self._identity()
+        body = self._body()
+        ctx = Context(self.gate.store, self.gate.policies, user)
+        area = self.models_area
+        entry = await self._run(lambda: governed.save_body(ctx, project, body, area))
+        self.set_status(201)
+        self.finish(json.dumps(jsonable(entry)))
+
+
+class ModelHandler(_Handler):
+    async def get(self, ref: str) -> None:
+        user, project = self._identity()
+        ctx = Context(self.gate.store, self.gate.policies, user)
+        entry, document = await self._run(lambda: model_registry.load(ctx, project, ref))
+        self.finish(json.dumps({"entry": jsonable(entry), "document": document}))
+
+
 def make_app(
     gate: Gate,
     sessions_root: Path,
@@ -309,10 +359,12 @@ def make_app(
     *,
     answer_within: float = 2.0,
     airlock_area: Path | None = None,
+    models_area: Path | None = None,
 ) -> web.Application:
     """The service's app; ``open`` waits up to ``answer_within`` seconds for a view before
     answering with its job instead. Submitted output requests are copied to ``airlock_area``
-    (default: ``airlock/`` in the data directory)."""
+    (default: ``airlock/`` in the data directory), registered models kept in ``models_area``
+    (default: ``models/`` there)."""
     args = {
         "gate": gate,
         "sessions_root": sessions_root,
@@ -320,6 +372,7 @@ def make_app(
         "jobs": Jobs(),
         "answer_within": answer_within,
         "airlock_area": airlock_area or load_settings().data_dir / "airlock",
+        "models_area": models_area or load_settings().data_dir / governed.MODELS_DIR,
     }
     return web.Application([
         (rf"{prefix}api/datasets", DatasetsHandler, args),
@@ -327,6 +380,9 @@ def make_app(
         (rf"{prefix}api/jobs/([0-9a-f]+)", JobHandler, args),
         (rf"{prefix}api/airlock/requests", AirlockRequestsHandler, args),
         (rf"{prefix}api/airlock/requests/(R-[0-9A-F]+)", AirlockRequestHandler, args),
+        (rf"{prefix}api/models", ModelsHandler, args),
+        (rf"{prefix}api/models/fits", ModelFitsHandler, args),
+        (rf"{prefix}api/models/(M-[0-9A-F]+)", ModelHandler, args),
     ])  # fmt: skip
 
 

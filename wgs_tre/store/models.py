@@ -537,6 +537,39 @@ class IngressRequest(Base):
     decided_by: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[decided_by_id])
 
 
+registered_model_dataset = _link("registered_model_dataset", "registered_model", "dataset_version")
+
+
+class RegisteredModel(Base):
+    """A fitted prognosis model in the registry (``wgs_tre.models.registry``): its document (a
+    JSON file of numbers, no participant-level data) in the registry's area, and its provenance.
+    Only projects whose approval covers its dataset versions may load it."""
+
+    __tablename__ = "registered_model"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True)  # what people and audit name
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))  # cox | gradient_boosting
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))  # where it was trained
+    saved_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    data_read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # the training data's
+    participants: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+    features: Mapped[list[str]] = mapped_column(JSON)
+    code_version: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the stored document
+    stored_path: Mapped[str] = mapped_column(Text)
+
+    project: Mapped[Project] = relationship(lazy="joined")
+    saved_by: Mapped[User] = relationship(lazy="joined")
+    dataset_versions: Mapped[list[DatasetVersion]] = relationship(
+        secondary=registered_model_dataset, order_by="DatasetVersion.id"
+    )
+
+
 class AuditEvent(Base):
     """One link of the hash chain. ``seq`` is dense from 1; ``hash`` covers every other column."""
 
