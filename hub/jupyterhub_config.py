@@ -64,6 +64,10 @@ c.JupyterHub.named_server_limit_per_user = 50
 c.JupyterHub.spawner_class = "wgs_tre.hub.spawner.ProjectSpawner"
 c.ProjectSpawner.sessions_root = str(STATE / "sessions")
 c.ProjectSpawner.examples_dir = str(REPO / "notebooks")  # seeded into new workspaces
+# Files the examples read, seeded beside them (the demo: its cohort's documented true effects)
+c.ProjectSpawner.example_files = [
+    f for f in os.environ.get("WGS_TRE_EXAMPLE_FILES", "").split(os.pathsep) if f
+]
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60

@@ -197,6 +197,8 @@ def main() -> None:
         WGS_TRE_POLICY_DIR=str(REPO / "policies"),
         WGS_TRE_HUB_STATE=str(state / "hub"),
         WGS_TRE_HUB_URL=url,
+        # the cohort's documented true effects (no participant id), beside the examples
+        WGS_TRE_EXAMPLE_FILES=str(state / "cohort" / "true-effects.json"),
     )
     os.environ.pop("WGS_TRE_DATABASE_URL", None)
     if not (state / "ready").exists():

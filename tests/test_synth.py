@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from tests.world import World
 from wgs_tre.consent import registry
 from wgs_tre.consent.overview import overview
-from wgs_tre.synth import CohortFiles, GenotypeSpec, make_cohort
+from wgs_tre.synth import PUBLIC_TRUTH, CohortFiles, GenotypeSpec, make_cohort
 from wgs_tre.synth.genotypes import _Reserve, write_vcf
 
 SPEC = GenotypeSpec(samples=400, variants=3_000, contigs=2, seed=7)
@@ -245,3 +246,13 @@ def test_cancer_cases_have_tumour_calls_at_their_cancers_hotspots(cohort: Cohort
             assert (gene, protein, contig, int(pos), ref, alt) in spots, row
             drivers += 1
     assert drivers > 5, drivers
+
+
+def test_the_public_truth_is_the_truth_without_participant_ids(cohort: CohortFiles) -> None:
+    """true-effects.json is what the demo hands researchers: every effect, no one's id."""
+    truth = json.loads(cohort.truth.read_text())
+    public_text = (cohort.truth.parent / PUBLIC_TRUTH).read_text()
+    public = json.loads(public_text)
+    assert truth["population_b"] and "population_b" not in public
+    assert public == {k: v for k, v in truth.items() if k != "population_b"}
+    assert not re.search(r"P\d{6}", public_text)

@@ -18,6 +18,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,10 +125,10 @@ def ensure_project(slug: str, root: Path) -> ProjectDirs:
     return ProjectDirs(name, gid, workspace, dispensal)
 
 
-def seed_examples(dirs: ProjectDirs, examples: Path) -> None:
-    """Copy the example notebooks into ``<workspace>/examples`` once, as the project's own files
-    (group read-write), so a new project's first session opens onto worked examples. A project
-    that deleted or changed them keeps its choice.
+def seed_examples(dirs: ProjectDirs, examples: Path, extra: Sequence[Path] = ()) -> None:
+    """Copy the example notebooks (and ``extra`` files they read) into ``<workspace>/examples``
+    once, as the project's own files (group read-write), so a new project's first session opens
+    onto worked examples. A project that deleted or changed them keeps its choice.
 
     The workspace is writable by untrusted session code, so root never writes, chowns or chmods
     inside it: the copies are made in a root-only directory (beside the dispensals, on the same
@@ -141,7 +142,7 @@ def seed_examples(dirs: ProjectDirs, examples: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
     try:
-        for notebook in notebooks:
+        for notebook in [*notebooks, *(path for path in extra if path.is_file())]:
             copy = staging / notebook.name
             shutil.copyfile(notebook, copy)
             os.chown(copy, 0, dirs.gid, follow_symlinks=False)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 from wgs_tre.audit import record
 from wgs_tre.config import load_settings
@@ -42,6 +42,13 @@ class ProjectSpawner(IsolatedSpawner):
         "",
         config=True,
         help="Notebooks copied into a project's workspace (as examples/) at its first session.",
+    )
+
+    example_files = List(
+        Unicode(),
+        config=True,
+        help="Other files copied beside the example notebooks (the demo: its cohort's "
+        "documented true effects, which the prognosis walkthrough reads).",
     )
 
     dirs: accounts.ProjectDirs
@@ -76,7 +83,8 @@ class ProjectSpawner(IsolatedSpawner):
         self.dirs = accounts.ensure_project(self.name, root)
         home = accounts.ensure_home(account, self.name)
         if self.examples_dir:
-            accounts.seed_examples(self.dirs, Path(self.examples_dir))
+            extra = [Path(f) for f in self.example_files]
+            accounts.seed_examples(self.dirs, Path(self.examples_dir), extra)
         return Placement(
             account,
             home,

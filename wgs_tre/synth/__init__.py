@@ -8,6 +8,9 @@
     fhir/code-mapping.csv              hospital-local intake codes -> SNOMED CT
     consent/consent.ndjson             FHIR Consent from the e-consent portal (some withdrawals)
     truth.json                         causal variants, effect sizes, who is in population B
+    true-effects.json                  the same without who is in population B: no participant
+                                       id, so the demo may hand it to researchers as the cohort's
+                                       documented truth (the prognosis walkthrough reads it)
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from wgs_tre.synth.genotypes import CAUSAL_VARIANTS, GenotypeSpec, write_vcf
 from wgs_tre.synth.outcomes import simulate_outcomes
 from wgs_tre.synth.somatic import write_somatic
 
-__all__ = ["CohortFiles", "GenotypeSpec", "make_cohort"]
+__all__ = ["PUBLIC_TRUTH", "CohortFiles", "GenotypeSpec", "make_cohort"]
+
+PUBLIC_TRUTH = "true-effects.json"
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ def make_cohort(
         ],
     }
     truth_path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    public = {key: value for key, value in document.items() if key != "population_b"}
+    (directory / PUBLIC_TRUTH).write_bytes(orjson.dumps(public, option=orjson.OPT_INDENT_2))
     return CohortFiles(
         summary.path,
         bundles,
