@@ -136,3 +136,21 @@ def test_a_bad_document_is_refused_naming_the_problem(change: Any, named: str) -
         check_document(document, N)
     assert named in str(refused.value)
     assert PSEUDONYM not in str(refused.value)
+
+
+def test_predicted_survival_is_lifelines_at_the_stored_times_and_a_step_between() -> None:
+    model = cox(ROSSI, time="week", event="arrest")
+    fitter = CoxPHFitter().fit(ROSSI, "week", "arrest")
+    stored = model.baseline_survival.index.to_numpy()
+    mine = model.predict_survival(ROSSI, stored)
+    theirs = fitter.predict_survival_function(ROSSI, times=stored).T.to_numpy()
+    assert mine.shape == (N, len(stored))
+    assert mine == pytest.approx(theirs, rel=1e-10)
+    # before the first stored time nothing is known to have happened: S = 1; between two
+    # stored times the value of the earlier one (the curve is not drawn finer than stored)
+    between = (stored[:-1] + stored[1:]) / 2
+    assert model.predict_survival(ROSSI, [stored[0] - 1]) == pytest.approx(np.ones((N, 1)))
+    assert model.predict_survival(ROSSI, between) == pytest.approx(theirs[:, :-1], rel=1e-10)
+    # the model rebuilt from its JSON document predicts the same
+    again = CoxModel.from_document(json.loads(json.dumps(model.to_document())))
+    assert again.predict_survival(ROSSI, between) == pytest.approx(mine[:, :-1], rel=1e-12)
