@@ -53,7 +53,8 @@ def coarse_baseline(
     DataFrame
         ``time``, ``at_risk`` (at the start of the stretch), ``events`` (in the stretch ending
         at ``time``) and ``survival`` (S0 at ``time``): at most ``events // min_cell_count``
-        rows, each with at least ``min_cell_count`` events and at risk.
+        rows, each with at least ``min_cell_count`` events and at risk. Empty with fewer
+        events than that: the model then predicts survival 1 at every time.
     """
     limit = (policy or DisclosurePolicy()).min_cell_count
     table = risk_table(durations, events)
