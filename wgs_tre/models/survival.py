@@ -16,7 +16,9 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
+from wgs_tre.models.baseline import baseline_at, coarse_baseline
 from wgs_tre.models.frame import EVENT, TIME, AnalysisTable, Provenance, as_table
+from wgs_tre.models.portable import cox_from_document, cox_to_document
 
 __all__ = ["CoxModel", "KaplanMeier", "LogRank", "cox", "kaplan_meier", "log_rank"]
 
@@ -62,6 +64,25 @@ class CoxModel:
         frame = data.frame if isinstance(data, AnalysisTable) else data
         x = frame[list(self.features)].to_numpy(dtype=float) - self.means.to_numpy()
         return np.asarray(x @ self.coefficients.to_numpy(), dtype=float)
+
+    def predict_survival(
+        self, data: AnalysisTable | pd.DataFrame, times: Sequence[float] | np.ndarray
+    ) -> np.ndarray:
+        """S(t | x) = S0(t) ** exp(risk), rows x ``times``; S0 is the stored (coarse) baseline,
+        a step function equal to 1 before its first time."""
+        at = np.asarray(times, dtype=float)
+        curve = self.baseline_survival
+        s0 = baseline_at(curve.index.to_numpy(float), curve.to_numpy(float), at)
+        return np.asarray(s0[None, :] ** np.exp(self.predict_risk(data))[:, None], dtype=float)
+
+    def to_document(self) -> dict[str, Any]:
+        """The model as JSON types only (:mod:`wgs_tre.models.portable`)."""
+        return cox_to_document(self)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> CoxModel:
+        """The model a :meth:`to_document` document describes."""
+        return cox_from_document(document)
 
 
 def kaplan_meier(
@@ -132,10 +153,16 @@ def cox(
         features=table.features,
         summary=summary,
         means=pd.Series(fitter._norm_mean, index=list(table.features)),
-        baseline_survival=fitter.baseline_survival_.iloc[:, 0],
+        baseline_survival=_stored_baseline(fitter, frame),
         concordance=float(fitter.concordance_index_),
         participants=len(table),
         events=table.events,
         options=options,
         provenance=table.provenance,
     )
+
+
+def _stored_baseline(fitter: CoxPHFitter, frame: pd.DataFrame) -> pd.Series:
+    """The fitted baseline at coarse times only: each step hides at least 10 events."""
+    coarse = coarse_baseline(fitter.baseline_survival_.iloc[:, 0], frame[TIME], frame[EVENT])
+    return pd.Series(coarse["survival"].to_numpy(), index=pd.Index(coarse["time"], name="time"))
