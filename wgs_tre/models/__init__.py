@@ -7,6 +7,7 @@
 See ``docs/architecture.md`` (models) for what each part guarantees.
 """
 
+from wgs_tre.models.forest import ForestModel, boosted_forest
 from wgs_tre.models.frame import AnalysisTable, FitRecord, Provenance, as_table
 from wgs_tre.models.survival import CoxModel, KaplanMeier, LogRank, cox, kaplan_meier, log_rank
 
@@ -14,10 +15,12 @@ __all__ = [
     "AnalysisTable",
     "CoxModel",
     "FitRecord",
+    "ForestModel",
     "KaplanMeier",
     "LogRank",
     "Provenance",
     "as_table",
+    "boosted_forest",
     "cox",
     "kaplan_meier",
     "log_rank",
