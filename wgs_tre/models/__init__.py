@@ -10,10 +10,12 @@ See ``docs/architecture.md`` (models) for what each part guarantees.
 from wgs_tre.models.forest import ForestModel, boosted_forest
 from wgs_tre.models.frame import AnalysisTable, FitRecord, Provenance, as_table
 from wgs_tre.models.survival import CoxModel, KaplanMeier, LogRank, cox, kaplan_meier, log_rank
+from wgs_tre.models.validation import CrossValidation, cross_validate
 
 __all__ = [
     "AnalysisTable",
     "CoxModel",
+    "CrossValidation",
     "FitRecord",
     "ForestModel",
     "KaplanMeier",
@@ -22,6 +24,7 @@ __all__ = [
     "as_table",
     "boosted_forest",
     "cox",
+    "cross_validate",
     "kaplan_meier",
     "log_rank",
 ]

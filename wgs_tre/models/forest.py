@@ -22,7 +22,7 @@ from wgs_tre.errors import InvalidInput
 from wgs_tre.models.checks import check_table
 from wgs_tre.models.frame import EVENT, TIME, AnalysisTable, Provenance, as_table
 
-__all__ = ["FORMAT", "MIN_LEAF", "ForestModel", "boosted_forest"]
+__all__ = ["FORMAT", "MIN_LEAF", "ForestModel", "boosted_forest", "outcome_array"]
 
 FORMAT = "wgs-tre-model/1"
 MIN_LEAF = 10  # a leaf's value is an average: it must stand for at least this many participants
@@ -181,7 +181,7 @@ def boosted_forest(
         "random_state": random_state,
     }
     x = table.frame[list(table.features)].to_numpy(dtype=float)
-    y = _outcome(table)
+    y = outcome_array(table)
     try:
         fitted = GradientBoostingSurvivalAnalysis(loss="coxph", **options).fit(x, y)
     except ValueError as error:  # an option out of range: scikit-learn names it
@@ -192,7 +192,7 @@ def boosted_forest(
     return model
 
 
-def _outcome(table: AnalysisTable) -> np.ndarray:
+def outcome_array(table: AnalysisTable) -> np.ndarray:
     """The structured array scikit-survival takes: (event, time) per row."""
     y = np.empty(len(table), dtype=[("event", bool), ("time", float)])
     y["event"] = table.frame[EVENT].to_numpy(dtype=bool)
