@@ -154,7 +154,10 @@ def _score(
     scores = {
         "concordance": float(concordance_index_censored(y_test["event"], y_test["time"], risk)[0])
     }
-    inside = fold_times(times, y_test["time"])
+    # inside the held-out follow-up, and before the training fold's last time (censoring
+    # weights are estimated there)
+    follow_up = y_test["time"][y_test["time"] <= y_train["time"].max()]
+    inside = fold_times(times, follow_up)
     # Censoring the held-out fold just after the last time read changes no metric at those
     # times, and asks the censoring weights (estimated on the training fold) for no later time.
     horizon = np.nextafter(inside[-1], np.inf)
@@ -163,7 +166,7 @@ def _score(
     y_scored["time"][late], y_scored["event"][late] = horizon, False
     auc, mean_auc = cumulative_dynamic_auc(y_train, y_scored, risk, inside)
     scores["auc"] = float(mean_auc)
-    at_each = auc[np.searchsorted(inside, _clip(times, y_test["time"]))]
+    at_each = auc[np.searchsorted(inside, _clip(times, follow_up))]
     for t, value in zip(times, at_each, strict=True):
         scores[f"auc@{t:g}"] = float(value)
     if isinstance(fitted, CoxModel):
