@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test, proportional_hazard_test
+from lifelines.statistics import multivariate_logrank_test
 
 from wgs_tre.errors import InvalidInput
 from wgs_tre.models.checks import (
@@ -26,6 +26,7 @@ from wgs_tre.models.checks import (
     converged,
 )
 from wgs_tre.models.frame import EVENT, TIME, AnalysisTable, Provenance, as_table
+from wgs_tre.models.hazards import proportional_hazards_check
 
 __all__ = ["CoxModel", "KaplanMeier", "LogRank", "cox", "kaplan_meier", "log_rank"]
 
@@ -170,7 +171,6 @@ def cox(
     frame = table.frame[[TIME, EVENT, *table.features]].astype(float)
     fitter = CoxPHFitter(penalizer=penalizer, l1_ratio=l1_ratio)
     converged(lambda: fitter.fit(frame, TIME, EVENT), table.features, "cox")
-    check = proportional_hazard_test(fitter, frame, time_transform="rank").summary
     s = fitter.summary
     summary = pd.DataFrame({
         "coef": s["coef"], "se": s["se(coef)"], "hazard_ratio": s["exp(coef)"],
@@ -182,8 +182,13 @@ def cox(
     return CoxModel(
         features=table.features,
         summary=summary,
-        proportional_hazards=pd.DataFrame(
-            {"statistic": check["test_statistic"], "p": check["p"]}, index=list(table.features)
+        proportional_hazards=proportional_hazards_check(
+            frame[list(table.features)].to_numpy(),
+            frame[TIME].to_numpy(),
+            frame[EVENT].to_numpy(dtype=bool),
+            fitter.params_.to_numpy(),
+            fitter.variance_matrix_.to_numpy(),
+            table.features,
         ),
         means=pd.Series(fitter._norm_mean, index=list(table.features)),
         baseline_survival=fitter.baseline_survival_.iloc[:, 0],
