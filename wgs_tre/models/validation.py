@@ -7,6 +7,7 @@ audited one by one: the cross-validation is one audit event.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -105,6 +106,7 @@ def cross_validate(
     """
     if model not in MODELS:
         raise InvalidInput("cross_validate: model", f"is {model!r}; expected one of {MODELS}")
+    _check_options(model, options)
     table = as_table(data, time=time, event=event, features=features)
     check_table(table, "cross_validate")
     y = outcome_array(table)
@@ -138,6 +140,23 @@ def cross_validate(
     table.record("cross_validation", table.features, folds=folds, estimator=model, seed=seed)
     frame = pd.DataFrame(rows, index=pd.RangeIndex(1, folds + 1, name="fold"))
     return CrossValidation(model, table.features, tuple(evaluation_times.tolist()), frame)
+
+
+def _check_options(model: str, options: dict[str, Any]) -> None:
+    """Only the fitting function's own keyword options (features and outcome are ours)."""
+    fit = cox if model == "cox" else boosted_forest
+    parameters = inspect.signature(fit).parameters
+    allowed = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in (TIME, EVENT)
+    ]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InvalidInput(
+            f"cross_validate: option {unknown[0]!r}",
+            f"is not an option of the {model} model (its options: {', '.join(allowed)})",
+        )
 
 
 def _fit(train: AnalysisTable, model: str, options: dict[str, Any]) -> CoxModel | ForestModel:
