@@ -189,7 +189,7 @@ def test_cross_validation_options_are_checked() -> None:
     with pytest.raises(InvalidInput, match=r"model: is 'svm'; expected one of \('cox', 'forest'\)"):
         models.cross_validate(cohort(), model="svm")
     with pytest.raises(
-        InvalidInput, match="option 'n_estimators': is not an option of the cox model"
+        InvalidInput, match="'n_estimators': is not an option of the cox model"
     ):
         models.cross_validate(cohort(), model="cox", n_estimators=10)
     few = cohort().assign(event=lambda f: f.index < 3)
