@@ -188,9 +188,7 @@ def test_groups_are_checked() -> None:
 def test_cross_validation_options_are_checked() -> None:
     with pytest.raises(InvalidInput, match=r"model: is 'svm'; expected one of \('cox', 'forest'\)"):
         models.cross_validate(cohort(), model="svm")
-    with pytest.raises(
-        InvalidInput, match="'n_estimators': is not an option of the cox model"
-    ):
+    with pytest.raises(InvalidInput, match="'n_estimators': is not an option of the cox model"):
         models.cross_validate(cohort(), model="cox", n_estimators=10)
     few = cohort().assign(event=lambda f: f.index < 3)
     with pytest.raises(InvalidInput, match="folds: is 5; .* number of events \\(3\\)"):
