@@ -210,3 +210,9 @@ def test_a_solver_error_becomes_invalid_input_naming_the_feature_lifelines_names
     with pytest.raises(InvalidInput, match="suspect feature\\(s\\): 'carrier'\\.") as caught:
         converged(failing_fit, ["age", "carrier"], "cox")
     assert caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize(("penalizer", "l1_ratio"), [(-0.1, 0.0), (0.1, 1.5)])
+def test_a_penalty_out_of_range_is_refused(penalizer: float, l1_ratio: float) -> None:
+    with pytest.raises(InvalidInput, match="penalizer must be >= 0 and l1_ratio in"):
+        models.cox(cohort(), ["age"], penalizer=penalizer, l1_ratio=l1_ratio)

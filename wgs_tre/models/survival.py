@@ -157,6 +157,11 @@ def cox(
         Missing or negative follow-up, no events, a constant, non-numeric, collinear or
         perfectly separating feature, or a fit that does not converge.
     """
+    if not (penalizer >= 0 and 0 <= l1_ratio <= 1):
+        raise InvalidInput(
+            "cox: penalizer, l1_ratio",
+            f"are {penalizer}, {l1_ratio}; the penalizer must be >= 0 and l1_ratio in [0, 1]",
+        )
     table = as_table(data, time=time, event=event, features=features)
     check_table(table, "cox")
     if not table.features:
