@@ -16,8 +16,18 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
+from wgs_tre.errors import InvalidInput
 from wgs_tre.models.baseline import baseline_at, coarse_baseline
+from wgs_tre.models.checks import (
+    check_collinearity,
+    check_groups,
+    check_outcome,
+    check_separation,
+    check_table,
+    converged,
+)
 from wgs_tre.models.frame import EVENT, TIME, AnalysisTable, Provenance, as_table
+from wgs_tre.models.hazards import proportional_hazards_check
 from wgs_tre.models.portable import cox_from_document, cox_to_document
 
 __all__ = ["CoxModel", "KaplanMeier", "LogRank", "cox", "kaplan_meier", "log_rank"]
@@ -47,6 +57,7 @@ class CoxModel:
 
     features: tuple[str, ...]
     summary: pd.DataFrame  # per feature: coef, se, hazard_ratio, lower_95, upper_95, z, p
+    proportional_hazards: pd.DataFrame  # per feature: statistic, p (Schoenfeld, rank of time)
     means: pd.Series  # feature means the baseline is centred on
     baseline_survival: pd.Series  # S0(t) at coarse times (index: days)
     concordance: float
@@ -94,6 +105,9 @@ def kaplan_meier(
 ) -> KaplanMeier:
     """Kaplan-Meier curves of ``data``, one per value of ``by``."""
     table = as_table(data, time=time, event=event, features=[])
+    check_outcome(table, "kaplan_meier")
+    if by is not None:
+        check_groups(table, by, "kaplan_meier")
     frame = table.frame
     groups = {"all": frame} if by is None else {str(k): g for k, g in frame.groupby(by)}
     curves, medians = {}, {}
@@ -119,6 +133,8 @@ def log_rank(
 ) -> LogRank:
     """The log-rank test of equal survival across the values of ``by``."""
     table = as_table(data, time=time, event=event, features=[])
+    check_outcome(table, "log_rank")
+    check_groups(table, by, "log_rank", at_least=2)
     frame = table.frame
     result = multivariate_logrank_test(frame[TIME], frame[by], frame[EVENT])
     table.record("log_rank", [by])
@@ -136,11 +152,51 @@ def cox(
     time: str = TIME,
     event: str = EVENT,
 ) -> CoxModel:
-    """Cox proportional hazards of ``features`` (default: all of the table's)."""
+    """Cox proportional hazards of ``features`` (default: all of the table's).
+
+    Parameters
+    ----------
+    data
+        An analysis table, or a DataFrame with ``time`` and ``event`` columns.
+    features
+        The covariates, in order; all of the table's when None.
+    penalizer, l1_ratio
+        Elastic-net penalty on the coefficients (lifelines' meaning): ``penalizer`` is its
+        strength, ``l1_ratio`` the lasso share. A penalty keeps coefficients finite, so a
+        perfectly separating feature is refused only without one.
+    time, event
+        The outcome's column names in a DataFrame.
+
+    Returns
+    -------
+    CoxModel
+        Coefficients, the proportional-hazards check and what predictions need; no row.
+
+    Raises
+    ------
+    InvalidInput
+        Missing or negative follow-up, no events, a constant, non-numeric, collinear or
+        perfectly separating feature, or a fit that does not converge.
+    """
+    if not (penalizer >= 0 and 0 <= l1_ratio <= 1):
+        raise InvalidInput(
+            "cox: penalizer, l1_ratio",
+            f"are {penalizer}, {l1_ratio}; the penalizer must be >= 0 and l1_ratio in [0, 1]",
+        )
     table = as_table(data, time=time, event=event, features=features)
-    frame = table.frame[[TIME, EVENT, *table.features]]
+    check_table(table, "cox")
+    if not table.features:
+        raise InvalidInput("cox", "no features: name at least one covariate")
+    if len(table) <= len(table.features):
+        raise InvalidInput(
+            "cox", f"too few participants ({len(table)}) for {len(table.features)} features"
+        )
+    check_collinearity(table, "cox")
+    if penalizer == 0:
+        check_separation(table, "cox")
+    frame = table.frame[[TIME, EVENT, *table.features]].astype(float)
     fitter = CoxPHFitter(penalizer=penalizer, l1_ratio=l1_ratio)
-    fitter.fit(frame, TIME, EVENT)
+    converged(lambda: fitter.fit(frame, TIME, EVENT), table.features, "cox")
     s = fitter.summary
     summary = pd.DataFrame({
         "coef": s["coef"], "se": s["se(coef)"], "hazard_ratio": s["exp(coef)"],
@@ -152,6 +208,14 @@ def cox(
     return CoxModel(
         features=table.features,
         summary=summary,
+        proportional_hazards=proportional_hazards_check(
+            frame[list(table.features)].to_numpy(),
+            frame[TIME].to_numpy(),
+            frame[EVENT].to_numpy(dtype=bool),
+            fitter.params_.to_numpy(),
+            fitter.variance_matrix_.to_numpy(),
+            table.features,
+        ),
         means=pd.Series(fitter._norm_mean, index=list(table.features)),
         baseline_survival=_stored_baseline(fitter, frame),
         concordance=float(fitter.concordance_index_),
