@@ -60,12 +60,14 @@ def test_cox_cross_validation_equals_direct_scoring_of_the_same_folds(whas: pd.D
         auc, mean_auc = cumulative_dynamic_auc(y_train, y_test, risk, times)
         assert fold["auc"] == pytest.approx(mean_auc, abs=1e-10)
         assert fold[["auc@200", "auc@500", "auc@1000"]].to_numpy() == pytest.approx(auc)
-        # lifelines' own step function of survival, read at the grid with pandas' asof
+        # lifelines' own step function of survival, read at the grid with pandas' asof; the
+        # model keeps its baseline only at coarse times (10 events or more behind each step),
+        # so its score is close to the full curve's, not equal
         grid = np.linspace(200.0, 1000.0, 20)
         curves = fitter.predict_survival_function(held_out)
         survival = np.array([[curves[c].asof(t) for t in grid] for c in curves.columns])
         brier = integrated_brier_score(y_train, y_test, survival, grid)
-        assert fold["brier"] == pytest.approx(brier, abs=1e-10)
+        assert fold["brier"] == pytest.approx(brier, abs=2e-3)
     assert result.mean["concordance"] == pytest.approx(result.folds["concordance"].mean())
     assert 0.65 < result.mean["concordance"] < 0.85
 

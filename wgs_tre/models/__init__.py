@@ -7,9 +7,16 @@
 See ``docs/architecture.md`` (models) for what each part guarantees.
 """
 
+from wgs_tre.models.disclosure import (
+    check_survival_output,
+    numbers_at_risk,
+    release_table,
+    residual_dof_findings,
+)
 from wgs_tre.models.forest import ForestModel, boosted_forest
 from wgs_tre.models.frame import AnalysisTable, FitRecord, Provenance, as_table
 from wgs_tre.models.governed import load, registered, save
+from wgs_tre.models.plots import calibration_plot, km_plot
 from wgs_tre.models.survival import CoxModel, KaplanMeier, LogRank, cox, kaplan_meier, log_rank
 from wgs_tre.models.validation import CrossValidation, cross_validate
 
@@ -24,11 +31,17 @@ __all__ = [
     "Provenance",
     "as_table",
     "boosted_forest",
+    "calibration_plot",
+    "check_survival_output",
     "cox",
     "cross_validate",
     "kaplan_meier",
+    "km_plot",
     "load",
     "log_rank",
+    "numbers_at_risk",
     "registered",
+    "release_table",
+    "residual_dof_findings",
     "save",
 ]

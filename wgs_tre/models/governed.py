@@ -155,7 +155,8 @@ def _portable(model: Any) -> tuple[dict[str, Any], Provenance]:
     from wgs_tre.models.leaks import find_training_data
 
     if not callable(getattr(model, "to_document", None)) or not hasattr(model, "provenance"):
-        found = find_training_data(model, participants=None)
+        found = find_training_data(model, participants=_most_rows(model))
+        found.sort(key=lambda finding: "one per participant" not in finding)  # rows first
         held = "; it holds training data: " + "; ".join(found[:5]) if found else ""
         raise InvalidInput(
             "model",
@@ -174,6 +175,18 @@ def _portable(model: Any) -> tuple[dict[str, Any], Provenance]:
         raise InvalidInput("model", "it holds training data: " + "; ".join(found[:5]))
     document: dict[str, Any] = model.to_document()
     return document, provenance
+
+
+def _most_rows(model: Any, depth: int = 2) -> int:
+    """A foreign model's likely number of training rows: its longest array attribute (in it,
+    or in the objects it holds, as lifelines' fitters hold their model)."""
+    longest = 0
+    for value in getattr(model, "__dict__", {}).values():
+        if hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:
+            longest = max(longest, len(value))
+        elif depth > 1 and hasattr(value, "__dict__"):
+            longest = max(longest, _most_rows(value, depth - 1))
+    return longest
 
 
 def load(project: ProjectLike, ref: str) -> Any:

@@ -48,6 +48,10 @@ def cox_to_document(model: CoxModel) -> dict[str, Any]:
             "baseline_times": _numbers(baseline.index),
             "baseline_survival": _numbers(baseline),
             "summary": {str(c): _numbers(model.summary[c]) for c in model.summary.columns},
+            "proportional_hazards": {
+                str(c): _numbers(model.proportional_hazards[c])
+                for c in model.proportional_hazards.columns
+            },
             "concordance": _number(model.concordance),
         },
     }
@@ -77,9 +81,15 @@ def cox_from_document(document: dict[str, Any]) -> CoxModel:
             index=list(features),
         )
         summary["coef"] = coefficients
+        hazards = pd.DataFrame(
+            {c: _floats(v, k, f"proportional_hazards {c}")
+             for c, v in parameters["proportional_hazards"].items()},
+            index=list(features),
+        )  # fmt: skip
         return CoxModel(
             features=features,
             summary=summary,
+            proportional_hazards=hazards,
             means=pd.Series(_floats(parameters["means"], k, "means"), index=list(features)),
             baseline_survival=pd.Series(
                 _floats(parameters["baseline_survival"], len(times), "baseline_survival"),

@@ -35,6 +35,8 @@ from wgs_tre.governance.lookup import get_project
 from wgs_tre.governance.projects import visible
 from wgs_tre.governance.refs import random_ref
 from wgs_tre.governance.rules import ProjectAccess
+from wgs_tre.models.leaks import KINDS
+from wgs_tre.models.portable import FORMAT
 from wgs_tre.store.models import (
     ConsentImport,
     ConsentRecord,
@@ -46,8 +48,6 @@ from wgs_tre.types import Action
 
 __all__ = ["ModelEntry", "load", "record_fit", "registered", "save"]
 
-FORMAT = "wgs-tre-model/1"
-KINDS = ("cox", "gradient_boosting")
 MAX_DOCUMENT = 64 * 1024 * 1024  # bytes; a boosted model of a few thousand trees fits
 
 

@@ -190,7 +190,7 @@ def _score(
         scores[f"auc@{t:g}"] = float(value)
     if isinstance(fitted, CoxModel):
         grid = np.linspace(inside[0], inside[-1], BRIER_POINTS)
-        survival = cox_survival(fitted, test.frame, grid)
+        survival = fitted.predict_survival(test.frame, grid)
         scores["brier"] = float(integrated_brier_score(y_train, y_scored, survival, grid))
     return scores
 
@@ -203,14 +203,3 @@ def fold_times(times: np.ndarray, test_time: np.ndarray) -> np.ndarray:
 def _clip(times: np.ndarray, test_time: np.ndarray) -> np.ndarray:
     clipped: np.ndarray = np.clip(times, test_time.min(), np.nextafter(test_time.max(), -np.inf))
     return clipped
-
-
-def cox_survival(model: CoxModel, frame: pd.DataFrame, times: np.ndarray) -> np.ndarray:
-    """S(t | x) = S0(t) ** exp(risk) at ``times``: one row per participant, from the model's
-    baseline survival step function (1 before its first time)."""
-    baseline = model.baseline_survival
-    steps = np.searchsorted(baseline.index.to_numpy(dtype=float), times, side="right") - 1
-    s0 = np.where(steps >= 0, baseline.to_numpy(dtype=float)[np.maximum(steps, 0)], 1.0)
-    hazard_ratio = np.exp(model.predict_risk(frame))
-    survival: np.ndarray = s0[None, :] ** hazard_ratio[:, None]
-    return survival
