@@ -130,6 +130,7 @@ def save_body(ctx: Context, project: str, body: Mapping[str, Any], area: Path) -
     if not isinstance(document, dict):
         raise InvalidInput("document", "a model document is required")
     check_document(document, int(document.get("participants", 0)))
+    model_from_document(document)  # it must describe a model whole: a loader will need that
     try:
         read_at = dt.datetime.fromisoformat(str(body.get("data_read_at")))
     except ValueError:
