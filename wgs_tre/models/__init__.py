@@ -9,6 +9,7 @@ See ``docs/architecture.md`` (models) for what each part guarantees.
 
 from wgs_tre.models.frame import AnalysisTable, FitRecord, Provenance, as_table
 from wgs_tre.models.survival import CoxModel, KaplanMeier, LogRank, cox, kaplan_meier, log_rank
+from wgs_tre.models.table import analysis_table
 
 __all__ = [
     "AnalysisTable",
@@ -17,6 +18,7 @@ __all__ = [
     "KaplanMeier",
     "LogRank",
     "Provenance",
+    "analysis_table",
     "as_table",
     "cox",
     "kaplan_meier",
