@@ -148,7 +148,7 @@ def qualifying(
     dosages = index.dosages(rows)
     called = (~np.isnan(dosages)).sum(axis=1)
     frequency = np.nansum(dosages, axis=1) / np.maximum(2 * called, 1)
-    rare = frequency <= max_frequency
+    rare = (frequency > 0) & (frequency <= max_frequency)  # a variant nobody carries: none
     return rows[rare], dosages[rare]
 
 
