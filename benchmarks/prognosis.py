@@ -7,11 +7,13 @@ for both datasets). The table has ``--features`` (50) columns: the default clini
 (12), ``--pcs`` (10) principal components and as many common variant dosages as make up the
 rest (the two causal survival variants first, then common variants spread along the genome).
 
-Timed ``--repeat`` times, medians shown: building the table (``analysis_table``: the clinical
-tables read, the dosages of the chosen variants, the PCA), the governed Cox fit
-(``models.cox(table)``) and the direct one (``CoxPHFitter().fit`` on ``table.frame``). The two
-fits must give the same coefficients (same work), or the run fails. Target: the governed fit
-within 1.5x of the direct one. Exits non-zero if the target is missed.
+Timed ``--repeat`` times (the two fits in turn): building the table (``analysis_table``: the
+clinical tables read, the dosages of the chosen variants, the PCA; median shown), the governed
+Cox fit (``models.cox(table)``) and the direct one (``CoxPHFitter().fit`` on ``table.frame``).
+The two fits must give the same coefficients (same work), or the run fails. Target: the
+governed fit within 1.5x of the direct one, judged on the best run of each (medians shown too:
+the machine's other work makes them noisy); the table's build is shown apart. Exits non-zero
+if the target is missed.
 
 Usage: .venv/bin/python benchmarks/prognosis.py [--participants 10000] [--variants 2000]
        [--features 50] [--pcs 10] [--repeat 3] [--keep DIR] [--record CSV]
@@ -156,8 +158,15 @@ def run(args: argparse.Namespace, handle: ProjectHandle, truth: Path) -> bool:
     build_s, table = timed(build, args.repeat)
     assert len(table.features) == args.features, table.features
     frame = table.frame[["time", "event", *table.features]]
-    governed_s, fit = timed(lambda: models.cox(table), args.repeat)
-    direct_s, fitter = timed(lambda: CoxPHFitter().fit(frame, "time", "event"), args.repeat)
+    governed, direct = [], []
+    for _ in range(args.repeat):  # interleaved: a slow spell of the machine hits both
+        seconds, fit = timed(lambda: models.cox(table), 1)
+        governed.append(seconds)
+        seconds, fitter = timed(lambda: CoxPHFitter().fit(frame, "time", "event"), 1)
+        direct.append(seconds)
+    # Judged on the best run of each: other work on the machine only ever adds time (as
+    # timeit's documentation argues); the medians are shown beside.
+    governed_s, direct_s = min(governed), min(direct)
     difference = float(np.max(np.abs(fit.coefficients.to_numpy() - fitter.params_.to_numpy())))
     same = difference < 1e-9
     ratio = governed_s / direct_s
@@ -165,7 +174,9 @@ def run(args: argparse.Namespace, handle: ProjectHandle, truth: Path) -> bool:
     size = (f"{len(table):,} participants x {args.features} features (clinical {len(clinical)}, "
             f"dosages {len(dosages)}, PCs {args.pcs})")  # fmt: skip
     print(f"table    build {build_s:>8.3f} s median  {size}")
-    print(f"cox      governed {governed_s:.3f} s, direct {direct_s:.3f} s, ratio {ratio:.2f}  "
+    medians = f"(medians {statistics.median(governed):.3f} s, {statistics.median(direct):.3f} s)"
+    print(f"cox      governed {governed_s:.3f} s, direct {direct_s:.3f} s best {medians}, "
+          f"ratio {ratio:.2f}  "
           f"target <= {RATIO_TARGET:g}  {'PASS' if ratio <= RATIO_TARGET else 'FAIL'}")  # fmt: skip
     print(f"coefficients {'equal' if same else 'DIFFER'} (largest difference {difference:.1e}); "
           f"build + governed fit {build_s + governed_s:.3f} s")  # fmt: skip
@@ -174,8 +185,9 @@ def run(args: argparse.Namespace, handle: ProjectHandle, truth: Path) -> bool:
         with args.record.open("a", newline="") as out:
             writer = csv.writer(out)
             if new:
-                writer.writerow(["participants", "features", "build_s", "governed_fit_s",
-                                 "direct_fit_s", "ratio", "max_coef_difference"])  # fmt: skip
+                writer.writerow(["participants", "features", "build_s_median",
+                                 "governed_fit_s_best", "direct_fit_s_best", "ratio",
+                                 "max_coef_difference"])  # fmt: skip
             writer.writerow([len(table), args.features, f"{build_s:.4f}", f"{governed_s:.4f}",
                              f"{direct_s:.4f}", f"{ratio:.3f}", f"{difference:.1e}"])  # fmt: skip
     return ok
