@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from cyvcf2 import VCF
+from cyvcf2 import VCF  # type: ignore[import-untyped]
 from sqlalchemy import select
 
 from tests.test_access import expected_consented
@@ -254,7 +254,7 @@ def test_polygenic_score_is_the_weighted_sum_with_flipped_alleles_and_unmatched_
     got = _by_participant(scored, participant_of).loc[vcf_calls["ids"], "prs"]
 
     def alt(spec: list[str]) -> np.ndarray:
-        dosage = vcf_calls["variants"][(spec[0], int(spec[1]), spec[2], spec[3])][0]
+        dosage: np.ndarray = vcf_calls["variants"][(spec[0], int(spec[1]), spec[2], spec[3])][0]
         return np.where(np.isnan(dosage), np.nanmean(dosage), dosage)
 
     want = 0.5 * alt(a) - 1.25 * (2 - alt(b)) + 2 * alt(c)
@@ -336,7 +336,8 @@ def test_only_the_requested_variants_are_read(handle: Any, vcf_calls: dict[str, 
             return view
 
         def clinical(self, table: str, dataset: str | None = None) -> pd.DataFrame:
-            return handle.clinical(table, dataset)  # type: ignore[no-any-return]
+            frame: pd.DataFrame = handle.clinical(table, dataset)
+            return frame
 
     models.analysis_table(Watched(), clinical=(), variants=_chosen(vcf_calls)[:2])
     assert 0 < sum(rows) <= 2 * 500 < view.sizes["variants"]
