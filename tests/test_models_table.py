@@ -341,3 +341,18 @@ def test_only_the_requested_variants_are_read(handle: Any, vcf_calls: dict[str, 
 
     models.analysis_table(Watched(), clinical=(), variants=_chosen(vcf_calls)[:2])
     assert 0 < sum(rows) <= 2 * 500 < view.sizes["variants"]
+
+
+def test_the_default_covariates_fit_and_each_fit_is_recorded_once(handle: Any) -> None:
+    """The default clinical set is not collinear (lifelines fits it), and ``on_fit`` (the
+    audit hook the registry wires) hears of the fit once, without a row or a pseudonym."""
+    records: list[models.FitRecord] = []
+    defaults = models.analysis_table(handle, on_fit=records.append)
+    assert "stage_missing" not in defaults.features and "diagnosis_lung" in defaults.features
+    fit = models.cox(defaults)
+    assert np.isfinite(fit.summary["se"]).all()
+    assert len(records) == 1
+    record = records[0]
+    assert (record.model, record.features) == ("cox", defaults.features)
+    assert (record.participants, record.events) == (len(defaults), defaults.events)
+    assert not any(s in repr(record) for s in defaults.frame["sample_id"])

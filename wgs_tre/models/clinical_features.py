@@ -28,9 +28,15 @@ OUTCOMES = ("overall_survival",)
 Tables = Callable[[str], pd.DataFrame]  # clinical table name -> the project's view of it
 
 
+def _patients(tables: Tables) -> pd.DataFrame:
+    """One row per participant (a participant seen at two hospitals has two Patient records:
+    the first is kept)."""
+    return tables("patients").drop_duplicates(ID).set_index(ID)
+
+
 def _age(tables: Tables) -> pd.DataFrame:
     """Age at diagnosis in years: diagnosis year minus birth year (views hold birth years)."""
-    births = tables("patients").set_index(ID)["birth_year"]
+    births = _patients(tables)["birth_year"]
     survival = tables("survival").set_index(ID)
     diagnosed = pd.to_datetime(survival["diagnosis_date"]).dt.year
     return pd.DataFrame({"age": (diagnosed - births.reindex(diagnosed.index)).astype(float)})
@@ -38,7 +44,7 @@ def _age(tables: Tables) -> pd.DataFrame:
 
 def _sex(tables: Tables) -> pd.DataFrame:
     """``sex_male``: 1 male, 0 female (the reference); other values are left missing."""
-    sex = tables("patients").set_index(ID)["sex"]
+    sex = _patients(tables)["sex"]
     male = sex.map({"male": 1.0, "female": 0.0})
     return pd.DataFrame({"sex_male": male})
 
