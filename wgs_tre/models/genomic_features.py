@@ -13,7 +13,7 @@ call carries nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,7 @@ class VariantIndex:
     ref: np.ndarray
     alt: np.ndarray  # "" when the site has more than one alternate allele
     samples: pd.Index
+    _rows_at: dict[tuple[str, int], list[int]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, view: xr.Dataset) -> VariantIndex:
@@ -75,8 +76,13 @@ class VariantIndex:
             pd.Index([str(s) for s in view.sample_id.values], name=ID),
         )
 
-    def find(self, contig: str, position: int) -> np.ndarray:
-        return np.flatnonzero((self.position == position) & (self.contig == contig_key(contig)))
+    def find(self, contig: str, position: int) -> list[int]:
+        """The rows at ``contig:position`` (a weights file asks for up to millions: a dict,
+        built at the first question, answers each in constant time)."""
+        if not self._rows_at:
+            for row, place in enumerate(zip(self.contig, self.position.tolist(), strict=True)):
+                self._rows_at.setdefault(place, []).append(row)
+        return self._rows_at.get((contig_key(contig), int(position)), [])
 
     def annotation(self, key: str) -> np.ndarray:
         name = f"variant_{key}"
