@@ -18,6 +18,7 @@ from wgs_tre.models.frame import AnalysisTable, FitRecord, Provenance, as_table
 from wgs_tre.models.governed import load, registered, save
 from wgs_tre.models.plots import calibration_plot, km_plot
 from wgs_tre.models.survival import CoxModel, KaplanMeier, LogRank, cox, kaplan_meier, log_rank
+from wgs_tre.models.table import analysis_table
 from wgs_tre.models.validation import CrossValidation, cross_validate
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "KaplanMeier",
     "LogRank",
     "Provenance",
+    "analysis_table",
     "as_table",
     "boosted_forest",
     "calibration_plot",
