@@ -6,6 +6,7 @@ key read from the store."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from wgs_tre import models
 from wgs_tre.access import pseudonym
 from wgs_tre.errors import InvalidInput
 from wgs_tre.project import open_project
-from wgs_tre.store.models import Project, ProjectKey
+from wgs_tre.store.models import AuditEvent, Project, ProjectKey
 
 PROJECT = "gwas-study"
 DAMAGING = set(models.genomic_features.DAMAGING_CONSEQUENCES)
@@ -125,9 +126,11 @@ def test_rows_are_the_consenting_participants_under_their_pseudonyms_with_proven
     table: Any, participant_of: dict[str, str]
 ) -> None:
     assert set(table.frame["sample_id"]) == set(participant_of)
-    assert table.provenance == models.Provenance(
+    read = table.provenance
+    assert (read.project, read.datasets, read.participants, read.events) == (
         PROJECT, ("clinical@1", "wgs@1"), len(participant_of), int(table.frame["event"].sum())
-    )
+    )  # fmt: skip
+    assert read.read_at <= dt.datetime.now(dt.UTC)
     assert table.frame["sample_id"].is_monotonic_increasing
 
 
@@ -356,3 +359,22 @@ def test_the_default_covariates_fit_and_each_fit_is_recorded_once(handle: Any) -
     assert (record.model, record.features) == ("cox", defaults.features)
     assert (record.participants, record.events) == (len(defaults), defaults.events)
     assert not any(s in repr(record) for s in defaults.frame["sample_id"])
+
+
+def test_a_fit_on_a_projects_table_is_audited_by_default(handle: Any) -> None:
+    """Without ``on_fit``, a table built from ``open_project()`` audits each fit (model.fit,
+    by the handle's user on its project, counts only)."""
+    table = models.analysis_table(handle, clinical=("age", "stage"))
+    models.cox(table)
+    store = handle.host_governance()[0].store
+    with store.session() as session:
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+        assert (event.action, event.actor, event.project) == (
+            "model.fit",
+            handle.user,
+            handle.project,
+        )
+        details = json.loads(event.details)
+    assert (details["rows"], details["events"]) == (len(table), table.events)
+    assert details["features"] == list(table.features)
+    assert not any(s in event.details for s in table.frame["sample_id"])

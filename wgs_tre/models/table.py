@@ -7,6 +7,7 @@ module joins them with the outcome on ``sample_id`` and records where they came 
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -26,6 +27,7 @@ from wgs_tre.models.genomic_features import (
     principal_components,
     variant_dosages,
 )
+from wgs_tre.models.governed import fit_recorder
 from wgs_tre.models.score import polygenic_score
 
 __all__ = ["DEFAULT_CLINICAL", "ProjectData", "analysis_table"]
@@ -111,7 +113,8 @@ def analysis_table(
     clinical_dataset, variants_dataset
         Which dataset to read (name or ``name@version``) when the approval covers several.
     on_fit
-        Called once per fit on the table (the audit event); None: fits are not recorded.
+        Called once per fit on the table; default: the fit's audit event (``model.fit``, on
+        the host or through the session's data service).
 
     Returns
     -------
@@ -130,6 +133,7 @@ def analysis_table(
         damaging) variants, a bad weights file, more components than the data allow, or no
         participant left.
     """
+    started = dt.datetime.now(dt.UTC)  # a withdrawal imported after this flags its models
     clinical_label = _dataset(project, "clinical", clinical_dataset)
     read: dict[str, pd.DataFrame] = {}
 
@@ -163,7 +167,9 @@ def analysis_table(
     complete.attrs = attrs
     features = tuple(c for c in complete.columns if c not in (ID, TIME, EVENT))
     provenance = Provenance(project.project, tuple(labels), len(complete),
-                            int(complete[EVENT].sum()))  # fmt: skip
+                            int(complete[EVENT].sum()), started)  # fmt: skip
+    if on_fit is None and hasattr(project, "host_governance"):  # a real handle: audit fits
+        on_fit = fit_recorder(project, provenance.datasets)  # type: ignore[arg-type]
     return AnalysisTable(complete, features, provenance, on_fit)
 
 
