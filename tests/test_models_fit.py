@@ -234,3 +234,18 @@ def test_each_fit_is_one_audit_event(rossi: pd.DataFrame) -> None:
     assert records[0].options == {"penalizer": 0.1, "l1_ratio": 0.0}
     assert records[1].options["n_estimators"] == 10
     assert records[1].features == tuple(ROSSI_FEATURES)
+
+
+def test_assign_adds_features_and_keeps_provenance_and_audit() -> None:
+    frame = load_rossi().rename(columns={"week": "time", "arrest": "event"})
+    heard: list[models.FitRecord] = []
+    provenance = models.Provenance("p", ("d@1",), len(frame), int(frame["event"].sum()))
+    table = models.AnalysisTable(frame, ("age", "prio"), provenance, on_fit=heard.append)
+    more = table.assign(many_priors=lambda f: (f["prio"] > 3).astype(int))
+    assert more.features == ("age", "prio", "many_priors") and table.features == ("age", "prio")
+    assert more.provenance == provenance
+    assert more.frame["many_priors"].sum() == (frame["prio"] > 3).sum()
+    km = models.kaplan_meier(more, by="many_priors")
+    assert set(km.curves) == {"0", "1"} and [r.model for r in heard] == ["kaplan_meier"]
+    with pytest.raises(InvalidInput, match="the table's own"):
+        table.assign(time=0)

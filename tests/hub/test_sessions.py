@@ -247,7 +247,8 @@ def test_a_new_workspace_starts_with_the_example_notebooks(hub: Hub) -> None:
         "first = json.load(open(f'{examples}/{names[0]}'))\n"
         "print(names, first['nbformat'], os.access(f'{examples}/{names[0]}', os.W_OK))\n"
     ))  # fmt: skip
-    assert out.strip() == "['01-qc-pca-gwas.ipynb', '02-hail-engine.ipynb'] 4 True"
+    expected = "['01-qc-pca-gwas.ipynb', '02-hail-engine.ipynb', '03-prognosis.ipynb'] 4 True"
+    assert out.strip() == expected
 
 
 def test_the_harness_returns_a_kernels_stdout_apart_from_its_stderr(hub: Hub) -> None:

@@ -80,6 +80,16 @@ class AnalysisTable:
             )
         return replace(self, features=tuple(features))
 
+    def assign(self, **columns: Any) -> AnalysisTable:
+        """The same table with new feature columns (pandas' ``assign``: values or functions
+        of the frame), keeping its provenance and audit; e.g. carriers of a variant:
+        ``table.assign(carrier=lambda f: (f["dosage_chr1_33339_C_A"] > 0).astype(int))``."""
+        clash = [name for name in columns if name in (ID, TIME, EVENT)]
+        if clash:
+            raise InvalidInput(f"column {clash[0]!r}", "is the table's own: choose another name")
+        added = tuple(name for name in columns if name not in self.features)
+        return replace(self, frame=self.frame.assign(**columns), features=self.features + added)
+
     def rows(self, index: Any) -> AnalysisTable:
         """A subset of the rows (cross-validation folds), same features and provenance."""
         return replace(self, frame=self.frame.iloc[index].reset_index(drop=True))

@@ -245,7 +245,7 @@ def _withdrawals_since(tx: Tx, row: RegisteredModel) -> int:
 def _entry(tx: Tx, row: RegisteredModel) -> ModelEntry:
     return ModelEntry(
         ref=row.ref, name=row.name, kind=row.kind, project=row.project.slug,
-        datasets=tuple(v.label for v in row.dataset_versions),
+        datasets=tuple(sorted(v.label for v in row.dataset_versions)),
         participants=row.participants, events=row.events, features=tuple(row.features),
         code_version=row.code_version, metrics=dict(row.metrics), sha256=row.sha256,
         saved_by=row.saved_by.username, saved_at=row.saved_at, data_read_at=row.data_read_at,
