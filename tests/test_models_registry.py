@@ -23,6 +23,7 @@ from tests.fhir_factory import bundle, consent
 from tests.world import World
 from wgs_tre import models, open_project
 from wgs_tre.access import Gate
+from wgs_tre.cli import main
 from wgs_tre.consent import registry as consents
 from wgs_tre.errors import IntegrityError, InvalidInput, Refused
 from wgs_tre.governance import datasets
@@ -239,3 +240,28 @@ def test_a_boosted_model_round_trips_through_the_registry(projects: World) -> No
     frame = load_rossi()
     np.testing.assert_array_equal(loaded.predict_risk(frame), fit.predict_risk(frame))
     assert [_details(e)["model"] for e in _events(projects, "model.fit")] == ["forest"]
+
+
+def test_stewards_see_every_model_and_its_flag_in_the_cli(
+    projects: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handle = _handle(projects, "prog-a")
+    entry = models.save(handle, models.cox(_table(handle)), "rossi cox")
+    leaving = consent("P4", fhir_id="consent-P4", version="2", status="inactive",
+                      when="2026-06-01T09:00:00+09:00")  # fmt: skip
+    consents.import_file(projects.ctx("sam"), _consents(projects, "withdrawal", [leaving]))
+    for key, value in projects.cli_env("sam").items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    assert main(["--json", "models", "list"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["ref"], listed["project"], listed["withdrawals_since"]) == (
+        entry.ref,
+        "prog-a",
+        1,
+    )
+    assert main(["models", "show", entry.ref]) == 0
+    shown = capsys.readouterr().out
+    assert "FLAGGED" in shown and entry.sha256 in shown and "trial@1" in shown
+    monkeypatch.setenv("WGS_TRE_AS", "eve")  # an expert panel member: no model.list
+    assert main(["models", "list"]) == 4
