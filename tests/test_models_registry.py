@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from tests.data_service import TOKEN, data_service
 from tests.fhir_factory import bundle, consent
 from tests.world import World
-from wgs_tre import models, open_project
+from wgs_tre import models, open_project, wire
 from wgs_tre.access import Gate
 from wgs_tre.cli import main
 from wgs_tre.consent import registry as consents
@@ -265,3 +265,20 @@ def test_stewards_see_every_model_and_its_flag_in_the_cli(
     assert "FLAGGED" in shown and entry.sha256 in shown and "trial@1" in shown
     monkeypatch.setenv("WGS_TRE_AS", "eve")  # an expert panel member: no model.list
     assert main(["models", "list"]) == 4
+
+
+def test_a_session_posting_its_own_document_is_checked_on_the_host(session: World) -> None:
+    """Code in a session can send the service anything: a document carrying pseudonyms, or
+    one that claims data its project's approval does not cover, is refused there."""
+    fit = models.cox(_table(open_project()))
+    url, token = wire.session_service()  # type: ignore[misc]
+    body = {"name": "crafted", "datasets": ["trial@1"], "code_version": "x", "metrics": {},
+            "data_read_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    with_ids = fit.to_document()
+    with_ids["options"] = {"note": "s" + "a" * 24}  # the shape of a per-project pseudonym
+    with pytest.raises(InvalidInput, match="pseudonym"):
+        wire.call(url, token, "api/models", {**body, "document": with_ids})
+    with pytest.raises(Refused, match="does not cover cohort@1"):
+        wire.call(url, token, "api/models", {**body, "document": fit.to_document(),
+                                            "datasets": ["cohort@1"]})  # fmt: skip
+    assert _models(session) == 0

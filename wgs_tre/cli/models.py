@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from wgs_tre.cli.common import state
 from wgs_tre.errors import NotFound
@@ -34,7 +35,7 @@ def list_(ctx: typer.Context) -> None:
             "Registered models",
             ["ref", "name", "kind", "project", "datasets", "participants", "events", "saved",
              "flag"],
-            [(m.ref, m.name, m.kind, m.project, ", ".join(m.datasets), m.participants,
+            [(m.ref, escape(m.name), m.kind, m.project, ", ".join(m.datasets), m.participants,
               m.events, f"{m.saved_at:%Y-%m-%d} by {m.saved_by}",
               f"FLAGGED: {m.withdrawals_since} withdrawn" if m.flagged else "")
              for m in rows],
@@ -56,15 +57,16 @@ def show(
     m = found[0]
 
     def render(_: object) -> None:
+        name, code = escape(m.name), escape(m.code_version)  # researchers' words: no markup
         since = f"\n[red]FLAGGED[/red]: {m.withdrawals_since} withdrawal(s) since"
         flag = since if m.flagged else ""
         st.console.print(
-            f"[bold]{m.ref}[/bold] {m.name} ({m.kind}), trained in {m.project}\n"
+            f"[bold]{m.ref}[/bold] {name} ({m.kind}), trained in {m.project}\n"
             f"datasets     {', '.join(m.datasets)} (read {m.data_read_at:%Y-%m-%d %H:%M} UTC)\n"
             f"trained on   {m.participants} participants, {m.events} events\n"
-            f"features     {', '.join(m.features)}\n"
-            f"code         {m.code_version}\n"
-            f"metrics      {', '.join(f'{k} {v:.3f}' for k, v in m.metrics.items())}\n"
+            f"features     {escape(', '.join(m.features))}\n"
+            f"code         {code}\n"
+            f"metrics      {escape(', '.join(f'{k} {v:.3f}' for k, v in m.metrics.items()))}\n"
             f"saved        {m.saved_at:%Y-%m-%d %H:%M} UTC by {m.saved_by}; sha256 {m.sha256}"
             + flag
         )
