@@ -165,6 +165,9 @@ def test_can_answers_what_the_review_would_do_and_writes_nothing(world: World) -
         Action.SESSION_START,
         Action.AIRLOCK_CREATE,  # a member of an approved project asks for outputs
         Action.AIRLOCK_BRING_IN,  # and brings files in
+        Action.MODEL_FIT,  # fits prognosis models on the project's data
+        Action.MODEL_SAVE,
+        Action.MODEL_LOAD,
     ]
     assert set(sam.allowed_on("brca-study")) == {
         Action.APPROVAL_SUSPEND,
