@@ -177,7 +177,11 @@ def main() -> None:
     parser.add_argument("--pcs", type=int, default=10, help="principal components among them")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (best judged)")
     parser.add_argument("--keep", type=Path, help="reuse/keep the governed world here")
-    parser.add_argument("--record", type=Path, help="append the results to this CSV")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help="append the results to this CSV (restarted if its header is older)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         state = args.keep or Path(tmp)
