@@ -14,6 +14,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from wgs_tre.errors import InvalidInput
 from wgs_tre.models.frame import EVENT, TIME, AnalysisTable
@@ -130,14 +131,22 @@ def check_collinearity(table: AnalysisTable, where: str) -> None:
     """Refuse features that are linear combinations of the others (no unique estimate)."""
     x = table.frame[list(table.features)].to_numpy(dtype=float)
     x = x - x.mean(axis=0)
-    if np.linalg.matrix_rank(x) == x.shape[1]:
+    if _rank(x) == x.shape[1]:
         return
     for j in range(1, x.shape[1]):
-        if np.linalg.matrix_rank(x[:, : j + 1]) <= j:
+        if _rank(x[:, : j + 1]) <= j:
             raise InvalidInput(
                 f"{where}: feature {table.features[j]!r}",
                 "is a linear combination of the features before it (collinear); drop one",
             )
+
+
+def _rank(x: np.ndarray) -> int:
+    """``np.linalg.matrix_rank`` on one BLAS thread: a tall, narrow SVD (10,000 x 50) takes
+    milliseconds on one, but its threads wait on each other when the host's cores are busy
+    with other sessions (measured 4-10x slower, median, on a loaded 2-core host)."""
+    with threadpool_limits(1, user_api="blas"):
+        return int(np.linalg.matrix_rank(x))
 
 
 def converged(fit: Callable[[], T], features: Sequence[str], where: str) -> T:
