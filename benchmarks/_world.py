@@ -47,6 +47,20 @@ def sample_ids(samples: int) -> list[str]:
 
 def governed_world(state: Path, vcf: Path, samples: int) -> Settings:
     """Ingest ``vcf`` and approve project ``bench`` for researcher ``alice``; reuse if done."""
+
+    def ingest(steward: Context, root: Path) -> list[str]:
+        ingest_vcf(steward, vcf, "wgs", root=root)
+        return ["wgs"]
+
+    return approved_world(state, samples, ingest)
+
+
+def approved_world(
+    state: Path, samples: int, ingest: Callable[[Context, Path], list[str]]
+) -> Settings:
+    """A store with researcher ``alice`` and stewards ``sam`` and ``sue``; the datasets
+    ``ingest(sam, root)`` registers (it names them) with every participant consenting to
+    general research; project ``bench`` approved for them. Reused when ``state`` has one."""
     settings = Settings(data_dir=state, policy_dir=REPO / "policies")
     if (state / "ready").exists():
         return settings
@@ -63,12 +77,12 @@ def governed_world(state: Path, vcf: Path, samples: int) -> Settings:
     users.create_user(ctx("admin"), "alice", roles={Role.RESEARCHER}, organisation="Uni")
     for steward in ("sam", "sue"):
         users.create_user(ctx("admin"), steward, roles={Role.STEWARD}, organisation="Centre")
-    ingest_vcf(ctx("sam"), vcf, "wgs", root=settings.data_dir / "datasets")
+    datasets = ingest(ctx("sam"), settings.data_dir / "datasets")
     consents = state / "consent.ndjson"
     consents.write_text("\n".join(json.dumps(make_consent(s)) for s in sample_ids(samples)))
     registry.import_file(ctx("sam"), consents)
     project_ops.apply(ctx("alice"), "bench", title="b", purpose=Purpose.parse("GRU"),
-                      ethics_ref="x", datasets=["wgs"], members=[],
+                      ethics_ref="x", datasets=datasets, members=[],
                       expiry=dt.date.today() + dt.timedelta(days=30))  # fmt: skip
     for steward in ("sam", "sue"):
         review.vote(ctx(steward), "bench", Vote.APPROVE)

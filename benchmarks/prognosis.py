@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import json
 import statistics
 import sys
@@ -48,21 +47,15 @@ import pandas as pd
 from lifelines import CoxPHFitter
 
 from benchmarks._prognosis_direct import table_by_hand, table_difference
+from benchmarks._world import approved_world
 from wgs_tre import models
 from wgs_tre.backends.packed import MISSING, unpack_dosages
 from wgs_tre.config import Settings
-from wgs_tre.consent import registry
-from wgs_tre.consent.build import make_consent
-from wgs_tre.duo import Purpose
-from wgs_tre.governance import Context, review, users
-from wgs_tre.governance import projects as project_ops
+from wgs_tre.governance import Context
 from wgs_tre.ingest.fhir import ingest_fhir
 from wgs_tre.ingest.vcf import ingest_vcf
-from wgs_tre.policy import load_policies
 from wgs_tre.project import ProjectHandle, open_project
-from wgs_tre.store import Store
 from wgs_tre.synth import GenotypeSpec, make_cohort
-from wgs_tre.types import OrgType, Role, Vote
 
 REPO = Path(__file__).resolve().parent.parent
 RATIO_TARGET = 1.5
@@ -72,41 +65,16 @@ def governed_cohort(state: Path, participants: int, variants: int) -> tuple[Sett
     """A synthetic cohort ingested (genotypes and FHIR), everyone consenting, project ``bench``
     approved for both for ``alice``; reused when ``state`` has one. Returns the settings and
     the cohort's truth.json."""
-    settings = Settings(data_dir=state, policy_dir=REPO / "policies")
-    truth = state / "cohort" / "truth.json"
-    if (state / "ready").exists():
-        return settings, truth
-    print(f"generating {participants:,} x {variants:,} cohort ...", flush=True)
-    store = Store(settings.store_url)
-    store.upgrade()
-    users.bootstrap_admin(store, "admin", by="benchmark")
-    policies = load_policies(settings.policy_dir)
 
-    def ctx(actor: str) -> Context:
-        return Context(store, policies, actor)
+    def ingest(steward: Context, root: Path) -> list[str]:
+        print(f"generating {participants:,} x {variants:,} cohort ...", flush=True)
+        spec = GenotypeSpec(samples=participants, variants=variants, seed=11)
+        files = make_cohort(state / "cohort", spec)
+        ingest_vcf(steward, files.vcf, "wgs", root=root)
+        ingest_fhir(steward, files.fhir, "clinical", mapping=files.mapping, root=root)
+        return ["wgs", "clinical"]
 
-    users.create_organisation(ctx("admin"), "Uni", OrgType.ACADEMIC)
-    users.create_organisation(ctx("admin"), "Centre", OrgType.ACADEMIC)
-    users.create_user(ctx("admin"), "alice", roles={Role.RESEARCHER}, organisation="Uni")
-    for steward in ("sam", "sue"):
-        users.create_user(ctx("admin"), steward, roles={Role.STEWARD}, organisation="Centre")
-    spec = GenotypeSpec(samples=participants, variants=variants, seed=11)
-    files = make_cohort(state / "cohort", spec)
-    ingest_vcf(ctx("sam"), files.vcf, "wgs", root=state / "datasets")
-    ingest_fhir(ctx("sam"), files.fhir, "clinical", mapping=files.mapping,
-                root=state / "datasets")  # fmt: skip
-    consents = state / "consent.ndjson"  # everyone: the table has every participant
-    ids = [f"P{i:06d}" for i in range(1, participants + 1)]
-    consents.write_text("\n".join(json.dumps(make_consent(p)) for p in ids))
-    registry.import_file(ctx("sam"), consents)
-    project_ops.apply(ctx("alice"), "bench", title="b", purpose=Purpose.parse("GRU"),
-                      ethics_ref="x", datasets=["wgs", "clinical"], members=[],
-                      expiry=dt.date.today() + dt.timedelta(days=30))  # fmt: skip
-    for steward in ("sam", "sue"):
-        review.vote(ctx(steward), "bench", Vote.APPROVE)
-    review.approve(ctx("sam"), "bench")
-    (state / "ready").touch()
-    return settings, truth
+    return approved_world(state, participants, ingest), state / "cohort" / "truth.json"
 
 
 def chosen_variants(handle: ProjectHandle, truth: Path, count: int) -> list[str]:
