@@ -99,7 +99,9 @@ def test_a_fit_is_audited_once_and_a_save_records_provenance(projects: World) ->
     assert _details(event)["rows"] == 432 and _details(event)["events"] == 114
     assert _details(event)["features"] == list(FEATURES)
 
-    entry = models.save(handle, fit, "rossi cox", metrics={"cv_concordance": 0.63})
+    metrics = {"cv_concordance": 0.63, "auc@9999": float("nan")}  # NaN: not computable
+    entry = models.save(handle, fit, "rossi cox", metrics=metrics)
+    assert "auc@9999" not in entry.metrics
     assert (entry.project, entry.datasets, entry.kind) == ("prog-a", ("trial@1",), "cox")
     assert (entry.participants, entry.events, entry.features) == (432, 114, FEATURES)
     assert entry.metrics["cv_concordance"] == 0.63

@@ -20,8 +20,11 @@ from wgs_tre import wire
 from wgs_tre.errors import ConfigurationError, InvalidInput
 from wgs_tre.governance.context import Context
 from wgs_tre.models import registry
+from wgs_tre.models.forest import ForestModel
 from wgs_tre.models.frame import FitRecord, Provenance
+from wgs_tre.models.leaks import check_document, find_training_data
 from wgs_tre.models.registry import ModelEntry
+from wgs_tre.models.survival import CoxModel
 
 __all__ = ["ProjectLike", "fit_recorder", "load", "registered", "save"]
 
@@ -124,12 +127,13 @@ def save(
 
 def save_body(ctx: Context, project: str, body: Mapping[str, Any], area: Path) -> ModelEntry:
     """A save as a session sends it, checked again on this side: the session is not trusted."""
-    from wgs_tre.models.leaks import check_document
-
     document = body.get("document")
     if not isinstance(document, dict):
         raise InvalidInput("document", "a model document is required")
-    check_document(document, int(document.get("participants", 0)))
+    participants = document.get("participants")
+    if not isinstance(participants, int) or isinstance(participants, bool) or participants < 0:
+        raise InvalidInput("document", "its number of participants is missing")
+    check_document(document, participants)
     model_from_document(document)  # it must describe a model whole: a loader will need that
     try:
         read_at = dt.datetime.fromisoformat(str(body.get("data_read_at")))
@@ -153,8 +157,6 @@ def save_body(ctx: Context, project: str, body: Mapping[str, Any], area: Path) -
 
 def _portable(model: Any) -> tuple[dict[str, Any], Provenance]:
     """The model's document and provenance, or a refusal naming what is wrong with it."""
-    from wgs_tre.models.leaks import find_training_data
-
     if not callable(getattr(model, "to_document", None)) or not hasattr(model, "provenance"):
         found = find_training_data(model, participants=_most_rows(model))
         found.sort(key=lambda finding: "one per participant" not in finding)  # rows first
@@ -214,9 +216,7 @@ def load(project: ProjectLike, ref: str) -> Any:
 
 
 def model_from_document(document: Mapping[str, Any]) -> Any:
-    from wgs_tre.models.forest import ForestModel
-    from wgs_tre.models.survival import CoxModel
-
+    """The model a registry document describes (no code runs: numbers only)."""
     kinds: dict[str, Any] = {"cox": CoxModel, "gradient_boosting": ForestModel}
     kind = document.get("kind")
     if kind not in kinds:

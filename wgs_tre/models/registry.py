@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -160,7 +161,8 @@ def save(
         raise InvalidInput("name", "give the model a name of at most 200 characters")
     if not datasets:
         raise InvalidInput("model", "no dataset versions: fit it on an analysis table")
-    scores = {str(k)[:100]: float(v) for k, v in metrics.items()}
+    # JSON has no NaN: a metric that could not be computed is left out
+    scores = {str(k)[:100]: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
     content = orjson.dumps(dict(document), option=orjson.OPT_SORT_KEYS)
     if len(content) > MAX_DOCUMENT:
         raise InvalidInput("model", f"the document is over {MAX_DOCUMENT // 2**20} MiB")
