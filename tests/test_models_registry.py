@@ -18,6 +18,7 @@ from lifelines import CoxPHFitter
 from lifelines.datasets import load_rossi
 from sqlalchemy import func, select
 
+from tests.airlock_cast import request_in
 from tests.data_service import TOKEN, data_service
 from tests.fhir_factory import bundle, consent
 from tests.world import World
@@ -25,6 +26,7 @@ from wgs_tre import models, open_project, wire
 from wgs_tre.access import Gate
 from wgs_tre.cli import main
 from wgs_tre.consent import registry as consents
+from wgs_tre.consent.impact import impact
 from wgs_tre.errors import IntegrityError, InvalidInput, Refused
 from wgs_tre.governance import datasets
 from wgs_tre.hub.accounts import ensure_project
@@ -32,7 +34,7 @@ from wgs_tre.models import governed
 from wgs_tre.models.frame import AnalysisTable, Provenance
 from wgs_tre.project import ProjectHandle
 from wgs_tre.store.models import AuditEvent, RegisteredModel
-from wgs_tre.types import DatasetKind
+from wgs_tre.types import DatasetKind, OutputRequestState
 
 FEATURES = ("fin", "age", "race", "wexp", "mar", "paro", "prio")
 PEOPLE = [f"P{i}" for i in range(1, 6)]
@@ -284,3 +286,15 @@ def test_a_session_posting_its_own_document_is_checked_on_the_host(session: Worl
         wire.call(url, token, "api/models", {**body, "document": fit.to_document(),
                                             "datasets": ["cohort@1"]})  # fmt: skip
     assert _models(session) == 0
+
+
+def test_a_withdrawal_impact_report_names_the_models_and_the_releases(projects: World) -> None:
+    """The steward's report of what a withdrawal touches: the models trained on the person's
+    dataset versions, and what the projects approved to use them have released."""
+    handle = _handle(projects, "prog-a")
+    entry = models.save(handle, models.cox(_table(handle)), "rossi cox")
+    released = request_in(projects, OutputRequestState.RELEASED, slug="prog-a")
+    request_in(projects, OutputRequestState.RELEASED, slug="prog-b")  # cohort@1 only
+    report = impact(projects.ctx("sam"), "P3")
+    assert report.models == [f"{entry.ref} (prog-a)"]
+    assert report.released_outputs == [f"{released} (prog-a)"]

@@ -128,7 +128,8 @@ def impact_(
     participant: Annotated[str, typer.Argument(help="Internal participant id.")],
 ) -> None:
     """What a withdrawal touches: dataset versions with the participant's data, projects approved
-    to use them, and released outputs (steward; audited). New opens already exclude them."""
+    to use them, outputs those projects released and prognosis models trained on those versions
+    (steward; audited). New opens already exclude them."""
     st = state(ctx)
     report = impact(st.context(), participant)
 
@@ -141,5 +142,6 @@ def impact_(
             [(p.project, p.approval_state, ", ".join(p.datasets)) for p in r.projects],
         )
         st.console.print(f"released outputs: {', '.join(r.released_outputs) or 'none recorded'}")
+        st.console.print(f"registered models: {', '.join(r.models) or 'none'}")
 
     st.emit(report, render)

@@ -1,5 +1,6 @@
 """What a participant's withdrawal touches: dataset versions holding their data, the projects
-approved to use those versions, and outputs already released from them.
+approved to use those versions, outputs already released from those projects, and registered
+prognosis models trained on those versions.
 
 New opens exclude a withdrawn participant automatically (the gate reads the latest consent);
 this report is for the steward, to act on what was dispensed or released before.
@@ -19,11 +20,14 @@ from wgs_tre.store.models import (
     Approval,
     ConsentRecord,
     DatasetVersion,
+    OutputRequest,
     Participant,
+    RegisteredModel,
     approval_dataset,
     dataset_participant,
+    registered_model_dataset,
 )
-from wgs_tre.types import Action
+from wgs_tre.types import Action, OutputRequestState
 
 __all__ = ["AffectedProject", "Impact", "impact"]
 
@@ -41,7 +45,8 @@ class Impact:
     consent_status: str
     dataset_versions: list[str]
     projects: list[AffectedProject]
-    released_outputs: list[str]  # the airlock (a later layer) records releases; none yet
+    released_outputs: list[str]  # "R-XXXXXX (project)": released by the affected projects
+    models: list[str]  # "M-XXXXXX (project)": registered models trained on those versions
 
 
 def impact(ctx: Context, participant: str) -> Impact:
@@ -73,6 +78,24 @@ def impact(ctx: Context, participant: str) -> Impact:
             )
             for a in approvals
         ]
+        released = tx.session.scalars(
+            select(OutputRequest)
+            .where(
+                OutputRequest.project_id.in_({a.project_id for a in approvals}),
+                OutputRequest.state == OutputRequestState.RELEASED,
+            )
+            .order_by(OutputRequest.id)
+        ).all()
+        models = tx.session.scalars(
+            select(RegisteredModel)
+            .join(
+                registered_model_dataset,
+                registered_model_dataset.c.registered_model_id == RegisteredModel.id,
+            )
+            .where(registered_model_dataset.c.dataset_version_id.in_(version_ids))
+            .distinct()
+            .order_by(RegisteredModel.id)
+        ).all()
         records = tx.session.scalars(
             select(ConsentRecord)
             .where(ConsentRecord.participant_id == participant)
@@ -81,7 +104,12 @@ def impact(ctx: Context, participant: str) -> Impact:
         current = latest_at(records, tx.now)
         tx.audit(
             "withdrawal impact report",
-            details={"dataset_versions": len(versions), "projects": len(projects)},
+            details={
+                "dataset_versions": len(versions),
+                "projects": len(projects),
+                "released_outputs": len(released),
+                "models": len(models),
+            },
         )
         return Impact(
             withdrawn=bool(current and current.withdrawn),
@@ -90,5 +118,6 @@ def impact(ctx: Context, participant: str) -> Impact:
             else "no consent on record",
             dataset_versions=[v.label for v in versions],
             projects=projects,
-            released_outputs=[],
+            released_outputs=[f"{r.ref} ({r.project.slug})" for r in released],
+            models=[f"{m.ref} ({m.project.slug})" for m in models],
         )

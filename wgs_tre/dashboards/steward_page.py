@@ -256,6 +256,8 @@ class StewardPage(DashboardPage):
             projects = [
                 [p.project, p.approval_state, ", ".join(p.datasets)] for p in report.projects
             ]
+            outputs = ", ".join(report.released_outputs) or self.t("none")
+            models = ", ".join(report.models) or self.t("none")
             impact.value = (
                 f"<h4>{escape(self.t('impact_of', participant=participant))}</h4>"
                 f"<p>{escape(self.t('impact_versions', versions=versions))}</p>"
@@ -263,6 +265,8 @@ class StewardPage(DashboardPage):
                 + table(
                     "tre-impact", [self.t("project"), self.t("state"), self.t("datasets")], projects
                 )
+                + f"<p>{escape(self.t('impact_released', outputs=outputs))}</p>"
+                f"<p>{escape(self.t('impact_models', models=models))}</p>"
             )
 
         rows = [

@@ -75,6 +75,14 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "impact_of": ("Impact of {participant}'s withdrawal", "{participant} の撤回の影響"),
     "impact_versions": ("Dataset versions: {versions}", "データセットのバージョン: {versions}"),
     "impact_projects": ("Projects approved to use them", "それらの利用を承認されたプロジェクト"),
+    "impact_released": (
+        "Outputs those projects released: {outputs}",
+        "それらのプロジェクトが持ち出した成果物: {outputs}",
+    ),
+    "impact_models": (
+        "Prognosis models trained on those versions (flagged): {models}",
+        "それらのバージョンで学習した予後モデル（フラグ付き）: {models}",
+    ),
     "none": ("none", "なし"),
     # audit
     "verified": (
