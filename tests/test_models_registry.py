@@ -88,6 +88,12 @@ def _details(event: AuditEvent) -> dict[str, Any]:
     return found
 
 
+def _sent(document: dict[str, Any], dataset: str = "trial@1") -> dict[str, Any]:
+    """A save as a session's code could send it to the data service, document and all."""
+    return {"name": "crafted", "document": document, "datasets": [dataset], "code_version": "x",
+            "metrics": {}, "data_read_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+
+
 def _models(world: World) -> int:
     with world.store.session() as session:
         return int(session.scalar(select(func.count()).select_from(RegisteredModel)) or 0)
@@ -154,11 +160,8 @@ def test_a_model_embedding_training_rows_is_refused(projects: World) -> None:
     document["parameters"]["baseline_times"] = [float(t) for t in frame["week"]]
     document["parameters"]["baseline_survival"] = [0.5] * len(frame)
     ctx, data_dir = handle.host_governance()  # type: ignore[misc]
-    read_at = "2026-01-01T00:00:00+00:00"
-    body = {"name": "smuggled", "document": document, "datasets": ["trial@1"],
-            "code_version": "x", "metrics": {}, "data_read_at": read_at}  # fmt: skip
     with pytest.raises(InvalidInput):
-        governed.save_body(ctx, "prog-a", body, data_dir / "models")
+        governed.save_body(ctx, "prog-a", _sent(document), data_dir / "models")
     assert _models(projects) == 0 and _events(projects, "model.save") == []
     assert not list((data_dir / "models").rglob("*.json"))
 
@@ -276,15 +279,12 @@ def test_a_session_posting_its_own_document_is_checked_on_the_host(session: Worl
     one that claims data its project's approval does not cover, is refused there."""
     fit = models.cox(_table(open_project()))
     url, token = wire.session_service()  # type: ignore[misc]
-    body = {"name": "crafted", "datasets": ["trial@1"], "code_version": "x", "metrics": {},
-            "data_read_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
     with_ids = fit.to_document()
     with_ids["options"] = {"note": "s" + "a" * 24}  # the shape of a per-project pseudonym
     with pytest.raises(InvalidInput, match="pseudonym"):
-        wire.call(url, token, "api/models", {**body, "document": with_ids})
+        wire.call(url, token, "api/models", _sent(with_ids))
     with pytest.raises(Refused, match="does not cover cohort@1"):
-        wire.call(url, token, "api/models", {**body, "document": fit.to_document(),
-                                            "datasets": ["cohort@1"]})  # fmt: skip
+        wire.call(url, token, "api/models", _sent(fit.to_document(), "cohort@1"))
     assert _models(session) == 0
 
 
@@ -298,3 +298,27 @@ def test_a_withdrawal_impact_report_names_the_models_and_the_releases(projects: 
     report = impact(projects.ctx("sam"), "P3")
     assert report.models == [f"{entry.ref} (prog-a)"]
     assert report.released_outputs == [f"{released} (prog-a)"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p["children_left"][0].__setitem__(0, 0), "points back"),
+        (lambda p: p["feature"][0].__setitem__(0, 99), "does not have"),
+        (lambda p: p.pop("threshold"), "threshold"),
+        (lambda p: p["value"].pop(), "differ in shape"),
+    ],
+    ids=["loop", "feature", "missing", "shape"],
+)
+def test_a_crafted_boosted_document_is_refused_on_the_host(
+    projects: World, change: Any, message: str
+) -> None:
+    """A session's document must describe trees a prediction can walk to the end: a node that
+    points back to itself would never finish."""
+    handle = _handle(projects, "prog-a")
+    document = models.boosted_forest(_table(handle), n_estimators=3).to_document()
+    change(document["parameters"])
+    ctx, data_dir = handle.host_governance()  # type: ignore[misc]
+    with pytest.raises(InvalidInput, match=message):
+        governed.save_body(ctx, "prog-a", _sent(document), data_dir / "models")
+    assert _models(projects) == 0

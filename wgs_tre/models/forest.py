@@ -21,10 +21,10 @@ from sksurv.metrics import concordance_index_censored
 from wgs_tre.errors import InvalidInput
 from wgs_tre.models.checks import check_table
 from wgs_tre.models.frame import EVENT, TIME, AnalysisTable, Provenance, as_table
+from wgs_tre.models.portable import FORMAT
 
-__all__ = ["FORMAT", "MIN_LEAF", "ForestModel", "boosted_forest", "outcome_array"]
+__all__ = ["MIN_LEAF", "ForestModel", "boosted_forest", "outcome_array"]
 
-FORMAT = "wgs-tre-model/1"
 MIN_LEAF = 10  # a leaf's value is an average: it must stand for at least this many participants
 _TREE_ARRAYS = ("children_left", "children_right", "feature", "threshold", "value")
 
@@ -103,26 +103,50 @@ class ForestModel:
             raise InvalidInput(
                 "model document", f"is not a {FORMAT} gradient_boosting model document"
             )
-        parameters = document["parameters"]
         integer = {"children_left", "children_right", "feature"}
+        try:
+            parameters = document["parameters"]
 
-        def array(name: str) -> np.ndarray:
-            return np.asarray(parameters[name], dtype=np.intp if name in integer else float)
+            def array(name: str) -> np.ndarray:
+                return np.asarray(parameters[name], dtype=np.intp if name in integer else float)
 
-        return cls(
-            features=tuple(document["features"]),
-            learning_rate=float(parameters["learning_rate"]),
-            init=float(parameters["init"]),
-            concordance=float(document["concordance"]),
-            participants=int(document["participants"]),
-            events=int(document["events"]),
-            options=dict(document["options"]),
-            children_left=array("children_left"),
-            children_right=array("children_right"),
-            feature=array("feature"),
-            threshold=array("threshold"),
-            value=array("value"),
-        )
+            model = cls(
+                features=tuple(str(f) for f in document["features"]),
+                learning_rate=float(parameters["learning_rate"]),
+                init=float(parameters["init"]),
+                concordance=float(document["concordance"]),
+                participants=int(document["participants"]),
+                events=int(document["events"]),
+                options=dict(document["options"]),
+                children_left=array("children_left"),
+                children_right=array("children_right"),
+                feature=array("feature"),
+                threshold=array("threshold"),
+                value=array("value"),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInput(
+                "model document", f"not a gradient_boosting model: {error}"
+            ) from None
+        model.check_trees()
+        return model
+
+    def check_trees(self) -> None:
+        """The arrays describe trees: one shape, splits on known features, and every child
+        after its parent (as scikit-learn numbers nodes), so a prediction always ends."""
+        arrays = [getattr(self, name) for name in _TREE_ARRAYS]
+        shape = arrays[0].shape
+        if len(shape) != 2 or any(a.shape != shape for a in arrays):
+            raise InvalidInput("model document", "its tree arrays differ in shape")
+        nodes = np.arange(shape[1])[None, :]
+        for children in (self.children_left, self.children_right):
+            inner = children != -1
+            if ((children[inner] <= np.broadcast_to(nodes, shape)[inner]).any()
+                    or (children >= shape[1]).any() or (children < -1).any()):  # fmt: skip
+                raise InvalidInput("model document", "a tree's node points back or out of it")
+        splits = self.feature[self.children_left != -1]
+        if ((splits < 0) | (splits >= len(self.features))).any():
+            raise InvalidInput("model document", "a tree splits on a feature it does not have")
 
 
 def boosted_forest(
