@@ -18,14 +18,15 @@ from tests.world import World
 from wgs_tre.audit import append
 from wgs_tre.consent import registry
 from wgs_tre.consent.build import make_consent
-from wgs_tre.governance import approvals, cases, users
+from wgs_tre.governance import approvals, cases, datasets, users
 from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.hub import texts
 from wgs_tre.hub.landing import EXPIRING_DAYS, RECENT_DAYS, landing_for
 from wgs_tre.hub.refusals import explain
+from wgs_tre.models import registry as model_registry
 from wgs_tre.policy import load_policies
 from wgs_tre.store.models import AuditEvent
-from wgs_tre.types import Action, ProjectStatus, ReportState, Role, Vote
+from wgs_tre.types import Action, DatasetKind, ProjectStatus, ReportState, Role, Vote
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -146,6 +147,29 @@ def test_a_steward_sees_recent_withdrawals_and_the_last_verification(
         "sue",
         "chain intact: 42 events",
     )
+
+
+def test_a_steward_sees_how_many_models_a_later_withdrawal_flagged(
+    projects: World, tmp_path: Path
+) -> None:
+    people = [make_consent(p, fhir_id=f"m-{p}") for p in ("P7", "P8")]
+    (tmp_path / "given.ndjson").write_text("\n".join(json.dumps(c) for c in people))
+    registry.import_file(projects.ctx("sam"), tmp_path / "given.ndjson")
+    (tmp_path / "trial.txt").write_text("trial")
+    datasets.register_version(projects.ctx("sam"), "trial", tmp_path / "trial.txt",
+                              kind=DatasetKind.VARIANTS, participants=["P7", "P8"])  # fmt: skip
+    projects.approved("model-study", datasets=["trial"])
+    document = {"format": "wgs-tre-model/1", "kind": "cox", "features": ["x"],
+                "participants": 40, "events": 20, "parameters": {}}  # fmt: skip
+    model_registry.save(projects.ctx("alice"), "model-study", document, name="m",
+                        datasets=["trial@1"], code_version="t", metrics={},
+                        data_read_at=dt.datetime.now(dt.UTC), area=tmp_path / "models")  # fmt: skip
+    assert landing_for(projects.store, projects.policies, "sam").models_flagged == 0
+    leaving = make_consent("P8", fhir_id="m-P8", version="2", status="inactive")
+    (tmp_path / "left.ndjson").write_text(json.dumps(leaving))
+    registry.import_file(projects.ctx("sam"), tmp_path / "left.ndjson")
+    assert landing_for(projects.store, projects.policies, "sam").models_flagged == 1
+    assert landing_for(projects.store, projects.policies, "alice").models_flagged is None
 
 
 def test_a_steward_is_shown_only_what_the_policy_lets_her_read(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from wgs_tre.consent.rules import latest_at
 from wgs_tre.errors import NotFound
@@ -18,6 +19,7 @@ from wgs_tre.governance.context import Context
 from wgs_tre.governance.views import effective_state
 from wgs_tre.store.models import (
     Approval,
+    ConsentImport,
     ConsentRecord,
     DatasetVersion,
     OutputRequest,
@@ -29,7 +31,7 @@ from wgs_tre.store.models import (
 )
 from wgs_tre.types import Action, OutputRequestState
 
-__all__ = ["AffectedProject", "Impact", "impact"]
+__all__ = ["AffectedProject", "Impact", "flagged_models", "impact", "model_withdrawals"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,29 @@ def impact(ctx: Context, participant: str) -> Impact:
             released_outputs=[f"{r.ref} ({r.project.slug})" for r in released],
             models=[f"{m.ref} ({m.project.slug})" for m in models],
         )
+
+
+def model_withdrawals(session: Session, model: RegisteredModel) -> int:
+    """Participants of the model's dataset versions whose withdrawal was imported after its
+    data was read: the model was trained on data that may no longer be used (its flag)."""
+    versions = [v.id for v in model.dataset_versions]
+    query = (
+        select(func.count(func.distinct(ConsentRecord.participant_id)))
+        .join(ConsentImport, ConsentImport.id == ConsentRecord.import_id)
+        .join(
+            dataset_participant,
+            dataset_participant.c.participant_id == ConsentRecord.participant_id,
+        )
+        .where(
+            ConsentRecord.withdrawn.is_(True),
+            ConsentImport.imported_at > model.data_read_at,
+            dataset_participant.c.dataset_version_id.in_(versions),
+        )
+    )
+    return int(session.scalar(query) or 0)
+
+
+def flagged_models(session: Session) -> list[str]:
+    """The references of the registered models a later withdrawal flagged."""
+    models = session.scalars(select(RegisteredModel).order_by(RegisteredModel.id))
+    return [m.ref for m in models if model_withdrawals(session, m)]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from wgs_tre.audit import AuditRecord, events
 from wgs_tre.consent import registry
+from wgs_tre.consent.impact import flagged_models
 from wgs_tre.governance import Context, cases, projects, users
 from wgs_tre.governance.authority import Resource, why_not
 from wgs_tre.governance.lookup import find_user
@@ -76,6 +77,7 @@ class Landing:
     awaiting_vote: tuple[str, ...] = ()  # stewards: of those, the ones they may vote on now
     expiring: int = 0  # stewards: active approvals ending within EXPIRING_DAYS
     withdrawals: int | None = None  # stewards: participants who withdrew within RECENT_DAYS
+    models_flagged: int | None = None  # stewards: registered models a later withdrawal flagged
     audit_readable: bool = False  # stewards: whether their roles may read the audit log
     last_verify: AuditRecord | None = None  # and, if so, the chain's last verification
     awaiting_review: int | None = None  # panel members: their hospital's reports in review
@@ -202,10 +204,15 @@ def _stewards_page(
         and v.approval.expires_at <= horizon
         for v in visible
     )
-    withdrawals = verified = None
+    withdrawals = verified = models_flagged = None
     if policies.roles.allows(held, Action.CONSENT_READ):
         ctx = Context(store, policies, page.username)
         withdrawals = registry.withdrawals_since(ctx, now - dt.timedelta(days=RECENT_DAYS))
+    if policies.roles.allows(held, Action.CONSENT_READ) and policies.roles.allows(
+        held, Action.MODEL_LIST
+    ):
+        with store.session() as session:
+            models_flagged = len(flagged_models(session))
     airlock_waiting = (
         _airlock_waiting(store, page.username)
         if policies.roles.allows(held, Action.AIRLOCK_APPROVE)
@@ -228,6 +235,7 @@ def _stewards_page(
         airlock_waiting=airlock_waiting,
         ingress_waiting=ingress_waiting,
         withdrawals=withdrawals,
+        models_flagged=models_flagged,
         audit_readable=audit_readable,
         last_verify=verified,
     )

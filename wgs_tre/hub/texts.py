@@ -66,6 +66,10 @@ TEXT: Mapping[str, tuple[str, str]] = {
         "Consent withdrawals in the last {days} days: {n}",
         "過去 {days} 日間の同意撤回: {n} 件",
     ),
+    "models_flagged": (
+        "Prognosis models trained on data someone has since withdrawn from: {n} (wgs-tre models list)",
+        "学習後に同意が撤回されたデータで学習した予後モデル: {n} 件（wgs-tre models list）",
+    ),
     "last_verify": (
         "Audit chain last verified {time} by {actor}: {summary}",
         "監査ログの最終検証: {time}（{actor}）: {summary}",

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from wgs_tre.consent.impact import model_withdrawals
 from wgs_tre.errors import IntegrityError, InvalidInput, NotFound, Refused
 from wgs_tre.governance.context import Context, Tx
 from wgs_tre.governance.lookup import get_project
@@ -39,11 +40,8 @@ from wgs_tre.governance.rules import ProjectAccess
 from wgs_tre.models.leaks import KINDS
 from wgs_tre.models.portable import FORMAT
 from wgs_tre.store.models import (
-    ConsentImport,
-    ConsentRecord,
     DatasetVersion,
     RegisteredModel,
-    dataset_participant,
 )
 from wgs_tre.types import Action
 
@@ -224,26 +222,6 @@ def registered(ctx: Context) -> list[ModelEntry]:
         return [_entry(tx, row) for row in rows if visible(tx, ctx, row.project)]
 
 
-def _withdrawals_since(tx: Tx, row: RegisteredModel) -> int:
-    """Participants of the model's dataset versions whose withdrawal was imported after its
-    data was read."""
-    versions = [v.id for v in row.dataset_versions]
-    query = (
-        select(func.count(func.distinct(ConsentRecord.participant_id)))
-        .join(ConsentImport, ConsentImport.id == ConsentRecord.import_id)
-        .join(
-            dataset_participant,
-            dataset_participant.c.participant_id == ConsentRecord.participant_id,
-        )
-        .where(
-            ConsentRecord.withdrawn.is_(True),
-            ConsentImport.imported_at > row.data_read_at,
-            dataset_participant.c.dataset_version_id.in_(versions),
-        )
-    )
-    return int(tx.session.scalar(query) or 0)
-
-
 def _entry(tx: Tx, row: RegisteredModel) -> ModelEntry:
     return ModelEntry(
         ref=row.ref, name=row.name, kind=row.kind, project=row.project.slug,
@@ -251,5 +229,5 @@ def _entry(tx: Tx, row: RegisteredModel) -> ModelEntry:
         participants=row.participants, events=row.events, features=tuple(row.features),
         code_version=row.code_version, metrics=dict(row.metrics), sha256=row.sha256,
         saved_by=row.saved_by.username, saved_at=row.saved_at, data_read_at=row.data_read_at,
-        withdrawals_since=_withdrawals_since(tx, row),
+        withdrawals_since=model_withdrawals(tx.session, row),
     )  # fmt: skip
