@@ -88,14 +88,12 @@ def impact(ctx: Context, participant: str) -> Impact:
             )
             .order_by(OutputRequest.id)
         ).all()
+        trained = select(registered_model_dataset.c.registered_model_id).where(
+            registered_model_dataset.c.dataset_version_id.in_(version_ids)
+        )  # a subquery, not DISTINCT: PostgreSQL cannot compare a row's JSON columns
         models = tx.session.scalars(
             select(RegisteredModel)
-            .join(
-                registered_model_dataset,
-                registered_model_dataset.c.registered_model_id == RegisteredModel.id,
-            )
-            .where(registered_model_dataset.c.dataset_version_id.in_(version_ids))
-            .distinct()
+            .where(RegisteredModel.id.in_(trained))
             .order_by(RegisteredModel.id)
         ).all()
         records = tx.session.scalars(
