@@ -40,12 +40,6 @@ class ProjectLike(Protocol):
     def host_governance(self) -> tuple[Context, Path] | None: ...
 
 
-class Portable(Protocol):
-    provenance: Provenance | None
-
-    def to_document(self) -> dict[str, Any]: ...
-
-
 def fit_recorder(project: ProjectLike, datasets: tuple[str, ...]) -> Callable[[FitRecord], None]:
     """The audit hook of an analysis table built from ``project``: one event per fit."""
 
