@@ -10,6 +10,8 @@ answers for each token with the model the hub returns for it (the hub itself ans
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -212,3 +214,13 @@ def test_the_session_itself_is_served(world: World, url: str, sessions: Path) ->
     finally:
         registry.unregister(sessions, "127.0.0.1")
     assert ask(url, "alice-session", {}, "datasets") == (200, approved)
+
+
+def test_the_service_starts_without_the_model_libraries() -> None:
+    """lifelines and scikit-survival load at the first model request, not at every start."""
+    probe = (
+        "import sys, wgs_tre.services.data\n"
+        "print(sorted(m for m in ('lifelines', 'sksurv', 'wgs_tre.models') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"

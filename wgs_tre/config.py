@@ -16,7 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wgs_tre.errors import ConfigurationError
 
-__all__ = ["Settings", "default_policy_dir", "load_settings"]
+__all__ = ["MODELS_DIR", "Settings", "default_policy_dir", "load_settings"]
+
+MODELS_DIR = "models"  # the model registry's documents, under the data directory
 
 
 def default_data_dir() -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wgs_tre import wire
+from wgs_tre.config import MODELS_DIR
 from wgs_tre.errors import ConfigurationError, InvalidInput
 from wgs_tre.governance.context import Context
 from wgs_tre.models import registry
@@ -29,7 +30,6 @@ from wgs_tre.models.survival import CoxModel
 __all__ = ["ProjectLike", "fit_recorder", "load", "registered", "save"]
 
 SERVICE_PATH = "api/models"
-MODELS_DIR = "models"  # under the data directory
 
 
 class ProjectLike(Protocol):

@@ -58,13 +58,11 @@ from tornado.log import app_log
 from wgs_tre.access import Gate
 from wgs_tre.airlock import requests
 from wgs_tre.audit import record_refusal
-from wgs_tre.config import load_settings
+from wgs_tre.config import MODELS_DIR, load_settings
 from wgs_tre.errors import ExitCode, InvalidInput, NotFound, Refused, WgsTreError, to_wire
 from wgs_tre.governance.context import Context
 from wgs_tre.hub import DATA_SERVICE, registry
 from wgs_tre.hub.accounts import ensure_project
-from wgs_tre.models import governed
-from wgs_tre.models import registry as model_registry
 from wgs_tre.policy import load_policies
 from wgs_tre.services import run_service
 from wgs_tre.services.jobs import Job, Jobs
@@ -313,6 +311,14 @@ class AirlockRequestHandler(_Handler):
         self.finish(json.dumps(jsonable(view)))
 
 
+def _models() -> Any:
+    """``wgs_tre.models.governed`` (its ``registry`` too), imported at the first model request:
+    lifelines and scikit-survival would add over a second to every start of the service."""
+    from wgs_tre.models import governed
+
+    return governed
+
+
 class ModelFitsHandler(_Handler):
     """The audit event of a fit in the session (``wgs_tre.models``: one per fit)."""
 
@@ -320,7 +326,7 @@ class ModelFitsHandler(_Handler):
         user, project = self._identity()
         body = self._body()
         ctx = Context(self.gate.store, self.gate.policies, user)
-        await self._run(lambda: model_registry.record_fit(ctx, project, body))
+        await self._run(lambda: _models().registry.record_fit(ctx, project, body))
         self.set_status(201)
         self.finish("{}")
 
@@ -331,14 +337,16 @@ class ModelsHandler(_Handler):
     async def get(self) -> None:
         user, _project = self._identity()
         ctx = Context(self.gate.store, self.gate.policies, user)
-        self.finish(json.dumps(jsonable(await self._run(lambda: model_registry.registered(ctx)))))
+        self.finish(
+            json.dumps(jsonable(await self._run(lambda: _models().registry.registered(ctx))))
+        )
 
     async def post(self) -> None:
         user, project = self._identity()
         body = self._body()
         ctx = Context(self.gate.store, self.gate.policies, user)
         area = self.models_area
-        entry = await self._run(lambda: governed.save_body(ctx, project, body, area))
+        entry = await self._run(lambda: _models().save_body(ctx, project, body, area))
         self.set_status(201)
         self.finish(json.dumps(jsonable(entry)))
 
@@ -347,7 +355,7 @@ class ModelHandler(_Handler):
     async def get(self, ref: str) -> None:
         user, project = self._identity()
         ctx = Context(self.gate.store, self.gate.policies, user)
-        entry, document = await self._run(lambda: model_registry.load(ctx, project, ref))
+        entry, document = await self._run(lambda: _models().registry.load(ctx, project, ref))
         self.finish(json.dumps({"entry": jsonable(entry), "document": document}))
 
 
@@ -372,7 +380,7 @@ def make_app(
         "jobs": Jobs(),
         "answer_within": answer_within,
         "airlock_area": airlock_area or load_settings().data_dir / "airlock",
-        "models_area": models_area or load_settings().data_dir / governed.MODELS_DIR,
+        "models_area": models_area or load_settings().data_dir / MODELS_DIR,
     }
     return web.Application([
         (rf"{prefix}api/datasets", DatasetsHandler, args),
